@@ -1,0 +1,48 @@
+# Shared by scripts/run and scripts/test: logging, root/sudo, and installing what is missing.
+# shellcheck shell=bash
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export ROOT
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian 12 packages the project builds, tests and runs with. Kept in one place so the run and the
+# test commands can never disagree about what a fresh machine needs.
+ROLLOUT_PACKAGES=(
+  cmake ninja-build g++ pkg-config clang-14 libclang-rt-14-dev clang-format
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libssl-dev openssl libcurl4-openssl-dev curl libyaml-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsystemd-dev
+)
+
+install_missing() {
+  local missing=() p
+  for p in "${ROLLOUT_PACKAGES[@]}" "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "all ${#ROLLOUT_PACKAGES[@]} required packages present"
+    return
+  fi
+  say "installing: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+jobs() { nproc 2>/dev/null || echo 2; }
+
+build_preset() {
+  local preset=$1
+  say "configure + build ($preset)"
+  cmake --preset "$preset" -S "$ROOT" >/dev/null
+  cmake --build --preset "$preset" -j "$(jobs)"
+}
