@@ -14,15 +14,13 @@ std::atomic<int> g_level{static_cast<int>(Level::info)};
 
 std::string iso8601(std::chrono::system_clock::time_point t) {
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
   const std::time_t tt = std::chrono::system_clock::to_time_t(secs);
   std::tm tm{};
   gmtime_r(&tt, &tm);
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms));
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
 }
 
@@ -104,9 +102,8 @@ Expected<Level> parse_level(std::string_view text) {
   if (text == "info") return Level::info;
   if (text == "warn" || text == "warning") return Level::warn;
   if (text == "error") return Level::error;
-  return make_error("invalid_argument",
-                    "log level must be one of debug, info, warn, error (got '" +
-                        std::string(text.substr(0, 40)) + "')");
+  return make_error("invalid_argument", "log level must be one of debug, info, warn, error (got '" +
+                                            std::string(text.substr(0, 40)) + "')");
 }
 
 Expected<Format> parse_format(std::string_view text) {
@@ -152,8 +149,12 @@ void set_sink(std::shared_ptr<Sink> sink) {
   g_sink = std::move(sink);
 }
 
-void set_level(Level level) { g_level.store(static_cast<int>(level)); }
-Level level() { return static_cast<Level>(g_level.load()); }
+void set_level(Level level) {
+  g_level.store(static_cast<int>(level));
+}
+Level level() {
+  return static_cast<Level>(g_level.load());
+}
 
 void Logger::emit(Level lvl, std::string_view msg, const Fields& fields) const {
   if (static_cast<int>(lvl) < g_level.load()) return;

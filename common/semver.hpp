@@ -32,9 +32,7 @@ class SemVer {
 
   // SemVer precedence (build metadata ignored): 1.0.0-alpha < 1.0.0-alpha.1 < 1.0.0.
   std::strong_ordering compare(const SemVer& other) const;
-  friend std::strong_ordering operator<=>(const SemVer& a, const SemVer& b) {
-    return a.compare(b);
-  }
+  friend std::strong_ordering operator<=>(const SemVer& a, const SemVer& b) { return a.compare(b); }
   // Equality by precedence, consistent with <=> (build metadata ignored).
   friend bool operator==(const SemVer& a, const SemVer& b) { return a.compare(b) == 0; }
 
