@@ -1,0 +1,332 @@
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "common/log.hpp"
+#include "server-plugin/http/server.hpp"
+
+namespace rollout::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::chrono::seconds kWriteTimeout{60};
+constexpr std::size_t kFileChunk = 64 * 1024;
+
+const log::Logger kLog("http");
+
+// Lets shutdown() close an idle connection safely: the closure runs on the connection's strand,
+// where the session coroutine also runs, and checks `alive` before touching the stream.
+struct ConnHandle {
+  net::any_io_executor strand;
+  std::function<void()> cancel;  // only called on the strand
+  bool alive = true;             // only touched on the strand
+};
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions opt;
+  Handler handler;
+  net::io_context ioc;
+  net::thread_pool workers;
+  std::optional<net::ssl::context> tls;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;  // guards conns, busy, next_id, done
+  std::condition_variable cv;
+  std::map<std::uint64_t, std::shared_ptr<ConnHandle>> conns;
+  std::map<std::uint64_t, bool> busy;
+  std::uint64_t next_id = 0;
+  bool done = false;
+  std::once_flag shutdown_once;
+
+  Impl(ServerOptions o, Handler h)
+      : opt(std::move(o)),
+        handler(std::move(h)),
+        ioc(static_cast<int>(opt.io_threads)),
+        workers(opt.worker_threads) {}
+
+  std::uint64_t add(std::shared_ptr<ConnHandle> h) {
+    std::lock_guard lock(mu);
+    const auto id = ++next_id;
+    conns.emplace(id, std::move(h));
+    busy[id] = false;
+    return id;
+  }
+  void remove(std::uint64_t id) {
+    std::lock_guard lock(mu);
+    conns.erase(id);
+    busy.erase(id);
+    cv.notify_all();
+  }
+  void set_busy(std::uint64_t id, bool b) {
+    std::lock_guard lock(mu);
+    busy[id] = b;
+  }
+
+  Response call_handler(const Request& req) {
+    try {
+      return handler(req);
+    } catch (const std::exception& e) {
+      kLog.error("handler threw", {{"target", req.target}, {"what", e.what()}});
+    } catch (...) {
+      kLog.error("handler threw", {{"target", req.target}});
+    }
+    return error_response(500, "internal", "internal server error");
+  }
+
+  template <class Stream>
+  net::awaitable<bool> write_response(Stream& stream, const Response& res, bool keep_alive,
+                                      unsigned version, bool head) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    if (!res.file) {
+      bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
+      for (const auto& h : res.headers) out.set(h.name, h.value);
+      out.keep_alive(keep_alive);
+      if (!head) out.body() = res.body;
+      out.prepare_payload();
+      if (head) out.content_length(res.body.size());
+      lowest.expires_after(kWriteTimeout);
+      auto [ec, n] = co_await bhttp::async_write(stream, out, use_tuple);
+      co_return !ec;
+    }
+    std::FILE* f = std::fopen(res.file->path.c_str(), "rb");
+    if (f == nullptr || std::fseek(f, static_cast<long>(res.file->offset), SEEK_SET) != 0) {
+      if (f) std::fclose(f);
+      auto err = error_response(500, "internal", "artifact unreadable");
+      co_return co_await write_response(stream, err, false, version, head);
+    }
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(f, &std::fclose);
+    bhttp::response<bhttp::buffer_body> out{static_cast<bhttp::status>(res.status), version};
+    for (const auto& h : res.headers) out.set(h.name, h.value);
+    out.keep_alive(keep_alive);
+    out.content_length(res.file->length);
+    out.body().data = nullptr;
+    out.body().more = !head && res.file->length > 0;
+    bhttp::response_serializer<bhttp::buffer_body> sr{out};
+    lowest.expires_after(kWriteTimeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, use_tuple);
+    if (hec) co_return false;
+    if (head) co_return true;
+    std::vector<char> buf(kFileChunk);
+    std::uint64_t left = res.file->length;
+    while (left > 0) {
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
+      const std::size_t got = std::fread(buf.data(), 1, want, f);
+      if (got == 0) co_return false;  // file shrank under us: drop the connection
+      left -= got;
+      out.body().data = buf.data();
+      out.body().size = got;
+      out.body().more = left > 0;
+      lowest.expires_after(kWriteTimeout);
+      auto [ec, n] = co_await bhttp::async_write(stream, sr, use_tuple);
+      if (ec == bhttp::error::need_buffer) continue;
+      if (ec) co_return false;
+    }
+    co_return true;
+  }
+
+  // `remote` is a reference on purpose: GCC 12 relocates a by-value std::string coroutine
+  // parameter bitwise, leaving its small-string pointer aimed at the old frame (ASan: bad free).
+  // The caller co_awaits this coroutine, so the referent outlives it.
+  template <class Stream>
+  net::awaitable<void> serve(Stream& stream, std::uint64_t id, bool is_tls,
+                             const std::string& remote) {
+    beast::flat_buffer buffer;
+    auto& lowest = beast::get_lowest_layer(stream);
+    for (;;) {
+      set_busy(id, false);
+      if (stopping) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.body_limit(opt.body_limit);
+      parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
+      lowest.expires_after(opt.read_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      set_busy(id, true);
+      if (ec == bhttp::error::body_limit) {
+        auto r = error_response(
+            413, "too_large", "request body exceeds " + std::to_string(opt.body_limit) + " bytes");
+        co_await write_response(stream, r, false, 11, false);
+        break;
+      }
+      if (ec == bhttp::error::header_limit) {
+        auto r = error_response(431, "too_large", "request headers too large");
+        co_await write_response(stream, r, false, 11, false);
+        break;
+      }
+      if (ec && ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+        auto r = error_response(400, "bad_request", "malformed HTTP request: " + ec.message());
+        co_await write_response(stream, r, false, 11, false);
+        break;
+      }
+      if (ec) break;  // closed, timed out or cancelled
+      auto& in = parser.get();
+      Request req;
+      req.method = std::string(in.method_string());
+      req.target = std::string(in.target());
+      for (const auto& f : in)
+        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+      req.body = std::move(in.body());
+      req.remote_addr = remote;
+      req.tls = is_tls;
+      Response res = co_await net::co_spawn(
+          workers, [&]() -> net::awaitable<Response> { co_return call_handler(req); },
+          net::use_awaitable);
+      const bool keep = in.keep_alive() && !stopping;
+      const bool ok = co_await write_response(stream, res, keep, in.version(),
+                                              in.method() == bhttp::verb::head);
+      if (!ok || !keep) break;
+    }
+  }
+
+  net::awaitable<void> plain_session(tcp::socket sock) {
+    beast::tcp_stream stream(std::move(sock));
+    auto handle = std::make_shared<ConnHandle>();
+    handle->strand = stream.get_executor();
+    handle->cancel = [&stream] { stream.socket().close(); };
+    const auto id = add(handle);
+    boost::system::error_code rec;
+    auto ep = stream.socket().remote_endpoint(rec);
+    const std::string remote = rec ? std::string() : ep.address().to_string();
+    co_await serve(stream, id, false, remote);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    handle->alive = false;
+    remove(id);
+  }
+
+  net::awaitable<void> tls_session(tcp::socket sock) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *tls);
+    auto handle = std::make_shared<ConnHandle>();
+    handle->strand = stream.get_executor();
+    handle->cancel = [&stream] { beast::get_lowest_layer(stream).socket().close(); };
+    const auto id = add(handle);
+    boost::system::error_code rec;
+    auto ep = beast::get_lowest_layer(stream).socket().remote_endpoint(rec);
+    beast::get_lowest_layer(stream).expires_after(opt.read_timeout);
+    auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_tuple);
+    if (!ec) {
+      const std::string remote = rec ? std::string() : ep.address().to_string();
+      co_await serve(stream, id, true, remote);
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+      co_await stream.async_shutdown(use_tuple);
+    }
+    handle->alive = false;
+    remove(id);
+  }
+
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
+      if (ec) {
+        if (stopping || ec == net::error::operation_aborted) co_return;
+        continue;  // e.g. EMFILE: keep serving the connections we have
+      }
+      auto ex = sock.get_executor();
+      if (tls) {
+        net::co_spawn(ex, tls_session(std::move(sock)), net::detached);
+      } else {
+        net::co_spawn(ex, plain_session(std::move(sock)), net::detached);
+      }
+    }
+  }
+};
+
+Server::Server(ServerOptions options, Handler handler)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
+
+Server::~Server() {
+  shutdown();
+}
+
+Status Server::start() {
+  auto& s = *impl_;
+  boost::system::error_code ec;
+  if (!s.opt.tls_cert_file.empty() || !s.opt.tls_key_file.empty()) {
+    s.tls.emplace(net::ssl::context::tls_server);
+    s.tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                       net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    s.tls->use_certificate_chain_file(s.opt.tls_cert_file, ec);
+    if (ec)
+      return make_error("tls",
+                        "cannot load TLS certificate " + s.opt.tls_cert_file + ": " + ec.message());
+    s.tls->use_private_key_file(s.opt.tls_key_file, net::ssl::context::pem, ec);
+    if (ec)
+      return make_error("tls", "cannot load TLS key " + s.opt.tls_key_file + ": " + ec.message());
+  }
+  auto addr = net::ip::make_address(s.opt.address, ec);
+  if (ec)
+    return make_error("invalid_address",
+                      "listen address '" + s.opt.address + "' is not an IP address");
+  tcp::endpoint ep(addr, s.opt.port);
+  s.acceptor.open(ep.protocol(), ec);
+  if (!ec) s.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) s.acceptor.bind(ep, ec);
+  if (!ec) s.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return make_error("listen_failed", "cannot listen on " + s.opt.address + ":" +
+                                           std::to_string(s.opt.port) + ": " + ec.message());
+  }
+  net::co_spawn(s.ioc, s.accept_loop(), net::detached);
+  for (unsigned i = 0; i < std::max(1u, s.opt.io_threads); ++i) {
+    s.threads.emplace_back([&s] { s.ioc.run(); });
+  }
+  return {};
+}
+
+std::uint16_t Server::port() const {
+  boost::system::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void Server::shutdown() {
+  auto& s = *impl_;
+  std::call_once(s.shutdown_once, [&s] {
+    s.stopping = true;
+    net::post(s.acceptor.get_executor(), [&s] {
+      boost::system::error_code ignored;
+      s.acceptor.close(ignored);
+    });
+    std::unique_lock lock(s.mu);
+    for (auto& [id, h] : s.conns) {
+      if (s.busy[id]) continue;  // finishes its request, then sees `stopping`
+      net::post(h->strand, [h] {
+        if (h->alive) h->cancel();
+      });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + s.opt.shutdown_grace;
+    s.cv.wait_until(lock, deadline, [&s] { return s.conns.empty(); });
+    lock.unlock();
+    s.ioc.stop();
+    for (auto& t : s.threads) {
+      if (t.joinable()) t.join();
+    }
+    s.workers.join();
+    lock.lock();
+    s.done = true;
+    s.cv.notify_all();
+  });
+}
+
+void Server::wait() {
+  std::unique_lock lock(impl_->mu);
+  impl_->cv.wait(lock, [this] { return impl_->done; });
+}
+
+}  // namespace rollout::http

@@ -1,0 +1,57 @@
+// The standalone HTTP/1.1 host: Boost.Beast over Asio with C++20 coroutines, one strand per
+// connection, keep-alive, a body-size cap and a read timeout on every request, optional TLS, and
+// graceful shutdown (stop accepting, let in-flight requests finish, close idle connections).
+// The application is a Handler called on a worker pool, so a blocking database call never stalls
+// the I/O threads. start() binds and returns at once; run() blocks until shutdown() completes.
+// shutdown() is thread-safe and may be called from a signal handler thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/error.hpp"
+#include "server-plugin/http/message.hpp"
+
+namespace rollout::http {
+
+using Handler = std::function<Response(const Request&)>;
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8443;  // 0 picks a free port (tests)
+  std::size_t body_limit = 1024 * 1024;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds shutdown_grace{10'000};
+  unsigned io_threads = 2;
+  unsigned worker_threads = 4;
+  std::string tls_cert_file;  // both set: serve HTTPS only
+  std::string tls_key_file;
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listening socket and starts the I/O threads.
+  Status start();
+  // The bound port (after start()).
+  std::uint16_t port() const;
+  // Blocks until shutdown has finished.
+  void wait();
+  // Stops accepting, finishes in-flight requests, closes idle connections; at most
+  // shutdown_grace later every connection is closed.
+  void shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rollout::http

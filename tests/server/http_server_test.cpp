@@ -1,0 +1,191 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <future>
+#include <thread>
+
+#include "server-plugin/http/server.hpp"
+#include "tests/testing/testing.hpp"
+
+namespace rollout::http {
+namespace {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// Sends raw bytes on a fresh connection and returns everything the server sends back until it
+// closes the connection (or `until` appears).
+std::string raw_exchange(std::uint16_t port, const std::string& bytes,
+                         const std::string& until = "") {
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.connect({net::ip::make_address("127.0.0.1"), port});
+  net::write(sock, net::buffer(bytes));
+  std::string out;
+  char buf[4096];
+  boost::system::error_code ec;
+  for (;;) {
+    const std::size_t n = sock.read_some(net::buffer(buf), ec);
+    if (ec) break;
+    out.append(buf, n);
+    if (!until.empty() && out.find(until) != std::string::npos) break;
+  }
+  return out;
+}
+
+ServerOptions local_options() {
+  ServerOptions o;
+  o.port = 0;
+  o.body_limit = 1024;
+  o.shutdown_grace = std::chrono::seconds(20);
+  return o;
+}
+
+TEST(HttpServer, ServesHandlerResponsesOnOneKeepAliveConnection) {
+  int calls = 0;
+  Server server(local_options(), [&](const Request& r) {
+    ++calls;
+    return json_response(200, "{\"path\":\"" + r.target + "\"}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string two =
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string out = raw_exchange(server.port(), two);
+  EXPECT_NE(out.find("{\"path\":\"/a\"}"), std::string::npos);
+  EXPECT_NE(out.find("{\"path\":\"/b\"}"), std::string::npos);
+  EXPECT_EQ(calls, 2);
+  server.shutdown();
+}
+
+TEST(HttpServer, OversizedBodyIs413AndNeverReachesTheHandler) {
+  bool called = false;
+  Server server(local_options(), [&](const Request&) {
+    called = true;
+    return json_response(200, "{}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string body(4096, 'x');
+  const std::string out = raw_exchange(
+      server.port(), "POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n" + body);
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
+  EXPECT_NE(out.find("\"error\":\"too_large\""), std::string::npos);
+  EXPECT_FALSE(called);
+}
+
+TEST(HttpServer, GarbageRequestIs400) {
+  Server server(local_options(), [](const Request&) { return json_response(200, "{}"); });
+  ASSERT_TRUE(server.start().ok());
+  const std::string out = raw_exchange(server.port(), "\x01\x02 NOT HTTP\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+}
+
+TEST(HttpServer, HandlerExceptionIs500) {
+  Server server(local_options(), [](const Request&) -> Response { throw std::runtime_error("x"); });
+  ASSERT_TRUE(server.start().ok());
+  const std::string out =
+      raw_exchange(server.port(), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 500", 0), 0u) << out;
+}
+
+TEST(HttpServer, StreamsAFileRange) {
+  testing::TempDir dir;
+  std::string content;
+  for (int i = 0; i < 200000; ++i) content += static_cast<char>('a' + i % 26);
+  testing::write_file(dir / "blob", content);
+  Server server(local_options(), [&](const Request&) {
+    Response r;
+    r.status = 206;
+    r.file = FileRange{(dir / "blob").string(), 1000, 150000};
+    return r;
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string out =
+      raw_exchange(server.port(), "GET /f HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const auto split = out.find("\r\n\r\n");
+  ASSERT_NE(split, std::string::npos);
+  EXPECT_EQ(out.rfind("HTTP/1.1 206", 0), 0u);
+  EXPECT_EQ(out.substr(split + 4), content.substr(1000, 150000));
+}
+
+TEST(HttpServer, ShutdownLetsAnInFlightRequestFinishAndClosesIdleConnections) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Server server(local_options(), [&](const Request& r) {
+    if (r.target == "/slow") {
+      entered.set_value();
+      released.wait();
+    }
+    return json_response(200, "{\"done\":true}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  const auto port = server.port();
+
+  // An idle keep-alive connection: it must be closed by shutdown, not left hanging.
+  net::io_context ioc;
+  tcp::socket idle(ioc);
+  idle.connect({net::ip::make_address("127.0.0.1"), port});
+
+  auto inflight = std::async(std::launch::async, [port] {
+    return raw_exchange(port, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+  });
+  entered.get_future().wait();
+  auto stopper = std::async(std::launch::async, [&] { server.shutdown(); });
+  // The request is still in the handler while shutdown waits for it.
+  EXPECT_EQ(stopper.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  release.set_value();
+  stopper.get();
+  const std::string out = inflight.get();
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+  char c;
+  boost::system::error_code ec;
+  idle.read_some(net::buffer(&c, 1), ec);
+  EXPECT_TRUE(ec) << "idle connection should be closed by shutdown";
+  tcp::socket late(ioc);
+  late.connect({net::ip::make_address("127.0.0.1"), port}, ec);
+  EXPECT_TRUE(ec) << "nothing accepts after shutdown";
+}
+
+TEST(HttpServer, ServesTlsWithTheConfiguredCertificate) {
+  testing::TempDir dir;
+  const auto key = (dir / "key.pem").string();
+  const auto cert = (dir / "cert.pem").string();
+  auto gen =
+      testing::run({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  auto opt = local_options();
+  opt.tls_cert_file = cert;
+  opt.tls_key_file = key;
+  Server server(opt, [](const Request& r) {
+    return json_response(200, r.tls ? "{\"tls\":true}" : "{\"tls\":false}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  auto res = testing::run({"/usr/bin/curl", "-sS", "--cacert", cert,
+                           "https://127.0.0.1:" + std::to_string(server.port()) + "/"});
+  EXPECT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_EQ(res.out, "{\"tls\":true}");
+  // Plain HTTP to the TLS port gets nothing useful.
+  auto plain = testing::run({"/usr/bin/curl", "-sS", "--max-time", "10",
+                             "http://127.0.0.1:" + std::to_string(server.port()) + "/"});
+  EXPECT_NE(plain.exit_code, 0);
+}
+
+TEST(HttpServer, BadTlsFilesAndAddressesAreClearErrors) {
+  auto opt = local_options();
+  opt.tls_cert_file = "/nonexistent/cert.pem";
+  opt.tls_key_file = "/nonexistent/key.pem";
+  Server a(opt, [](const Request&) { return Response{}; });
+  auto st = a.start();
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("/nonexistent/cert.pem"), std::string::npos);
+  auto opt2 = local_options();
+  opt2.address = "not-an-ip";
+  Server b(opt2, [](const Request&) { return Response{}; });
+  EXPECT_EQ(b.start().error().code, "invalid_address");
+}
+
+}  // namespace
+}  // namespace rollout::http
