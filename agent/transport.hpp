@@ -1,0 +1,74 @@
+// How the agent talks to the server: JSON POSTs (enroll, check-in, reports) and artifact
+// downloads. Behind an interface so tests can substitute a fake and the controller never sees
+// libcurl. The libcurl implementation verifies TLS (peer and host) always, refuses plain http://
+// unless allow_plain_http is set (tests only), caps every response body, aborts a transfer slower
+// than low_speed_bytes for low_speed_time, and can cap bandwidth. Downloads stream into a caller
+// callback (which hashes and writes), resume from an offset with a Range request, and stop hard
+// at max_bytes. A Transport object is used from one thread at a time.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/error.hpp"
+
+namespace rollout::agent {
+
+struct TransportOptions {
+  bool allow_plain_http = false;
+  std::string ca_file;  // empty: the system trust store
+  std::string proxy;    // empty: libcurl's environment handling (https_proxy, no_proxy)
+  std::chrono::seconds connect_timeout{15};
+  std::chrono::seconds request_timeout{60};  // JSON requests only; downloads use low-speed limits
+  std::uint32_t low_speed_bytes = 1024;      // abort below this many bytes/s ...
+  std::chrono::seconds low_speed_time{30};   // ... sustained for this long
+  std::uint64_t max_bandwidth = 0;           // bytes/s, 0 = unlimited
+  std::size_t max_json_response = 1024 * 1024;
+  // Called regularly during long transfers so the single-threaded agent can keep supervising
+  // its managed process.
+  std::function<void()> on_progress;
+};
+
+struct JsonResult {
+  long status = 0;
+  std::string body;
+  std::optional<std::chrono::seconds> retry_after;
+};
+
+struct DownloadResult {
+  long status = 0;             // 200 or 206
+  std::uint64_t received = 0;  // bytes handed to the sink by this call
+  bool restarted = false;      // a Range was asked but the server sent the whole body (200)
+};
+
+// Receives downloaded bytes in order. Returning an error aborts the transfer with that error.
+using DownloadSink = std::function<Status(const char* data, std::size_t size)>;
+// Called when the server answered 200 to a Range request: the sink must start again from 0.
+using RestartHook = std::function<Status()>;
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  // POSTs a JSON body to url with "Authorization: Bearer <token>" when token is not empty.
+  // Transport failures are errors ("network"); any HTTP status is a JsonResult.
+  virtual Expected<JsonResult> post_json(const std::string& url, std::string_view body,
+                                         const std::string& token) = 0;
+  // GETs url from byte `offset` (Range when offset > 0), handing at most `max_bytes` bytes in
+  // total (counted from 0) to sink. More data than that is the error "too_large".
+  virtual Expected<DownloadResult> download(const std::string& url, const std::string& token,
+                                            std::uint64_t offset, std::uint64_t max_bytes,
+                                            const DownloadSink& sink,
+                                            const RestartHook& restart) = 0;
+};
+
+// Error code "invalid_url" when the URL is not https:// (or http:// with allow_plain_http).
+Status check_url_allowed(std::string_view url, const TransportOptions& options);
+
+std::unique_ptr<Transport> make_curl_transport(TransportOptions options);
+
+}  // namespace rollout::agent
