@@ -1,0 +1,33 @@
+// The server application: every route of the HTTP API and the pages, behind one call. The
+// standalone host (rollout-server) and the C ABI plugin both construct one App from the config
+// and feed it transport-neutral requests. `host_identity` is set only by a plugin host that has
+// already authenticated the user; otherwise the App authenticates by itself (agent tokens, API
+// tokens, its session cookie). handle() is thread-safe.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/error.hpp"
+#include "server-plugin/http/message.hpp"
+
+namespace rollout::server {
+
+struct Identity {
+  std::string user;
+  std::string role;  // viewer | operator | admin
+};
+
+class App {
+ public:
+  virtual ~App() = default;
+  virtual http::Response handle(const http::Request& request,
+                                const std::optional<Identity>& host_identity) = 0;
+};
+
+// Loads and validates the YAML config at `config_path`, opens storage (running migrations) and
+// loads keys. Errors name the file, line and key.
+Expected<std::unique_ptr<App>> make_app(const std::string& config_path);
+
+}  // namespace rollout::server

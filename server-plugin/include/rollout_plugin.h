@@ -1,0 +1,79 @@
+/* rollout_plugin.h - the C ABI of the Safe Agent Rollout server plugin.
+ *
+ * An RMM server written in any language mounts the rollout API and pages under a path prefix of
+ * its own and forwards requests here, together with the identity it has already authenticated.
+ * The plugin owns its database and keys (from the YAML config). All strings are UTF-8 and
+ * NUL-terminated unless a length is given. Memory returned by the plugin is freed only with the
+ * matching rollout_*_free function. rollout_plugin_handle() may be called from several threads at
+ * once on the same plugin; create and destroy must not race with anything.
+ */
+#ifndef ROLLOUT_PLUGIN_H
+#define ROLLOUT_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ROLLOUT_PLUGIN_ABI_VERSION 1
+
+typedef struct rollout_plugin rollout_plugin;
+
+typedef struct rollout_header {
+  const char* name;
+  const char* value;
+} rollout_header;
+
+typedef struct rollout_request {
+  const char* method;           /* "GET", "POST", ... */
+  const char* target;           /* path (prefix already stripped) and query: "/api/agents?x=1" */
+  const rollout_header* headers;
+  size_t header_count;
+  const char* body;             /* may be NULL when body_len is 0 */
+  size_t body_len;
+  const char* remote_addr;      /* may be NULL */
+  int tls;                      /* non-zero when the client connection was TLS */
+  /* Identity authenticated by the host. NULL user: the plugin applies its own authentication
+   * (agent bearer tokens, API tokens, its own login). Otherwise role is "viewer", "operator" or
+   * "admin" and the request is treated as coming from that user. */
+  const char* user;
+  const char* role;
+} rollout_request;
+
+typedef struct rollout_response {
+  int status;
+  rollout_header* headers;
+  size_t header_count;
+  char* body;                   /* body_len bytes, not NUL-terminated */
+  size_t body_len;
+  /* When file_path is not NULL the body is file_length bytes of that file from file_offset
+   * (artifact downloads): the host streams it instead of body. */
+  char* file_path;
+  uint64_t file_offset;
+  uint64_t file_length;
+} rollout_response;
+
+/* Creates a plugin from a YAML config file. On failure returns NULL and, when error is not NULL,
+ * sets *error to a message (free it with rollout_string_free). */
+rollout_plugin* rollout_plugin_create(const char* config_path, char** error);
+
+/* Handles one request. Always fills *response (an error status with a JSON body on failure) and
+ * returns 0; returns -1 only when an argument is NULL. */
+int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
+                          rollout_response* response);
+
+void rollout_response_free(rollout_response* response);
+void rollout_string_free(char* s);
+void rollout_plugin_destroy(rollout_plugin* plugin);
+
+/* The plugin's version, e.g. "0.1.0", and ROLLOUT_PLUGIN_ABI_VERSION it was built with. */
+const char* rollout_plugin_version(void);
+int rollout_plugin_abi_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ROLLOUT_PLUGIN_H */

@@ -1,0 +1,138 @@
+// The C ABI shim: converts rollout_request/rollout_response to the transport-neutral values and
+// back, and never lets a C++ exception cross the boundary.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "server-plugin/app.hpp"
+#include "server-plugin/include/rollout_plugin.h"
+
+#ifndef ROLLOUT_VERSION
+#define ROLLOUT_VERSION "0.0.0"
+#endif
+
+struct rollout_plugin {
+  std::unique_ptr<rollout::server::App> app;
+};
+
+namespace {
+
+char* dup_bytes(const std::string& s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (p == nullptr) throw std::bad_alloc();
+  std::memcpy(p, s.data(), s.size());
+  p[s.size()] = '\0';
+  return p;
+}
+
+void fill(const rollout::http::Response& in, rollout_response* out) {
+  *out = rollout_response{};
+  out->status = static_cast<int>(in.status);
+  out->header_count = in.headers.size();
+  if (!in.headers.empty()) {
+    out->headers =
+        static_cast<rollout_header*>(std::calloc(in.headers.size(), sizeof(rollout_header)));
+    if (out->headers == nullptr) throw std::bad_alloc();
+    for (std::size_t i = 0; i < in.headers.size(); ++i) {
+      out->headers[i].name = dup_bytes(in.headers[i].name);
+      out->headers[i].value = dup_bytes(in.headers[i].value);
+    }
+  }
+  out->body = dup_bytes(in.body);
+  out->body_len = in.body.size();
+  if (in.file) {
+    out->file_path = dup_bytes(in.file->path);
+    out->file_offset = in.file->offset;
+    out->file_length = in.file->length;
+  }
+}
+
+void fill_error(int status, const char* json, rollout_response* out) {
+  *out = rollout_response{};
+  out->status = status;
+  const std::size_t n = std::strlen(json);
+  out->body = static_cast<char*>(std::malloc(n + 1));
+  if (out->body != nullptr) {
+    std::memcpy(out->body, json, n + 1);
+    out->body_len = n;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+rollout_plugin* rollout_plugin_create(const char* config_path, char** error) {
+  if (error) *error = nullptr;
+  try {
+    if (config_path == nullptr) {
+      if (error) *error = dup_bytes("config path is NULL");
+      return nullptr;
+    }
+    auto app = rollout::server::make_app(config_path);
+    if (!app) {
+      if (error) *error = dup_bytes(app.error().message);
+      return nullptr;
+    }
+    return new rollout_plugin{std::move(app.value())};
+  } catch (const std::exception& e) {
+    if (error) *error = dup_bytes(std::string("plugin creation failed: ") + e.what());
+  } catch (...) {
+    if (error) *error = dup_bytes("plugin creation failed");
+  }
+  return nullptr;
+}
+
+int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
+                          rollout_response* response) {
+  if (plugin == nullptr || request == nullptr || response == nullptr) return -1;
+  try {
+    rollout::http::Request req;
+    req.method = request->method ? request->method : "";
+    req.target = request->target ? request->target : "";
+    for (std::size_t i = 0; i < request->header_count; ++i) {
+      const auto& h = request->headers[i];
+      if (h.name && h.value) req.headers.push_back({h.name, h.value});
+    }
+    if (request->body && request->body_len) req.body.assign(request->body, request->body_len);
+    if (request->remote_addr) req.remote_addr = request->remote_addr;
+    req.tls = request->tls != 0;
+    std::optional<rollout::server::Identity> who;
+    if (request->user)
+      who = rollout::server::Identity{request->user, request->role ? request->role : ""};
+    fill(plugin->app->handle(req, who), response);
+  } catch (...) {
+    rollout_response_free(response);
+    fill_error(500, R"({"error":"internal","message":"internal server error"})", response);
+  }
+  return 0;
+}
+
+void rollout_response_free(rollout_response* response) {
+  if (response == nullptr) return;
+  for (std::size_t i = 0; i < response->header_count && response->headers; ++i) {
+    std::free(const_cast<char*>(response->headers[i].name));
+    std::free(const_cast<char*>(response->headers[i].value));
+  }
+  std::free(response->headers);
+  std::free(response->body);
+  std::free(response->file_path);
+  *response = rollout_response{};
+}
+
+void rollout_string_free(char* s) {
+  std::free(s);
+}
+
+void rollout_plugin_destroy(rollout_plugin* plugin) {
+  delete plugin;
+}
+
+const char* rollout_plugin_version(void) {
+  return ROLLOUT_VERSION;
+}
+int rollout_plugin_abi_version(void) {
+  return ROLLOUT_PLUGIN_ABI_VERSION;
+}
+
+}  // extern "C"
