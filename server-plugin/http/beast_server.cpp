@@ -304,8 +304,9 @@ void Server::shutdown() {
       s.acceptor.close(ignored);
     });
     std::unique_lock lock(s.mu);
-    for (auto& [id, h] : s.conns) {
-      if (s.busy[id]) continue;  // finishes its request, then sees `stopping`
+    for (auto& entry : s.conns) {
+      if (s.busy[entry.first]) continue;  // finishes its request, then sees `stopping`
+      std::shared_ptr<ConnHandle> h = entry.second;
       net::post(h->strand, [h] {
         if (h->alive) h->cancel();
       });
