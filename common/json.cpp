@@ -123,8 +123,8 @@ bool Reader::boolean(std::string_view key) {
   return v->get_bool();
 }
 
-const bj::object* Reader::object(std::string_view key) {
-  const bj::value* v = find(key, true);
+const bj::object* Reader::checked_object(std::string_view key, bool required) {
+  const bj::value* v = find(key, required);
   if (!v) return nullptr;
   if (!v->is_object()) {
     type_error(key, "an object");
@@ -133,8 +133,8 @@ const bj::object* Reader::object(std::string_view key) {
   return &v->get_object();
 }
 
-const bj::array* Reader::array(std::string_view key, std::size_t max_items) {
-  const bj::value* v = find(key, true);
+const bj::array* Reader::checked_array(std::string_view key, std::size_t max_items, bool required) {
+  const bj::value* v = find(key, required);
   if (!v) return nullptr;
   if (!v->is_array()) {
     type_error(key, "an array");
@@ -145,6 +145,14 @@ const bj::array* Reader::array(std::string_view key, std::size_t max_items) {
     return nullptr;
   }
   return &v->get_array();
+}
+
+const bj::object* Reader::object(std::string_view key) {
+  return checked_object(key, true);
+}
+
+const bj::array* Reader::array(std::string_view key, std::size_t max_items) {
+  return checked_array(key, max_items, true);
 }
 
 std::optional<std::string> Reader::opt_string(std::string_view key, std::size_t max_len) {
@@ -176,27 +184,11 @@ std::optional<bool> Reader::opt_boolean(std::string_view key) {
 }
 
 const bj::object* Reader::opt_object(std::string_view key) {
-  const bj::value* v = find(key, false);
-  if (!v) return nullptr;
-  if (!v->is_object()) {
-    type_error(key, "an object");
-    return nullptr;
-  }
-  return &v->get_object();
+  return checked_object(key, false);
 }
 
 const bj::array* Reader::opt_array(std::string_view key, std::size_t max_items) {
-  const bj::value* v = find(key, false);
-  if (!v) return nullptr;
-  if (!v->is_array()) {
-    type_error(key, "an array");
-    return nullptr;
-  }
-  if (v->get_array().size() > max_items) {
-    fail(key, "has more than " + std::to_string(max_items) + " items");
-    return nullptr;
-  }
-  return &v->get_array();
+  return checked_array(key, max_items, false);
 }
 
 void Reader::no_unknown_keys() {

@@ -67,6 +67,9 @@ class Reader {
  private:
   const boost::json::value* find(std::string_view key, bool required);
   void type_error(std::string_view key, std::string_view expected);
+  const boost::json::object* checked_object(std::string_view key, bool required);
+  const boost::json::array* checked_array(std::string_view key, std::size_t max_items,
+                                          bool required);
 
   const boost::json::object& obj_;
   std::string what_;

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
 
 #include "common/config.hpp"
+#include "common/files.hpp"
 
 namespace rollout::config {
 
@@ -255,12 +255,14 @@ Status load_string(std::string_view text, const std::string& source, const Apply
 namespace {
 
 Status load_file(const std::string& path, const Apply& apply) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return make_error("invalid_config", "config " + path + ": cannot be read");
-  std::string text(kMaxFileBytes + 1, '\0');
-  f.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(f.gcount()));
-  return load_string(text, path, apply);
+  auto text = read_file_capped(path, kMaxFileBytes);
+  if (!text) {
+    return make_error(
+        "invalid_config",
+        "config " + path +
+            (text.error().code == "too_large" ? ": larger than 1 MiB" : ": cannot be read"));
+  }
+  return load_string(*text, path, apply);
 }
 
 }  // namespace

@@ -6,11 +6,10 @@
 #include <openssl/rand.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
+#include "common/files.hpp"
 
 namespace rollout::crypto {
 namespace {
@@ -32,17 +31,6 @@ std::string openssl_error() {
 
 bool is_ed25519(EVP_PKEY* k) {
   return k != nullptr && EVP_PKEY_get_id(k) == EVP_PKEY_ED25519;
-}
-
-Expected<std::string> read_small_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return make_error("io_error", "cannot read key file " + path);
-  std::string data(kMaxKeyFile + 1, '\0');
-  f.read(data.data(), static_cast<std::streamsize>(data.size()));
-  data.resize(static_cast<std::size_t>(f.gcount()));
-  if (data.size() > kMaxKeyFile)
-    return make_error("invalid_key", "key file " + path + " is too large");
-  return data;
 }
 
 std::string bio_to_string(BIO* bio) {
@@ -153,16 +141,20 @@ Expected<std::string> PrivateKey::sign(std::string_view message) const {
 }
 
 Expected<PrivateKey> load_private_key(const std::string& path) {
-  auto data = read_small_file(path);
-  if (!data) return data.error();
+  auto data = read_file_capped(path, kMaxKeyFile);
+  if (!data)
+    return make_error(data.error().code == "too_large" ? "invalid_key" : "io_error",
+                      "key file " + data.error().message);
   auto key = PrivateKey::from_pem(*data);
   if (!key) return key.error().context(path);
   return key;
 }
 
 Expected<PublicKey> load_public_key(const std::string& path) {
-  auto data = read_small_file(path);
-  if (!data) return data.error();
+  auto data = read_file_capped(path, kMaxKeyFile);
+  if (!data)
+    return make_error(data.error().code == "too_large" ? "invalid_key" : "io_error",
+                      "key file " + data.error().message);
   auto key = PublicKey::from_pem(*data);
   if (!key) return key.error().context(path);
   return key;

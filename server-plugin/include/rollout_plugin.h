@@ -27,14 +27,14 @@ typedef struct rollout_header {
 } rollout_header;
 
 typedef struct rollout_request {
-  const char* method;           /* "GET", "POST", ... */
-  const char* target;           /* path (prefix already stripped) and query: "/api/agents?x=1" */
+  const char* method; /* "GET", "POST", ... */
+  const char* target; /* path (prefix already stripped) and query: "/api/agents?x=1" */
   const rollout_header* headers;
   size_t header_count;
-  const char* body;             /* may be NULL when body_len is 0 */
+  const char* body; /* may be NULL when body_len is 0 */
   size_t body_len;
-  const char* remote_addr;      /* may be NULL */
-  int tls;                      /* non-zero when the client connection was TLS */
+  const char* remote_addr; /* may be NULL */
+  int tls;                 /* non-zero when the client connection was TLS */
   /* Identity authenticated by the host. NULL user: the plugin applies its own authentication
    * (agent bearer tokens, API tokens, its own login). Otherwise role is "viewer", "operator" or
    * "admin" and the request is treated as coming from that user. */
@@ -46,7 +46,7 @@ typedef struct rollout_response {
   int status;
   rollout_header* headers;
   size_t header_count;
-  char* body;                   /* body_len bytes, not NUL-terminated */
+  char* body; /* body_len bytes, not NUL-terminated */
   size_t body_len;
   /* When file_path is not NULL the body is file_length bytes of that file from file_offset
    * (artifact downloads): the host streams it instead of body. */

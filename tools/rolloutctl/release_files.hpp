@@ -1,5 +1,4 @@
-// File helpers shared by the release verbs: streaming an artifact through SHA-256 without loading
-// it whole, and reading a small document with a size cap.
+// Streaming an artifact through SHA-256 without loading it whole (sign-release and verify).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +15,5 @@ struct ArtifactDigest {
 
 // Error code "io_error" when the file cannot be read.
 Expected<ArtifactDigest> digest_file(const std::string& path);
-// Error "io_error" when unreadable, "too_large" past `cap` bytes.
-Expected<std::string> read_capped(const std::string& path, std::size_t cap);
 
 }  // namespace rollout::ctl

@@ -1,5 +1,6 @@
 #include <cstdio>
 
+#include "common/files.hpp"
 #include "common/release.hpp"
 #include "tools/rolloutctl/args.hpp"
 #include "tools/rolloutctl/commands.hpp"
@@ -28,7 +29,7 @@ int verify(const std::vector<std::string>& argv) {
   auto ring = KeyRing::load(keys);
   if (!ring) return fail(kUsage, ring.error().message);
   const std::string path = args->positional()[0];
-  auto text = read_capped(path, kMaxEnvelopeBytes);
+  auto text = read_file_capped(path, kMaxEnvelopeBytes);
   if (!text) {
     return fail(text.error().code == "too_large" ? kVerifyFailed : kUsage, text.error().message);
   }
