@@ -1,0 +1,120 @@
+#include "server-plugin/health.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rollout::server {
+namespace {
+
+// Counts out of 10 000 attempts, so 94.99 % is 9499 exactly.
+Counts of(std::uint64_t success, std::uint64_t failure, std::uint64_t crash) {
+  return Counts{success, failure, crash};
+}
+
+Status status(const Counts& c) {
+  return evaluate(c, false).status;
+}
+
+TEST(Health, SuccessRateBoundaries) {
+  EXPECT_EQ(status(of(9500, 450, 50)), Status::healthy) << "95.00 %";
+  EXPECT_EQ(status(of(9499, 451, 50)), Status::warning) << "94.99 %";
+  EXPECT_EQ(status(of(9000, 950, 50)), Status::warning) << "90.00 %";
+  EXPECT_EQ(status(of(8999, 951, 50)), Status::critical)
+      << "89.99 % (failure 9.51 % alone is Warning)";
+}
+
+TEST(Health, CrashRateBoundaries) {
+  EXPECT_EQ(status(of(9901, 0, 99)), Status::healthy) << "crash 0.99 %";
+  EXPECT_EQ(status(of(9900, 0, 100)), Status::warning) << "crash 1.00 %";
+  EXPECT_EQ(status(of(9801, 0, 199)), Status::warning) << "crash 1.99 %";
+  EXPECT_EQ(status(of(9800, 0, 200)), Status::critical) << "crash 2.00 %";
+  EXPECT_EQ(status(of(9501, 0, 499)), Status::critical) << "crash 4.99 %: critical, not blocked";
+  auto h = evaluate(of(9500, 0, 500), false);
+  EXPECT_EQ(h.status, Status::blocked) << "crash 5.00 % blocks";
+  EXPECT_TRUE(h.auto_blocked);
+}
+
+TEST(Health, FailureRateBoundaries) {
+  // Success held high by reading failure levels through a larger total where needed.
+  EXPECT_EQ(status(of(9501, 499, 0)), Status::healthy) << "failure 4.99 %";
+  auto five = evaluate(of(9500, 500, 0), false);
+  EXPECT_EQ(five.status, Status::warning) << "failure 5.00 % is Warning although success is 95 %";
+  EXPECT_EQ(status(of(9000, 1000, 0)), Status::warning) << "failure 10.00 % (inclusive)";
+  // 10.01 % failure: 1001 of 10000, success 89.99 % -> critical either way; isolate failure:
+  Thresholds lenient;
+  lenient.warning_success_bp = 0;
+  lenient.healthy_success_bp = 0;
+  EXPECT_EQ(evaluate(of(8999, 1001, 0), false, lenient).status, Status::critical)
+      << "failure 10.01 %";
+  EXPECT_EQ(evaluate(of(9000, 1000, 0), false, lenient).status, Status::warning);
+}
+
+TEST(Health, UnknownBlockedAndWorstOfThree) {
+  EXPECT_EQ(status(of(0, 0, 0)), Status::unknown);
+  EXPECT_EQ(evaluate(of(0, 0, 0), true).status, Status::blocked) << "admin block wins over no data";
+  EXPECT_EQ(evaluate(of(100, 0, 0), true).status, Status::blocked) << "rolled back stays blocked";
+  EXPECT_EQ(status(of(96, 0, 4)), Status::critical) << "success 96 % but crash 4 %";
+}
+
+TEST(Health, GuideScenarioWarningAt92Percent) {
+  auto h = evaluate(of(46, 4, 0), false);
+  EXPECT_EQ(h.status, Status::warning);
+  EXPECT_DOUBLE_EQ(h.success_rate, 0.92);
+  EXPECT_EQ(h.success_color, "yellow");
+  auto check = promote_check(h, true, std::chrono::hours(30));
+  EXPECT_FALSE(check.allowed);
+  EXPECT_TRUE(check.can_force);
+  ASSERT_EQ(check.blockers.size(), 1u);
+  EXPECT_EQ(check.blockers[0].code, "not_healthy");
+}
+
+TEST(Health, SuccessColour) {
+  EXPECT_EQ(evaluate(of(95, 5, 0), false).success_color, "green");
+  EXPECT_EQ(evaluate(of(80, 20, 0), false).success_color, "yellow");
+  EXPECT_EQ(evaluate(of(79, 21, 0), false).success_color, "red");
+  EXPECT_EQ(evaluate(of(0, 0, 0), false).success_color, "gray");
+}
+
+TEST(Health, WilsonIntervalShowsSmallSamplesAsUncertain) {
+  auto [lo1, hi1] = wilson_interval(1, 1);
+  EXPECT_NEAR(lo1, 0.2065, 1e-4);
+  EXPECT_NEAR(hi1, 1.0, 1e-9);
+  auto [lo, hi] = wilson_interval(48, 50);
+  EXPECT_NEAR(lo, 0.8654, 1e-4);
+  EXPECT_NEAR(hi, 0.9890, 1e-4);
+  auto [lo0, hi0] = wilson_interval(0, 0);
+  EXPECT_EQ(lo0, 0.0);
+  EXPECT_EQ(hi0, 1.0);
+  auto [lob, hib] = wilson_interval(9500, 10000);
+  EXPECT_LT(hib - lob, 0.01) << "large samples are tight";
+}
+
+TEST(Health, PromoteGate) {
+  const auto healthy = evaluate(of(50, 0, 0), false);
+  EXPECT_TRUE(promote_check(healthy, true, std::chrono::seconds(0)).allowed);
+  auto not_beta = promote_check(healthy, false, std::chrono::seconds(0));
+  EXPECT_FALSE(not_beta.allowed);
+  EXPECT_FALSE(not_beta.can_force);
+  EXPECT_EQ(not_beta.blockers[0].code, "not_beta");
+
+  auto few = promote_check(evaluate(of(4, 0, 0), false), true, std::chrono::seconds(0));
+  EXPECT_FALSE(few.allowed);
+  EXPECT_TRUE(few.can_force);
+  EXPECT_EQ(few.blockers[0].code, "too_few_attempts");
+
+  Thresholds soak;
+  soak.min_soak = std::chrono::hours(24);
+  auto young = promote_check(healthy, true, std::chrono::hours(2), soak);
+  EXPECT_EQ(young.blockers[0].code, "soak_not_met");
+
+  auto blocked = promote_check(evaluate(of(90, 0, 10), false), true, std::chrono::hours(48));
+  EXPECT_FALSE(blocked.allowed);
+  EXPECT_FALSE(blocked.can_force) << "Blocked cannot be promoted, not even forced";
+  EXPECT_EQ(blocked.blockers[0].code, "blocked");
+
+  auto unknown = promote_check(evaluate(of(0, 0, 0), false), true, std::chrono::hours(48));
+  EXPECT_FALSE(unknown.allowed);
+  EXPECT_TRUE(unknown.can_force);
+}
+
+}  // namespace
+}  // namespace rollout::server
