@@ -48,17 +48,17 @@ std::string rate_text(double r) {
 
 }  // namespace
 
-std::string_view to_string(Status s) {
+std::string_view to_string(HealthStatus s) {
   switch (s) {
-    case Status::healthy:
+    case HealthStatus::healthy:
       return "healthy";
-    case Status::warning:
+    case HealthStatus::warning:
       return "warning";
-    case Status::critical:
+    case HealthStatus::critical:
       return "critical";
-    case Status::blocked:
+    case HealthStatus::blocked:
       return "blocked";
-    case Status::unknown:
+    case HealthStatus::unknown:
       return "unknown";
   }
   return "unknown";
@@ -93,15 +93,15 @@ Health evaluate(const Counts& counts, bool admin_blocked, const Thresholds& t) {
     h.success_color = "gray";
   }
   if (admin_blocked || h.auto_blocked) {
-    h.status = Status::blocked;
+    h.status = HealthStatus::blocked;
   } else if (total == 0) {
-    h.status = Status::unknown;
+    h.status = HealthStatus::unknown;
   } else {
     const Level worst =
         std::max({success_level(counts, t), crash_level(counts, t), failure_level(counts, t)});
-    h.status = worst == Level::healthy   ? Status::healthy
-               : worst == Level::warning ? Status::warning
-                                         : Status::critical;
+    h.status = worst == Level::healthy   ? HealthStatus::healthy
+               : worst == Level::warning ? HealthStatus::warning
+                                         : HealthStatus::critical;
   }
   return h;
 }
@@ -110,13 +110,13 @@ PromoteCheck promote_check(const Health& health, bool is_beta, std::chrono::seco
                            const Thresholds& t) {
   PromoteCheck c;
   if (!is_beta) c.blockers.push_back({"not_beta", "only a beta release can be promoted to stable"});
-  if (health.status == Status::blocked) {
+  if (health.status == HealthStatus::blocked) {
     c.blockers.push_back({"blocked", health.auto_blocked
                                          ? "crash rate " + rate_text(health.crash_rate) +
                                                " is at or above the block threshold of " +
                                                percent(t.block_crash_bp)
                                          : "the release was rolled back or blocked by an admin"});
-  } else if (health.status != Status::healthy) {
+  } else if (health.status != HealthStatus::healthy) {
     std::string why = "health is " + std::string(to_string(health.status));
     if (health.counts.total() > 0) {
       why += " (success " + rate_text(health.success_rate) + ", failure " +
@@ -137,7 +137,7 @@ PromoteCheck promote_check(const Health& health, bool is_beta, std::chrono::seco
                                               std::to_string(t.min_soak.count()) + " s"});
   }
   c.allowed = c.blockers.empty();
-  c.can_force = is_beta && health.status != Status::blocked;
+  c.can_force = is_beta && health.status != HealthStatus::blocked;
   return c;
 }
 

@@ -41,11 +41,11 @@ struct Counts {
   std::uint64_t total() const { return success + failure + crash; }
 };
 
-enum class Status { healthy, warning, critical, blocked, unknown };
-std::string_view to_string(Status s);
+enum class HealthStatus { healthy, warning, critical, blocked, unknown };
+std::string_view to_string(HealthStatus s);
 
 struct Health {
-  Status status = Status::unknown;
+  HealthStatus status = HealthStatus::unknown;
   Counts counts;
   double success_rate = 0, failure_rate = 0, crash_rate = 0;
   std::pair<double, double> success_interval{0.0, 1.0};  // Wilson 95 %

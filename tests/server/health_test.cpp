@@ -10,54 +10,54 @@ Counts of(std::uint64_t success, std::uint64_t failure, std::uint64_t crash) {
   return Counts{success, failure, crash};
 }
 
-Status status(const Counts& c) {
+HealthStatus status(const Counts& c) {
   return evaluate(c, false).status;
 }
 
 TEST(Health, SuccessRateBoundaries) {
-  EXPECT_EQ(status(of(9500, 450, 50)), Status::healthy) << "95.00 %";
-  EXPECT_EQ(status(of(9499, 451, 50)), Status::warning) << "94.99 %";
-  EXPECT_EQ(status(of(9000, 950, 50)), Status::warning) << "90.00 %";
-  EXPECT_EQ(status(of(8999, 951, 50)), Status::critical)
+  EXPECT_EQ(status(of(9500, 450, 50)), HealthStatus::healthy) << "95.00 %";
+  EXPECT_EQ(status(of(9499, 451, 50)), HealthStatus::warning) << "94.99 %";
+  EXPECT_EQ(status(of(9000, 950, 50)), HealthStatus::warning) << "90.00 %";
+  EXPECT_EQ(status(of(8999, 951, 50)), HealthStatus::critical)
       << "89.99 % (failure 9.51 % alone is Warning)";
 }
 
 TEST(Health, CrashRateBoundaries) {
-  EXPECT_EQ(status(of(9901, 0, 99)), Status::healthy) << "crash 0.99 %";
-  EXPECT_EQ(status(of(9900, 0, 100)), Status::warning) << "crash 1.00 %";
-  EXPECT_EQ(status(of(9801, 0, 199)), Status::warning) << "crash 1.99 %";
-  EXPECT_EQ(status(of(9800, 0, 200)), Status::critical) << "crash 2.00 %";
-  EXPECT_EQ(status(of(9501, 0, 499)), Status::critical) << "crash 4.99 %: critical, not blocked";
+  EXPECT_EQ(status(of(9901, 0, 99)), HealthStatus::healthy) << "crash 0.99 %";
+  EXPECT_EQ(status(of(9900, 0, 100)), HealthStatus::warning) << "crash 1.00 %";
+  EXPECT_EQ(status(of(9801, 0, 199)), HealthStatus::warning) << "crash 1.99 %";
+  EXPECT_EQ(status(of(9800, 0, 200)), HealthStatus::critical) << "crash 2.00 %";
+  EXPECT_EQ(status(of(9501, 0, 499)), HealthStatus::critical) << "crash 4.99 %: critical, not blocked";
   auto h = evaluate(of(9500, 0, 500), false);
-  EXPECT_EQ(h.status, Status::blocked) << "crash 5.00 % blocks";
+  EXPECT_EQ(h.status, HealthStatus::blocked) << "crash 5.00 % blocks";
   EXPECT_TRUE(h.auto_blocked);
 }
 
 TEST(Health, FailureRateBoundaries) {
   // Success held high by reading failure levels through a larger total where needed.
-  EXPECT_EQ(status(of(9501, 499, 0)), Status::healthy) << "failure 4.99 %";
+  EXPECT_EQ(status(of(9501, 499, 0)), HealthStatus::healthy) << "failure 4.99 %";
   auto five = evaluate(of(9500, 500, 0), false);
-  EXPECT_EQ(five.status, Status::warning) << "failure 5.00 % is Warning although success is 95 %";
-  EXPECT_EQ(status(of(9000, 1000, 0)), Status::warning) << "failure 10.00 % (inclusive)";
+  EXPECT_EQ(five.status, HealthStatus::warning) << "failure 5.00 % is Warning although success is 95 %";
+  EXPECT_EQ(status(of(9000, 1000, 0)), HealthStatus::warning) << "failure 10.00 % (inclusive)";
   // 10.01 % failure: 1001 of 10000, success 89.99 % -> critical either way; isolate failure:
   Thresholds lenient;
   lenient.warning_success_bp = 0;
   lenient.healthy_success_bp = 0;
-  EXPECT_EQ(evaluate(of(8999, 1001, 0), false, lenient).status, Status::critical)
+  EXPECT_EQ(evaluate(of(8999, 1001, 0), false, lenient).status, HealthStatus::critical)
       << "failure 10.01 %";
-  EXPECT_EQ(evaluate(of(9000, 1000, 0), false, lenient).status, Status::warning);
+  EXPECT_EQ(evaluate(of(9000, 1000, 0), false, lenient).status, HealthStatus::warning);
 }
 
 TEST(Health, UnknownBlockedAndWorstOfThree) {
-  EXPECT_EQ(status(of(0, 0, 0)), Status::unknown);
-  EXPECT_EQ(evaluate(of(0, 0, 0), true).status, Status::blocked) << "admin block wins over no data";
-  EXPECT_EQ(evaluate(of(100, 0, 0), true).status, Status::blocked) << "rolled back stays blocked";
-  EXPECT_EQ(status(of(96, 0, 4)), Status::critical) << "success 96 % but crash 4 %";
+  EXPECT_EQ(status(of(0, 0, 0)), HealthStatus::unknown);
+  EXPECT_EQ(evaluate(of(0, 0, 0), true).status, HealthStatus::blocked) << "admin block wins over no data";
+  EXPECT_EQ(evaluate(of(100, 0, 0), true).status, HealthStatus::blocked) << "rolled back stays blocked";
+  EXPECT_EQ(status(of(96, 0, 4)), HealthStatus::critical) << "success 96 % but crash 4 %";
 }
 
 TEST(Health, GuideScenarioWarningAt92Percent) {
   auto h = evaluate(of(46, 4, 0), false);
-  EXPECT_EQ(h.status, Status::warning);
+  EXPECT_EQ(h.status, HealthStatus::warning);
   EXPECT_DOUBLE_EQ(h.success_rate, 0.92);
   EXPECT_EQ(h.success_color, "yellow");
   auto check = promote_check(h, true, std::chrono::hours(30));

@@ -1,0 +1,149 @@
+// The server's records, independent of any database: releases, agents, update attempts, audit
+// events, users, sessions, tokens, policies and log entries. Times are Unix seconds (server
+// clock) unless named otherwise. Plain values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "server-plugin/health.hpp"
+
+namespace rollout::server {
+
+struct ReleaseKey {
+  std::string version;
+  std::string os;
+  std::string arch;
+  friend auto operator<=>(const ReleaseKey&, const ReleaseKey&) = default;
+};
+
+struct Release {
+  ReleaseKey key;
+  std::string product;
+  std::uint64_t size = 0;
+  std::string sha256;
+  std::uint64_t security_version = 0;
+  std::string manifest;  // the signed envelope JSON, as published
+  std::int64_t created_at = 0;
+  std::string published_by;
+  // Promotion: set when promoted to stable; the highest promotion_seq among non-blocked releases
+  // of an (os, arch) is the stable target.
+  std::optional<std::int64_t> promoted_at;
+  std::uint64_t promotion_seq = 0;
+  bool blocked = false;
+  std::string blocked_reason;
+};
+
+struct DirectiveRecord {
+  std::string version;  // target version
+  std::string action;   // install | downgrade
+  std::uint64_t sequence = 0;
+  std::int64_t expires_at = 0;
+  std::string envelope;  // signed directive JSON, re-sent until it expires
+};
+
+struct Agent {
+  std::string id;
+  std::string token_hash;
+  std::string hostname;
+  std::string machine_id;
+  std::string os;
+  std::string arch;
+  std::string current_version;
+  std::string client;
+  std::string site;
+  std::string channel_hint;
+  std::string state = "idle";
+  std::uint64_t security_floor = 0;
+  std::uint64_t last_sequence = 0;  // the highest directive sequence issued to it
+  std::int64_t enrolled_at = 0;
+  std::int64_t last_checkin_at = 0;
+  std::optional<DirectiveRecord> directive;  // the last one issued
+};
+
+struct Attempt {
+  std::string id;  // report UUID
+  std::string agent_id;
+  ReleaseKey release;
+  std::string from_version;
+  std::string outcome;
+  std::string stage;
+  std::string error_code;
+  std::string message;
+  std::optional<std::int64_t> exit_code;
+  std::optional<std::int64_t> signal;
+  std::string stderr_tail;
+  std::string occurred_at;  // RFC 3339, agent clock
+  std::int64_t received_at = 0;
+};
+
+struct FailurePattern {
+  std::string outcome;  // failure | crash
+  std::string stage;
+  std::string error_code;
+  std::uint64_t count = 0;
+  std::uint64_t count_24h = 0;
+  std::int64_t first_seen = 0;
+  std::int64_t last_seen = 0;
+  std::string sample_message;
+  std::string sample_stderr;
+};
+
+struct Event {
+  std::int64_t id = 0;
+  std::int64_t at = 0;
+  std::string user;
+  std::string action;  // publish | promote | rollback | policy_update | user_add | token_create
+  std::string version;
+  std::string os;
+  std::string arch;
+  std::string reason;
+  bool force = false;
+  std::string health_json;  // snapshot at that moment
+  std::string detail_json;
+};
+
+struct User {
+  std::string username;
+  std::string password_hash;
+  std::string role;  // viewer | operator | admin
+};
+
+struct Session {
+  std::string token_hash;
+  std::string username;
+  std::string csrf_token;
+  std::int64_t expires_at = 0;
+};
+
+struct ApiToken {
+  std::string token_hash;
+  std::string username;
+  std::string name;
+  std::int64_t created_at = 0;
+};
+
+struct Policy {
+  std::string scope;     // default | client | site | agent
+  std::string scope_id;  // empty for default
+  std::optional<std::string> channel;
+  std::optional<std::string> window_start;  // "HH:MM" UTC
+  std::optional<std::string> window_end;
+};
+
+struct LogEntry {
+  std::int64_t id = 0;
+  std::int64_t at = 0;
+  std::string level;
+  std::string component;
+  std::string message;
+  std::string fields_json;
+};
+
+using CountsByRelease = std::map<ReleaseKey, Counts>;
+
+}  // namespace rollout::server

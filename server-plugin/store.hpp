@@ -1,0 +1,93 @@
+// Storage behind one interface. SQLite (embedded default) implements it now; PostgreSQL is a
+// second implementation of the same interface, run against the same typed test suite.
+// Every method is thread-safe. transaction() runs `fn` atomically: the calls it makes on this
+// Store from the same thread are part of the transaction, other threads wait (SQLite: BEGIN
+// IMMEDIATE on one connection), so a promote and a rollback of the same release can never
+// interleave. An error from `fn` (or a failed commit) rolls everything back.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "server-plugin/model.hpp"
+
+namespace rollout::server {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status transaction(const std::function<Status()>& fn) = 0;
+  virtual int schema_version() = 0;
+
+  // Releases. insert_release fails with "duplicate_release" for an existing (version, os, arch).
+  virtual Status insert_release(const Release& r) = 0;
+  virtual Expected<std::vector<Release>> list_releases() = 0;
+  virtual Expected<std::optional<Release>> get_release(const ReleaseKey& key) = 0;
+  virtual Expected<std::optional<Release>> find_release_by_sha256(const std::string& sha256) = 0;
+  virtual Status set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) = 0;
+  virtual Status set_blocked(const ReleaseKey& key, const std::string& reason) = 0;
+  virtual Expected<std::uint64_t> max_promotion_seq() = 0;
+
+  // Agents.
+  virtual Status insert_agent(const Agent& a) = 0;
+  virtual Expected<std::optional<Agent>> get_agent(const std::string& id) = 0;
+  virtual Expected<std::optional<Agent>> find_agent_by_token_hash(const std::string& hash) = 0;
+  virtual Expected<std::optional<Agent>> find_agent_by_machine_id(
+      const std::string& machine_id) = 0;
+  virtual Expected<std::vector<Agent>> list_agents() = 0;
+  // Updates the fields an agent reports at check-in (version, state, floor, last_checkin_at).
+  virtual Status update_agent_checkin(const Agent& a) = 0;
+  virtual Status set_agent_token(const std::string& id, const std::string& token_hash) = 0;
+  // Stores the directive issued and raises last_sequence to its sequence.
+  virtual Status set_agent_directive(const std::string& id, const DirectiveRecord& d) = 0;
+
+  // Update attempts. Idempotent by report id, all in one durable transaction: the ids returned
+  // are stored (now or before) when this returns.
+  virtual Expected<std::vector<std::string>> record_attempts(
+      const std::vector<Attempt>& attempts) = 0;
+  // Each agent counted once per release by its latest outcome; `since` limits to attempts
+  // received at or after that time.
+  virtual Expected<CountsByRelease> release_counts(std::optional<std::int64_t> since) = 0;
+  virtual Expected<std::vector<FailurePattern>> failure_patterns(const ReleaseKey& key,
+                                                                 std::int64_t since_24h) = 0;
+  virtual Expected<std::vector<Attempt>> agent_attempts(const std::string& agent_id,
+                                                        std::size_t limit) = 0;
+  virtual Expected<std::uint64_t> attempt_count() = 0;
+
+  // Audit trail: append-only.
+  virtual Expected<std::int64_t> append_event(const Event& e) = 0;
+  // Newest first; before_id 0 = from the newest. Filtered to one release when key is given.
+  virtual Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
+                                                   const std::optional<ReleaseKey>& key) = 0;
+
+  // Users, sessions, API tokens.
+  virtual Status insert_user(const User& u) = 0;
+  virtual Expected<std::optional<User>> get_user(const std::string& username) = 0;
+  virtual Expected<std::size_t> user_count() = 0;
+  virtual Status insert_session(const Session& s) = 0;
+  virtual Expected<std::optional<Session>> get_session(const std::string& token_hash) = 0;
+  virtual Status delete_session(const std::string& token_hash) = 0;
+  virtual Status insert_api_token(const ApiToken& t) = 0;
+  virtual Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) = 0;
+
+  // Policies: one row per (scope, scope_id).
+  virtual Status put_policy(const Policy& p) = 0;
+  virtual Expected<std::vector<Policy>> list_policies() = 0;
+
+  // Server log entries.
+  virtual Status append_log(const LogEntry& e) = 0;
+  virtual Expected<std::vector<LogEntry>> query_logs(const std::string& q,
+                                                     const std::string& min_level,
+                                                     std::size_t limit) = 0;
+};
+
+// "sqlite:PATH" (or "sqlite::memory:" for tests). Runs migrations; refuses a database whose schema
+// is newer than this binary knows.
+Expected<std::unique_ptr<Store>> open_store(const std::string& url);
+
+}  // namespace rollout::server

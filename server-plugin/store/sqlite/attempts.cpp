@@ -1,0 +1,138 @@
+// Update attempts (outcome reports): idempotent recording and the health counts.
+#include <limits>
+
+#include "server-plugin/store/sqlite/sqlite_store.hpp"
+
+namespace rollout::server::sqlite {
+
+Expected<std::vector<std::string>> SqliteStore::record_attempts(
+    const std::vector<Attempt>& attempts) {
+  std::vector<std::string> stored;
+  auto st = transaction([&]() -> Status {
+    for (const auto& a : attempts) {
+      auto ins = db_.prepare(
+          "INSERT INTO update_attempts (id, agent_id, version, os, arch, from_version, outcome, "
+          "stage, error_code, message, exit_code, signal, stderr_tail, occurred_at, received_at) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING");
+      if (!ins) return ins.error();
+      ins->bind(1, a.id).bind(2, a.agent_id).bind(3, a.release.version).bind(4, a.release.os);
+      ins->bind(5, a.release.arch).bind(6, a.from_version).bind(7, a.outcome).bind(8, a.stage);
+      ins->bind(9, a.error_code).bind(10, a.message).bind(11, a.exit_code).bind(12, a.signal);
+      ins->bind(13, a.stderr_tail).bind(14, a.occurred_at).bind(15, a.received_at);
+      if (auto r = ins->run(); !r) return r;
+      stored.push_back(a.id);
+    }
+    return {};
+  });
+  if (!st) return st.error();
+  return stored;
+}
+
+Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t> since) {
+  std::lock_guard lock(mu_);
+  // Each agent counts once per release: its latest final outcome (agent clock order, then
+  // arrival order for ties).
+  auto s = db_.prepare(
+      "SELECT version, os, arch, outcome, COUNT(*) FROM ("
+      "  SELECT version, os, arch, outcome, ROW_NUMBER() OVER ("
+      "    PARTITION BY version, os, arch, agent_id ORDER BY occurred_at DESC, rowid DESC) AS rn"
+      "  FROM update_attempts WHERE received_at >= ?)"
+      " WHERE rn = 1 GROUP BY version, os, arch, outcome");
+  if (!s) return s.error();
+  s->bind(1, since.value_or(std::numeric_limits<std::int64_t>::min()));
+  CountsByRelease out;
+  while (s->step()) {
+    Counts& c = out[ReleaseKey{s->text(0), s->text(1), s->text(2)}];
+    const std::string outcome = s->text(3);
+    const std::uint64_t n = s->u64(4);
+    if (outcome == "success") c.success = n;
+    if (outcome == "failure") c.failure = n;
+    if (outcome == "crash") c.crash = n;
+  }
+  if (auto st = s->status(); !st) return st.error();
+  return out;
+}
+
+Expected<std::vector<FailurePattern>> SqliteStore::failure_patterns(const ReleaseKey& key,
+                                                                    std::int64_t since_24h) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT outcome, stage, error_code, COUNT(*), SUM(received_at >= ?), MIN(received_at), "
+      "MAX(received_at) FROM update_attempts WHERE version = ? AND os = ? AND arch = ? AND "
+      "outcome != 'success' GROUP BY outcome, stage, error_code ORDER BY COUNT(*) DESC");
+  if (!s) return s.error();
+  s->bind(1, since_24h).bind(2, key.version).bind(3, key.os).bind(4, key.arch);
+  std::vector<FailurePattern> out;
+  while (s->step()) {
+    FailurePattern p;
+    p.outcome = s->text(0);
+    p.stage = s->text(1);
+    p.error_code = s->text(2);
+    p.count = s->u64(3);
+    p.count_24h = s->u64(4);
+    p.first_seen = s->i64(5);
+    p.last_seen = s->i64(6);
+    out.push_back(std::move(p));
+  }
+  if (auto st = s->status(); !st) return st.error();
+  // Evidence: the newest message and stderr of each group (a lone MAX() makes SQLite take the
+  // other columns from that row).
+  auto samples = db_.prepare(
+      "SELECT outcome, stage, error_code, message, stderr_tail, MAX(rowid) FROM update_attempts "
+      "WHERE version = ? AND os = ? AND arch = ? AND outcome != 'success' "
+      "GROUP BY outcome, stage, error_code");
+  if (!samples) return samples.error();
+  samples->bind(1, key.version).bind(2, key.os).bind(3, key.arch);
+  while (samples->step()) {
+    for (auto& p : out) {
+      if (p.outcome == samples->text(0) && p.stage == samples->text(1) &&
+          p.error_code == samples->text(2)) {
+        p.sample_message = samples->text(3);
+        p.sample_stderr = samples->text(4);
+      }
+    }
+  }
+  if (auto st = samples->status(); !st) return st.error();
+  return out;
+}
+
+Expected<std::vector<Attempt>> SqliteStore::agent_attempts(const std::string& agent_id,
+                                                           std::size_t limit) {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT id, agent_id, version, os, arch, from_version, outcome, stage, error_code, message, "
+      "exit_code, signal, stderr_tail, occurred_at, received_at FROM update_attempts "
+      "WHERE agent_id = ? ORDER BY received_at DESC, rowid DESC LIMIT ?");
+  if (!s) return s.error();
+  s->bind(1, agent_id).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<Attempt> out;
+  while (s->step()) {
+    Attempt a;
+    a.id = s->text(0);
+    a.agent_id = s->text(1);
+    a.release = {s->text(2), s->text(3), s->text(4)};
+    a.from_version = s->text(5);
+    a.outcome = s->text(6);
+    a.stage = s->text(7);
+    a.error_code = s->text(8);
+    a.message = s->text(9);
+    a.exit_code = s->opt_i64(10);
+    a.signal = s->opt_i64(11);
+    a.stderr_tail = s->text(12);
+    a.occurred_at = s->text(13);
+    a.received_at = s->i64(14);
+    out.push_back(std::move(a));
+  }
+  if (auto st = s->status(); !st) return st.error();
+  return out;
+}
+
+Expected<std::uint64_t> SqliteStore::attempt_count() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare("SELECT COUNT(*) FROM update_attempts");
+  if (!s) return s.error();
+  if (s->step()) return s->u64(0);
+  return std::uint64_t{0};
+}
+
+}  // namespace rollout::server::sqlite

@@ -1,0 +1,107 @@
+#include "server-plugin/store/sqlite/migrations.hpp"
+
+#include <ctime>
+#include <string_view>
+
+namespace rollout::server::sqlite {
+namespace {
+
+constexpr std::string_view kMigrations[] = {
+    // 1: the initial schema.
+    R"sql(
+CREATE TABLE releases (
+  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
+  product TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+  security_version INTEGER NOT NULL, manifest TEXT NOT NULL,
+  created_at INTEGER NOT NULL, published_by TEXT NOT NULL,
+  promoted_at INTEGER, promotion_seq INTEGER NOT NULL DEFAULT 0,
+  blocked INTEGER NOT NULL DEFAULT 0, blocked_reason TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (version, os, arch));
+CREATE INDEX releases_sha256 ON releases(sha256);
+
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, hostname TEXT NOT NULL,
+  machine_id TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
+  current_version TEXT NOT NULL, client TEXT NOT NULL DEFAULT '', site TEXT NOT NULL DEFAULT '',
+  channel_hint TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'idle',
+  security_floor INTEGER NOT NULL DEFAULT 0, last_sequence INTEGER NOT NULL DEFAULT 0,
+  enrolled_at INTEGER NOT NULL, last_checkin_at INTEGER NOT NULL DEFAULT 0,
+  directive_version TEXT, directive_action TEXT, directive_sequence INTEGER,
+  directive_expires_at INTEGER, directive_envelope TEXT);
+CREATE INDEX agents_machine ON agents(machine_id);
+
+CREATE TABLE update_attempts (
+  id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, version TEXT NOT NULL, os TEXT NOT NULL,
+  arch TEXT NOT NULL, from_version TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL
+  CHECK (outcome IN ('success', 'failure', 'crash')),
+  stage TEXT NOT NULL DEFAULT '', error_code TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER, signal INTEGER, stderr_tail TEXT NOT NULL DEFAULT '',
+  occurred_at TEXT NOT NULL, received_at INTEGER NOT NULL);
+CREATE INDEX attempts_release ON update_attempts(version, os, arch, agent_id, occurred_at);
+CREATE INDEX attempts_agent ON update_attempts(agent_id, received_at);
+
+CREATE TABLE rollout_events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, user TEXT NOT NULL,
+  action TEXT NOT NULL, version TEXT NOT NULL DEFAULT '', os TEXT NOT NULL DEFAULT '',
+  arch TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', force INTEGER NOT NULL DEFAULT 0,
+  health TEXT NOT NULL DEFAULT '{}', detail TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX events_release ON rollout_events(version, os, arch, id);
+CREATE TRIGGER rollout_events_no_update BEFORE UPDATE ON rollout_events
+  BEGIN SELECT RAISE(ABORT, 'rollout_events is append-only'); END;
+CREATE TRIGGER rollout_events_no_delete BEFORE DELETE ON rollout_events
+  BEGIN SELECT RAISE(ABORT, 'rollout_events is append-only'); END;
+
+CREATE TABLE users (username TEXT PRIMARY KEY, password_hash TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')), created_at INTEGER NOT NULL);
+CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(username),
+  csrf_token TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE api_tokens (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL REFERENCES users(username),
+  name TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE policies (scope TEXT NOT NULL CHECK (scope IN ('default', 'client', 'site', 'agent')),
+  scope_id TEXT NOT NULL, channel TEXT, window_start TEXT, window_end TEXT,
+  PRIMARY KEY (scope, scope_id));
+CREATE TABLE logs (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, level TEXT NOT NULL,
+  component TEXT NOT NULL, message TEXT NOT NULL, fields TEXT NOT NULL DEFAULT '{}');
+)sql",
+};
+
+}  // namespace
+
+int latest_schema_version() {
+  return static_cast<int>(std::size(kMigrations));
+}
+
+Expected<int> migrate(Db& db) {
+  if (auto st = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+      !st) {
+    return st.error();
+  }
+  auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!q) return q.error();
+  int current = 0;
+  if (q->step()) current = static_cast<int>(q->i64(0));
+  if (current > latest_schema_version()) {
+    return make_error("storage", "database schema version " + std::to_string(current) +
+                                     " is newer than this server understands (" +
+                                     std::to_string(latest_schema_version()) +
+                                     "); upgrade rollout-server");
+  }
+  for (int v = current + 1; v <= latest_schema_version(); ++v) {
+    if (auto st = db.exec("BEGIN IMMEDIATE"); !st) return st.error();
+    Status st = db.exec(kMigrations[v - 1]);
+    if (st) {
+      auto ins = db.prepare("INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
+      st = ins ? ins->bind(1, v).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run()
+               : Status(ins.error());
+    }
+    if (!st) {
+      (void)db.exec("ROLLBACK");
+      return st.error().context("migration " + std::to_string(v));
+    }
+    if (auto c = db.exec("COMMIT"); !c) return c.error();
+  }
+  return latest_schema_version();
+}
+
+}  // namespace rollout::server::sqlite

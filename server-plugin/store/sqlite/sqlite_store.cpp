@@ -1,0 +1,63 @@
+// Opening, transactions and the Store factory.
+#include "server-plugin/store/sqlite/sqlite_store.hpp"
+
+#include "server-plugin/store/sqlite/migrations.hpp"
+
+namespace rollout::server {
+
+Expected<std::unique_ptr<Store>> open_store(const std::string& url) {
+  if (url.rfind("sqlite:", 0) == 0) return sqlite::SqliteStore::open(url.substr(7));
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return make_error("invalid_config",
+                      "database_url: the PostgreSQL backend is not built yet; use sqlite:PATH");
+  }
+  return make_error("invalid_config",
+                    "database_url must look like sqlite:/var/lib/rollout/rollout.db");
+}
+
+namespace sqlite {
+
+Expected<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
+  if (path.empty()) return make_error("invalid_config", "database_url: sqlite: needs a file path");
+  auto db = Db::open(path);
+  if (!db) return db.error();
+  // WAL lets readers run beside the writer; synchronous=FULL makes every COMMIT durable before it
+  // returns, which is what lets the server acknowledge a report.
+  if (auto st = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                         "PRAGMA busy_timeout=10000;");
+      !st) {
+    return st.error();
+  }
+  auto version = migrate(*db);
+  if (!version) return version.error();
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db.value())));
+  store->schema_version_ = *version;
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Status SqliteStore::transaction(const std::function<Status()>& fn) {
+  std::lock_guard lock(mu_);
+  if (in_tx_ > 0) return fn();  // nested: part of the enclosing transaction
+  if (auto st = db_.exec("BEGIN IMMEDIATE"); !st) return st;
+  ++in_tx_;
+  Status result = [&]() -> Status {
+    try {
+      return fn();
+    } catch (...) {
+      return make_error("internal", "transaction body threw");
+    }
+  }();
+  --in_tx_;
+  if (!result) {
+    (void)db_.exec("ROLLBACK");
+    return result;
+  }
+  if (auto st = db_.exec("COMMIT"); !st) {
+    (void)db_.exec("ROLLBACK");
+    return st;
+  }
+  return {};
+}
+
+}  // namespace sqlite
+}  // namespace rollout::server

@@ -1,0 +1,76 @@
+// The SQLite implementation of Store: one connection in WAL mode with synchronous=FULL (an
+// acknowledged report survives a power cut), foreign keys on, a busy timeout, migrations at open.
+// A recursive mutex serialises all access; transaction() holds it across BEGIN IMMEDIATE ...
+// COMMIT so the calls made inside from the same thread join the transaction.
+#pragma once
+
+#include <mutex>
+
+#include "server-plugin/store.hpp"
+#include "server-plugin/store/sqlite/db.hpp"
+
+namespace rollout::server::sqlite {
+
+class SqliteStore final : public Store {
+ public:
+  static Expected<std::unique_ptr<Store>> open(const std::string& path);
+
+  Status transaction(const std::function<Status()>& fn) override;
+  int schema_version() override { return schema_version_; }
+
+  Status insert_release(const Release& r) override;
+  Expected<std::vector<Release>> list_releases() override;
+  Expected<std::optional<Release>> get_release(const ReleaseKey& key) override;
+  Expected<std::optional<Release>> find_release_by_sha256(const std::string& sha256) override;
+  Status set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) override;
+  Status set_blocked(const ReleaseKey& key, const std::string& reason) override;
+  Expected<std::uint64_t> max_promotion_seq() override;
+
+  Status insert_agent(const Agent& a) override;
+  Expected<std::optional<Agent>> get_agent(const std::string& id) override;
+  Expected<std::optional<Agent>> find_agent_by_token_hash(const std::string& hash) override;
+  Expected<std::optional<Agent>> find_agent_by_machine_id(const std::string& machine_id) override;
+  Expected<std::vector<Agent>> list_agents() override;
+  Status update_agent_checkin(const Agent& a) override;
+  Status set_agent_token(const std::string& id, const std::string& token_hash) override;
+  Status set_agent_directive(const std::string& id, const DirectiveRecord& d) override;
+
+  Expected<std::vector<std::string>> record_attempts(const std::vector<Attempt>& attempts) override;
+  Expected<CountsByRelease> release_counts(std::optional<std::int64_t> since) override;
+  Expected<std::vector<FailurePattern>> failure_patterns(const ReleaseKey& key,
+                                                         std::int64_t since_24h) override;
+  Expected<std::vector<Attempt>> agent_attempts(const std::string& agent_id,
+                                                std::size_t limit) override;
+  Expected<std::uint64_t> attempt_count() override;
+
+  Expected<std::int64_t> append_event(const Event& e) override;
+  Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
+                                           const std::optional<ReleaseKey>& key) override;
+
+  Status insert_user(const User& u) override;
+  Expected<std::optional<User>> get_user(const std::string& username) override;
+  Expected<std::size_t> user_count() override;
+  Status insert_session(const Session& s) override;
+  Expected<std::optional<Session>> get_session(const std::string& token_hash) override;
+  Status delete_session(const std::string& token_hash) override;
+  Status insert_api_token(const ApiToken& t) override;
+  Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) override;
+
+  Status put_policy(const Policy& p) override;
+  Expected<std::vector<Policy>> list_policies() override;
+
+  Status append_log(const LogEntry& e) override;
+  Expected<std::vector<LogEntry>> query_logs(const std::string& q, const std::string& min_level,
+                                             std::size_t limit) override;
+
+ private:
+  explicit SqliteStore(Db db) : db_(std::move(db)) {}
+  Expected<std::optional<Agent>> agent_where(std::string_view where, const std::string& value);
+
+  std::recursive_mutex mu_;  // guards db_ and in_tx_
+  Db db_;
+  int schema_version_ = 0;
+  int in_tx_ = 0;
+};
+
+}  // namespace rollout::server::sqlite

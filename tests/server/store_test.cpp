@@ -1,0 +1,345 @@
+#include "server-plugin/store.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <thread>
+
+#include "tests/testing/testing.hpp"
+
+namespace rollout::server {
+namespace {
+
+// The same suite runs against every backend: each parameter makes a fresh store URL.
+struct Backend {
+  std::string name;
+  std::function<std::string(const std::filesystem::path& dir)> url;
+};
+
+class StoreTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    url_ = GetParam().url(dir_.path());
+    auto s = open_store(url_);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s.value());
+  }
+  void reopen() {
+    store_.reset();
+    auto s = open_store(url_);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    store_ = std::move(s.value());
+  }
+
+  Release release(const std::string& version, const std::string& os = "linux") {
+    Release r;
+    r.key = {version, os, "x86_64"};
+    r.product = "rollout-agent";
+    r.size = 10;
+    r.sha256 = std::string(63, 'a') + version.back();
+    r.security_version = 1;
+    r.manifest = "{}";
+    r.created_at = 1000;
+    r.published_by = "admin";
+    return r;
+  }
+
+  Attempt attempt(const std::string& id, const std::string& agent, const std::string& version,
+                  const std::string& outcome, const std::string& occurred,
+                  std::int64_t received = 5000) {
+    Attempt a;
+    a.id = id;
+    a.agent_id = agent;
+    a.release = {version, "linux", "x86_64"};
+    a.outcome = outcome;
+    a.occurred_at = occurred;
+    a.received_at = received;
+    if (outcome != "success") {
+      a.stage = outcome == "crash" ? "probation" : "download";
+      a.error_code = outcome == "crash" ? "crash_limit" : "network";
+      a.message = outcome + " of " + agent;
+    }
+    return a;
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, MigrationsAreIdempotentAndSurviveReopen) {
+  const int v = store_->schema_version();
+  EXPECT_GE(v, 1);
+  ASSERT_TRUE(store_->insert_release(release("1.0.0")).ok());
+  reopen();
+  EXPECT_EQ(store_->schema_version(), v);
+  auto r = store_->get_release({"1.0.0", "linux", "x86_64"});
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->has_value()) << "data survives close and reopen";
+}
+
+TEST_P(StoreTest, ReleasesAreUniqueAndPromotable) {
+  ASSERT_TRUE(store_->insert_release(release("1.0.0")).ok());
+  auto dup = store_->insert_release(release("1.0.0"));
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "duplicate_release");
+  ASSERT_TRUE(store_->insert_release(release("1.0.0", "windows")).ok())
+      << "os/arch are part of the key";
+  ASSERT_TRUE(store_->set_promoted({"1.0.0", "linux", "x86_64"}, 2000, 1).ok());
+  ASSERT_TRUE(store_->set_blocked({"1.0.0", "windows", "x86_64"}, "bad build").ok());
+  EXPECT_FALSE(store_->set_blocked({"9.9.9", "linux", "x86_64"}, "x").ok());
+  auto all = store_->list_releases().value();
+  ASSERT_EQ(all.size(), 2u);
+  auto lin = store_->get_release({"1.0.0", "linux", "x86_64"}).value().value();
+  EXPECT_EQ(lin.promoted_at, 2000);
+  EXPECT_EQ(lin.promotion_seq, 1u);
+  EXPECT_EQ(store_->max_promotion_seq().value(), 1u);
+  auto win = store_->get_release({"1.0.0", "windows", "x86_64"}).value().value();
+  EXPECT_TRUE(win.blocked);
+  EXPECT_EQ(win.blocked_reason, "bad build");
+  EXPECT_TRUE(store_->find_release_by_sha256(lin.sha256).value().has_value());
+}
+
+TEST_P(StoreTest, ReplayedReportsChangeNoCounts) {
+  std::vector<Attempt> batch = {
+      attempt("00000000-0000-4000-8000-000000000001", "a1", "1.0.0", "success",
+              "2026-11-24T10:00:00Z"),
+      attempt("00000000-0000-4000-8000-000000000002", "a2", "1.0.0", "crash",
+              "2026-11-24T10:00:00Z"),
+  };
+  auto ids = store_->record_attempts(batch);
+  ASSERT_TRUE(ids.ok()) << ids.error().message;
+  EXPECT_EQ(ids->size(), 2u);
+  auto again = store_->record_attempts(batch);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->size(), 2u) << "replays are acknowledged";
+  EXPECT_EQ(store_->attempt_count().value(), 2u);
+  auto counts = store_->release_counts(std::nullopt).value();
+  const auto& c = counts[{"1.0.0", "linux", "x86_64"}];
+  EXPECT_EQ(c.success, 1u);
+  EXPECT_EQ(c.crash, 1u);
+  EXPECT_EQ(c.total(), 2u);
+}
+
+TEST_P(StoreTest, EachAgentCountsOnceByItsLatestOutcome) {
+  ASSERT_TRUE(store_
+                  ->record_attempts({
+                      attempt("00000000-0000-4000-8000-000000000011", "a1", "1.0.0", "failure",
+                              "2026-11-24T10:00:00Z"),
+                      attempt("00000000-0000-4000-8000-000000000012", "a1", "1.0.0", "success",
+                              "2026-11-24T11:00:00Z"),
+                      attempt("00000000-0000-4000-8000-000000000013", "a2", "1.0.0", "success",
+                              "2026-11-24T09:00:00Z"),
+                      // Arrives later but happened earlier: it does not override a2's success.
+                      attempt("00000000-0000-4000-8000-000000000014", "a2", "1.0.0", "failure",
+                              "2026-11-24T08:00:00Z", 9000),
+                      attempt("00000000-0000-4000-8000-000000000015", "a3", "2.0.0", "crash",
+                              "2026-11-24T10:00:00Z"),
+                  })
+                  .ok());
+  auto counts = store_->release_counts(std::nullopt).value();
+  const auto& c = counts[{"1.0.0", "linux", "x86_64"}];
+  EXPECT_EQ(c.success, 2u);
+  EXPECT_EQ(c.failure, 0u);
+  EXPECT_EQ(counts[(ReleaseKey{"2.0.0", "linux", "x86_64"})].crash, 1u);
+  auto recent = store_->release_counts(8000).value();
+  EXPECT_EQ(recent[(ReleaseKey{"1.0.0", "linux", "x86_64"})].failure, 1u)
+      << "last-24h window by arrival";
+  EXPECT_EQ(recent[(ReleaseKey{"1.0.0", "linux", "x86_64"})].success, 0u);
+}
+
+TEST_P(StoreTest, FailurePatternsGroupByStageAndCode) {
+  ASSERT_TRUE(store_
+                  ->record_attempts({
+                      attempt("00000000-0000-4000-8000-000000000021", "a1", "1.0.0", "crash",
+                              "2026-11-24T10:00:00Z", 1000),
+                      attempt("00000000-0000-4000-8000-000000000022", "a2", "1.0.0", "crash",
+                              "2026-11-24T10:00:00Z", 9000),
+                      attempt("00000000-0000-4000-8000-000000000023", "a3", "1.0.0", "failure",
+                              "2026-11-24T10:00:00Z", 9000),
+                      attempt("00000000-0000-4000-8000-000000000024", "a4", "1.0.0", "success",
+                              "2026-11-24T10:00:00Z", 9000),
+                  })
+                  .ok());
+  auto p = store_->failure_patterns({"1.0.0", "linux", "x86_64"}, 5000).value();
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].outcome, "crash");
+  EXPECT_EQ(p[0].stage, "probation");
+  EXPECT_EQ(p[0].error_code, "crash_limit");
+  EXPECT_EQ(p[0].count, 2u);
+  EXPECT_EQ(p[0].count_24h, 1u);
+  EXPECT_EQ(p[0].first_seen, 1000);
+  EXPECT_EQ(p[0].last_seen, 9000);
+  EXPECT_EQ(p[0].sample_message, "crash of a2") << "the newest evidence";
+  EXPECT_EQ(p[1].outcome, "failure");
+}
+
+TEST_P(StoreTest, AgentsAndDirectives) {
+  Agent a;
+  a.id = "agent-1";
+  a.token_hash = "h1";
+  a.hostname = "host";
+  a.machine_id = "m1";
+  a.os = "linux";
+  a.arch = "x86_64";
+  a.current_version = "1.0.0";
+  a.enrolled_at = 1;
+  ASSERT_TRUE(store_->insert_agent(a).ok());
+  EXPECT_EQ(store_->find_agent_by_token_hash("h1").value()->id, "agent-1");
+  EXPECT_FALSE(store_->find_agent_by_token_hash("nope").value().has_value());
+  EXPECT_EQ(store_->find_agent_by_machine_id("m1").value()->id, "agent-1");
+  a.current_version = "1.1.0";
+  a.state = "committed";
+  a.security_floor = 3;
+  a.last_checkin_at = 77;
+  ASSERT_TRUE(store_->update_agent_checkin(a).ok());
+  a.security_floor = 1;
+  ASSERT_TRUE(store_->update_agent_checkin(a).ok());
+  ASSERT_TRUE(
+      store_->set_agent_directive("agent-1", {"1.2.0", "install", 5, 999, "{\"x\":1}"}).ok());
+  auto got = store_->get_agent("agent-1").value().value();
+  EXPECT_EQ(got.current_version, "1.1.0");
+  EXPECT_EQ(got.security_floor, 3u) << "the floor never goes down";
+  EXPECT_EQ(got.last_sequence, 5u);
+  ASSERT_TRUE(got.directive.has_value());
+  EXPECT_EQ(got.directive->envelope, "{\"x\":1}");
+  ASSERT_TRUE(store_->set_agent_directive("agent-1", {"1.0.0", "downgrade", 3, 999, "{}"}).ok());
+  EXPECT_EQ(store_->get_agent("agent-1").value()->last_sequence, 5u) << "sequence never goes down";
+  EXPECT_EQ(store_->list_agents().value().size(), 1u);
+}
+
+TEST_P(StoreTest, AuditTrailIsAppendOnlyAndPaged) {
+  for (int i = 0; i < 5; ++i) {
+    Event e;
+    e.at = 100 + i;
+    e.user = "ops";
+    e.action = i % 2 ? "promote" : "rollback";
+    e.version = i < 3 ? "1.0.0" : "2.0.0";
+    e.os = "linux";
+    e.arch = "x86_64";
+    e.reason = "r" + std::to_string(i);
+    ASSERT_TRUE(store_->append_event(e).ok());
+  }
+  auto page = store_->list_events(0, 2, std::nullopt).value();
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].reason, "r4") << "newest first";
+  auto next = store_->list_events(page[1].id, 10, std::nullopt).value();
+  EXPECT_EQ(next.size(), 3u);
+  auto one = store_->list_events(0, 10, ReleaseKey{"1.0.0", "linux", "x86_64"}).value();
+  EXPECT_EQ(one.size(), 3u);
+}
+
+TEST_P(StoreTest, ConcurrentTransactionsEndConsistent) {
+  ASSERT_TRUE(store_->insert_release(release("1.0.0")).ok());
+  const ReleaseKey key{"1.0.0", "linux", "x86_64"};
+  // Two racing read-check-write transactions: "promote unless blocked" and "block unless promoted".
+  std::atomic<int> promoted{0}, blocked{0};
+  auto promote = [&] {
+    auto st = store_->transaction([&]() -> Status {
+      auto r = store_->get_release(key).value().value();
+      if (r.blocked) return make_error("blocked", "blocked");
+      std::this_thread::yield();
+      if (auto s = store_->set_promoted(key, 1, 1); !s) return s;
+      ++promoted;
+      return {};
+    });
+    (void)st;
+  };
+  auto block = [&] {
+    auto st = store_->transaction([&]() -> Status {
+      auto r = store_->get_release(key).value().value();
+      if (r.promoted_at) return make_error("promoted", "promoted");
+      std::this_thread::yield();
+      if (auto s = store_->set_blocked(key, "x"); !s) return s;
+      ++blocked;
+      return {};
+    });
+    (void)st;
+  };
+  std::thread t1(promote), t2(block);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(promoted + blocked, 1) << "exactly one of the two won";
+  auto r = store_->get_release(key).value().value();
+  EXPECT_NE(r.promoted_at.has_value(), r.blocked);
+}
+
+TEST_P(StoreTest, FailedTransactionChangesNothing) {
+  auto st = store_->transaction([&]() -> Status {
+    if (auto s = store_->insert_release(release("3.0.0")); !s) return s;
+    return make_error("nope", "abort");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_FALSE(store_->get_release({"3.0.0", "linux", "x86_64"}).value().has_value());
+}
+
+TEST_P(StoreTest, UsersSessionsTokensPoliciesLogs) {
+  ASSERT_TRUE(store_->insert_user({"alice", "hash", "operator"}).ok());
+  EXPECT_FALSE(store_->insert_user({"alice", "hash", "operator"}).ok());
+  EXPECT_FALSE(store_->insert_user({"bob", "hash", "root"}).ok()) << "unknown role";
+  EXPECT_EQ(store_->user_count().value(), 1u);
+  ASSERT_TRUE(store_->insert_session({"sh", "alice", "csrf", 100}).ok());
+  EXPECT_EQ(store_->get_session("sh").value()->csrf_token, "csrf");
+  ASSERT_TRUE(store_->delete_session("sh").ok());
+  EXPECT_FALSE(store_->get_session("sh").value().has_value());
+  ASSERT_TRUE(store_->insert_api_token({"th", "alice", "ci", 5}).ok());
+  EXPECT_EQ(store_->get_api_token("th").value()->username, "alice");
+
+  ASSERT_TRUE(store_->put_policy({"default", "", "stable", "22:00", "04:00"}).ok());
+  ASSERT_TRUE(store_->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt}).ok());
+  auto policies = store_->list_policies().value();
+  ASSERT_EQ(policies.size(), 2u);
+  EXPECT_EQ(policies[1].channel, "stable") << "put replaces";
+
+  ASSERT_TRUE(store_->append_log({0, 1, "info", "rollout", "promoted 1.0.0", "{}"}).ok());
+  ASSERT_TRUE(
+      store_->append_log({0, 2, "error", "agent-api", "report failure 50%_off", "{}"}).ok());
+  EXPECT_EQ(store_->query_logs("", "", 10).value().size(), 2u);
+  EXPECT_EQ(store_->query_logs("ROLLOUT", "", 10).value().size(), 1u);
+  EXPECT_EQ(store_->query_logs("", "warn", 10).value().size(), 1u);
+  EXPECT_EQ(store_->query_logs("%_", "", 10).value().size(), 1u) << "wildcards are literal";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(Backend{"sqlite",
+                                                   [](const std::filesystem::path& d) {
+                                                     return "sqlite:" + (d / "rollout.db").string();
+                                                   }}),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+// SQLite specifics: the audit table refuses UPDATE and DELETE even from raw SQL, and a schema
+// newer than the binary is refused.
+TEST(SqliteStore, AuditRowsCannotBeChangedOrDeleted) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  {
+    auto store = open_store("sqlite:" + path).value();
+    Event e;
+    e.at = 1;
+    e.user = "u";
+    e.action = "rollback";
+    ASSERT_TRUE(store->append_event(e).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE rollout_events SET reason = 'x'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM rollout_events", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (999, 0)", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  auto again = open_store("sqlite:" + path);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("newer than this server"), std::string::npos);
+}
+
+TEST(SqliteStore, BadUrlsAreClearErrors) {
+  EXPECT_EQ(open_store("mysql://x").error().code, "invalid_config");
+  EXPECT_NE(open_store("postgresql://x").error().message.find("PostgreSQL"), std::string::npos);
+  EXPECT_FALSE(open_store("sqlite:/nonexistent-dir/x.db").ok());
+}
+
+}  // namespace
+}  // namespace rollout::server
