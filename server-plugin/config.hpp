@@ -1,0 +1,40 @@
+// rollout-server / plugin configuration: one struct with defaults, loaded through common/config
+// (main file < conf.d < --set overrides), every key validated with file and line in errors.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "server-plugin/health.hpp"
+
+namespace rollout::server {
+
+struct ServerConfig {
+  std::string listen_address = "127.0.0.1";
+  std::uint16_t listen_port = 8443;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string database_url = "sqlite:rollout.db";
+  std::string data_dir = ".";             // artifacts live in data_dir/artifacts
+  std::string directive_key;              // private key file (PEM)
+  std::vector<std::string> release_keys;  // public key files (PEM); publish verifies with these
+  std::vector<std::string> enrollment_keys;
+  std::string admin_password_file;  // creates user "admin" on first start when no user exists
+  std::chrono::milliseconds poll_interval{60'000};
+  std::chrono::milliseconds directive_lifetime{3'600'000};
+  std::chrono::milliseconds stale_stable_after{7 * 86'400'000LL};
+  std::chrono::milliseconds session_lifetime{12 * 3'600'000LL};
+  std::uint64_t body_limit = 1 << 20;
+  std::uint64_t upload_limit = 256ull << 20;
+  std::uint32_t password_cost = 15;  // scrypt N = 2^cost
+  std::string log_level = "info";
+  Thresholds thresholds;
+};
+
+// Loads `path` plus `path`'s sibling conf.d/ and the overrides. Errors name file, line and key.
+Expected<ServerConfig> load_server_config(const std::string& path,
+                                          const std::vector<std::string>& overrides = {});
+
+}  // namespace rollout::server
