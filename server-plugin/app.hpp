@@ -9,7 +9,11 @@
 #include <optional>
 #include <string>
 
+#include <cstdint>
+#include <functional>
+
 #include "common/error.hpp"
+#include "server-plugin/config.hpp"
 #include "server-plugin/http/message.hpp"
 
 namespace rollout::server {
@@ -29,5 +33,8 @@ class App {
 // Loads and validates the YAML config at `config_path`, opens storage (running migrations) and
 // loads keys. Errors name the file, line and key.
 Expected<std::unique_ptr<App>> make_app(const std::string& config_path);
+// The same from an already loaded config; `now` (Unix seconds) lets tests move the clock.
+Expected<std::unique_ptr<App>> make_app_from(ServerConfig config,
+                                             std::function<std::int64_t()> now);
 
 }  // namespace rollout::server

@@ -19,6 +19,12 @@ extern "C" {
 
 #define ROLLOUT_PLUGIN_ABI_VERSION 1
 
+#if defined(_WIN32)
+#define ROLLOUT_PLUGIN_API __declspec(dllexport)
+#else
+#define ROLLOUT_PLUGIN_API __attribute__((visibility("default")))
+#endif
+
 typedef struct rollout_plugin rollout_plugin;
 
 typedef struct rollout_header {
@@ -57,20 +63,20 @@ typedef struct rollout_response {
 
 /* Creates a plugin from a YAML config file. On failure returns NULL and, when error is not NULL,
  * sets *error to a message (free it with rollout_string_free). */
-rollout_plugin* rollout_plugin_create(const char* config_path, char** error);
+ROLLOUT_PLUGIN_API rollout_plugin* rollout_plugin_create(const char* config_path, char** error);
 
 /* Handles one request. Always fills *response (an error status with a JSON body on failure) and
  * returns 0; returns -1 only when an argument is NULL. */
-int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
-                          rollout_response* response);
+ROLLOUT_PLUGIN_API int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
+                                             rollout_response* response);
 
-void rollout_response_free(rollout_response* response);
-void rollout_string_free(char* s);
-void rollout_plugin_destroy(rollout_plugin* plugin);
+ROLLOUT_PLUGIN_API void rollout_response_free(rollout_response* response);
+ROLLOUT_PLUGIN_API void rollout_string_free(char* s);
+ROLLOUT_PLUGIN_API void rollout_plugin_destroy(rollout_plugin* plugin);
 
 /* The plugin's version, e.g. "0.1.0", and ROLLOUT_PLUGIN_ABI_VERSION it was built with. */
-const char* rollout_plugin_version(void);
-int rollout_plugin_abi_version(void);
+ROLLOUT_PLUGIN_API const char* rollout_plugin_version(void);
+ROLLOUT_PLUGIN_API int rollout_plugin_abi_version(void);
 
 #ifdef __cplusplus
 }

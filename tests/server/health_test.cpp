@@ -27,7 +27,8 @@ TEST(Health, CrashRateBoundaries) {
   EXPECT_EQ(status(of(9900, 0, 100)), HealthStatus::warning) << "crash 1.00 %";
   EXPECT_EQ(status(of(9801, 0, 199)), HealthStatus::warning) << "crash 1.99 %";
   EXPECT_EQ(status(of(9800, 0, 200)), HealthStatus::critical) << "crash 2.00 %";
-  EXPECT_EQ(status(of(9501, 0, 499)), HealthStatus::critical) << "crash 4.99 %: critical, not blocked";
+  EXPECT_EQ(status(of(9501, 0, 499)), HealthStatus::critical)
+      << "crash 4.99 %: critical, not blocked";
   auto h = evaluate(of(9500, 0, 500), false);
   EXPECT_EQ(h.status, HealthStatus::blocked) << "crash 5.00 % blocks";
   EXPECT_TRUE(h.auto_blocked);
@@ -37,7 +38,8 @@ TEST(Health, FailureRateBoundaries) {
   // Success held high by reading failure levels through a larger total where needed.
   EXPECT_EQ(status(of(9501, 499, 0)), HealthStatus::healthy) << "failure 4.99 %";
   auto five = evaluate(of(9500, 500, 0), false);
-  EXPECT_EQ(five.status, HealthStatus::warning) << "failure 5.00 % is Warning although success is 95 %";
+  EXPECT_EQ(five.status, HealthStatus::warning)
+      << "failure 5.00 % is Warning although success is 95 %";
   EXPECT_EQ(status(of(9000, 1000, 0)), HealthStatus::warning) << "failure 10.00 % (inclusive)";
   // 10.01 % failure: 1001 of 10000, success 89.99 % -> critical either way; isolate failure:
   Thresholds lenient;
@@ -50,8 +52,10 @@ TEST(Health, FailureRateBoundaries) {
 
 TEST(Health, UnknownBlockedAndWorstOfThree) {
   EXPECT_EQ(status(of(0, 0, 0)), HealthStatus::unknown);
-  EXPECT_EQ(evaluate(of(0, 0, 0), true).status, HealthStatus::blocked) << "admin block wins over no data";
-  EXPECT_EQ(evaluate(of(100, 0, 0), true).status, HealthStatus::blocked) << "rolled back stays blocked";
+  EXPECT_EQ(evaluate(of(0, 0, 0), true).status, HealthStatus::blocked)
+      << "admin block wins over no data";
+  EXPECT_EQ(evaluate(of(100, 0, 0), true).status, HealthStatus::blocked)
+      << "rolled back stays blocked";
   EXPECT_EQ(status(of(96, 0, 4)), HealthStatus::critical) << "success 96 % but crash 4 %";
 }
 

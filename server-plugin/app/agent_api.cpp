@@ -1,0 +1,255 @@
+// The endpoint-facing API: enrollment, check-in (with signed directives), outcome reports and
+// artifact downloads.
+#include <boost/json.hpp>
+
+#include "common/encoding.hpp"
+#include "common/protocol.hpp"
+#include "common/release.hpp"
+#include "common/semver.hpp"
+#include "common/time.hpp"
+#include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/targets.hpp"
+#include "server-plugin/app/views.hpp"
+
+namespace rollout::server::handlers {
+namespace {
+
+namespace bj = boost::json;
+
+http::Response internal(const Error& e) {
+  return http::error_response(500, "internal", e.message);
+}
+
+int utc_minute_of_day(std::int64_t now) {
+  return static_cast<int>((now % 86400 + 86400) % 86400 / 60);
+}
+
+// Signs a directive moving `agent` to `target`, or re-sends the one already issued while it is
+// still valid. Runs inside the check-in transaction, so sequences strictly increase per agent.
+Expected<std::string> directive_for(AppState& s, const Agent& agent, const Release& target,
+                                    DirectiveAction action, const std::string& channel) {
+  const std::string act(to_string(action));
+  const std::int64_t now = s.now();
+  if (agent.directive && agent.directive->version == target.key.version &&
+      agent.directive->action == act && agent.directive->expires_at > now + 60) {
+    return agent.directive->envelope;
+  }
+  auto release_env = parse_envelope(target.manifest);
+  if (!release_env) return release_env.error();
+  Directive d;
+  d.agent_id = agent.id;
+  d.channel = channel;
+  d.action = action;
+  d.release = *release_env;
+  d.sequence = agent.last_sequence + 1;
+  d.issued_at = SysTime(std::chrono::seconds(now));
+  d.expires_at =
+      d.issued_at + std::chrono::duration_cast<std::chrono::seconds>(s.cfg.directive_lifetime);
+  d.reason = action == DirectiveAction::downgrade ? "rollback to " + target.key.version
+                                                  : channel + " target " + target.key.version;
+  auto env = sign_envelope(std::string(kDirectivePayloadType), d.to_payload(), {*s.directive_key});
+  if (!env) return env.error();
+  const std::string text = serialize_envelope(*env);
+  DirectiveRecord rec{
+      target.key.version, act, d.sequence,
+      now + std::chrono::duration_cast<std::chrono::seconds>(s.cfg.directive_lifetime).count(),
+      text};
+  if (auto st = s.store->set_agent_directive(agent.id, rec); !st) return st.error();
+  (action == DirectiveAction::install ? s.metrics.directives_install
+                                      : s.metrics.directives_downgrade)++;
+  return text;
+}
+
+}  // namespace
+
+http::Response enroll(AppState& s, Ctx& c) {
+  auto req = protocol::EnrollRequest::parse(c.req.body);
+  if (!req) return bad_request(req.error().code, req.error().message);
+  bool key_ok = false;
+  for (const auto& k : s.cfg.enrollment_keys) {
+    if (crypto::constant_time_equal(k, req->enrollment_key)) key_ok = true;
+  }
+  if (!key_ok) {
+    s.metrics.auth_failures++;
+    s.log("warn", "agent-api", "enrollment refused: unknown enrollment key",
+          {{"hostname", req->hostname}});
+    return http::error_response(401, "unauthorized", "unknown enrollment key");
+  }
+  const std::string token = encoding::hex(crypto::random_bytes(32));
+  const std::string token_hash = crypto::sha256_hex(token);
+  // The same machine enrolling again (reinstall) keeps its identity and gets a fresh token.
+  auto existing = s.store->find_agent_by_machine_id(req->machine_id);
+  if (!existing) return internal(existing.error());
+  if (*existing) {
+    if (auto st = s.store->set_agent_token((*existing)->id, token_hash); !st)
+      return internal(st.error());
+    return http::json_response(200, protocol::EnrollResponse{(*existing)->id, token}.to_json());
+  }
+  Agent a;
+  a.id = protocol::new_uuid();
+  a.token_hash = token_hash;
+  a.hostname = req->hostname;
+  a.machine_id = req->machine_id;
+  a.os = req->os;
+  a.arch = req->arch;
+  a.current_version = req->current_version;
+  a.client = req->client.value_or("");
+  a.site = req->site.value_or("");
+  a.channel_hint = req->channel_hint.value_or("");
+  a.enrolled_at = s.now();
+  if (auto st = s.store->insert_agent(a); !st) return internal(st.error());
+  s.log("info", "agent-api", "agent enrolled", {{"agent_id", a.id}, {"hostname", a.hostname}});
+  return http::json_response(200, protocol::EnrollResponse{a.id, token}.to_json());
+}
+
+http::Response checkin(AppState& s, Ctx& c) {
+  auto req = protocol::CheckinRequest::parse(c.req.body);
+  if (!req) return bad_request(req.error().code, req.error().message);
+  if (req->agent_id != c.agent->id)
+    return http::error_response(403, "forbidden", "agent_id does not match the token");
+  s.metrics.checkins++;
+  protocol::CheckinResponse answer;
+  answer.poll_interval_s = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(s.cfg.poll_interval).count());
+  if (req->state == "probation" || req->state == "downloading" || req->state == "staged") {
+    answer.poll_interval_s = std::min<std::uint64_t>(answer.poll_interval_s, 10);
+  }
+  std::optional<std::string> directive;
+  auto st = s.store->transaction([&]() -> Status {
+    auto fresh = s.store->get_agent(c.agent->id);
+    if (!fresh) return fresh.error();
+    Agent agent = fresh->value();
+    agent.current_version = req->current_version;
+    agent.state = req->state;
+    agent.security_floor = std::max(agent.security_floor, req->security_floor);
+    agent.last_checkin_at = s.now();
+    if (auto u = s.store->update_agent_checkin(agent); !u) return u;
+    auto releases = s.store->list_releases();
+    if (!releases) return releases.error();
+    auto policies = s.store->list_policies();
+    if (!policies) return policies.error();
+    const Resolved pol = resolve_policy(agent, *policies);
+    const Targets t = channel_targets(*releases, agent.os, agent.arch);
+    const auto& target = pol.channel == "beta" ? t.beta : t.stable;
+    if (pol.window_start && pol.window_end) {
+      answer.maintenance_window =
+          protocol::MaintenanceWindow{*pol.window_start, *pol.window_end, "UTC"};
+    }
+    if (!target || target->key.version == agent.current_version) return {};
+    auto have = SemVer::parse(agent.current_version);
+    auto want = SemVer::parse(target->key.version);
+    if (!have || !want) return {};
+    const auto action = *want > *have ? DirectiveAction::install : DirectiveAction::downgrade;
+    if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now())))
+      return {};
+    if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
+      s.log("warn", "agent-api", "no downgrade below the agent's security floor",
+            {{"agent_id", agent.id}, {"target", target->key.version}});
+      return {};
+    }
+    auto d = directive_for(s, agent, *target, action, pol.channel);
+    if (!d) return d.error();
+    directive = *d;
+    return {};
+  });
+  if (!st) return internal(st.error());
+  if (directive) {
+    bj::error_code ec;
+    auto v = bj::parse(*directive, ec);
+    if (!ec && v.is_object()) answer.directive = v.as_object();
+  }
+  return http::json_response(200, answer.to_json());
+}
+
+http::Response reports(AppState& s, Ctx& c) {
+  auto batch = protocol::ReportBatch::parse(c.req.body);
+  if (!batch) return bad_request(batch.error().code, batch.error().message);
+  std::vector<Attempt> attempts;
+  for (const auto& r : batch->reports) {
+    if (r.agent_id != c.agent->id) {
+      s.metrics.auth_failures++;
+      s.log("warn", "agent-api", "report for another agent refused",
+            {{"agent_id", c.agent->id}, {"claimed", r.agent_id}});
+      return http::error_response(403, "forbidden", "a report names another agent");
+    }
+    Attempt a;
+    a.id = r.id;
+    a.agent_id = r.agent_id;
+    a.release = {r.version, r.os, r.arch};
+    a.from_version = r.from_version.value_or("");
+    a.outcome = r.outcome;
+    a.stage = r.stage.value_or("");
+    a.error_code = r.error_code.value_or("");
+    a.message = r.message.value_or("");
+    a.exit_code = r.exit_code;
+    a.signal = r.signal;
+    a.stderr_tail = r.stderr_tail.value_or("");
+    a.occurred_at = r.occurred_at;
+    a.received_at = s.now();
+    attempts.push_back(std::move(a));
+  }
+  auto stored = s.store->record_attempts(attempts);
+  if (!stored) return internal(stored.error());
+  for (const auto& a : attempts) {
+    (a.outcome == "success" ? s.metrics.reports_success
+     : a.outcome == "crash" ? s.metrics.reports_crash
+                            : s.metrics.reports_failure)++;
+    if (a.outcome != "success") {
+      s.log(a.outcome == "crash" ? "error" : "warn", "update",
+            "update " + a.outcome + " on " + a.release.version + ": " +
+                (a.message.empty() ? a.error_code : a.message),
+            {{"agent_id", a.agent_id},
+             {"version", a.release.version},
+             {"stage", a.stage},
+             {"error_code", a.error_code}});
+    }
+  }
+  return http::json_response(200, protocol::ReportAck{*stored}.to_json());
+}
+
+http::Response artifact(AppState& s, Ctx& c) {
+  const std::string sha = c.params["sha256"];
+  if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return bad_request("invalid_argument", "artifact id must be 64 lower-case hex digits");
+  }
+  auto rel = s.store->find_release_by_sha256(sha);
+  if (!rel) return internal(rel.error());
+  if (!*rel) return http::error_response(404, "not_found", "no artifact " + sha);
+  const std::uint64_t size = (*rel)->size;
+  http::Response r;
+  r.set_header("ETag", "\"" + sha + "\"");
+  r.set_header("Accept-Ranges", "bytes");
+  r.set_header("Content-Type", "application/octet-stream");
+  if (auto inm = c.req.header("If-None-Match"); inm && *inm == "\"" + sha + "\"") {
+    r.status = 304;
+    return r;
+  }
+  std::uint64_t from = 0, to = size - 1;
+  if (auto range = c.req.header("Range")) {
+    std::string v(*range);
+    const auto dash = v.find('-');
+    bool ok = v.rfind("bytes=", 0) == 0 && dash != std::string::npos && dash > 6 && dash - 6 <= 19;
+    if (ok) {
+      const std::string a = v.substr(6, dash - 6), b = v.substr(dash + 1);
+      ok = a.find_first_not_of("0123456789") == std::string::npos &&
+           b.find_first_not_of("0123456789") == std::string::npos && b.size() <= 19;
+      if (ok) {
+        from = std::stoull(a);
+        if (!b.empty()) to = std::min<std::uint64_t>(std::stoull(b), size - 1);
+      }
+    }
+    if (!ok || from >= size || from > to) {
+      r = http::error_response(416, "range_not_satisfiable",
+                               "range " + v.substr(0, 40) + " is outside the artifact");
+      r.set_header("Content-Range", "bytes */" + std::to_string(size));
+      return r;
+    }
+    r.status = 206;
+    r.set_header("Content-Range", "bytes " + std::to_string(from) + "-" + std::to_string(to) + "/" +
+                                      std::to_string(size));
+  }
+  r.file = http::FileRange{s.cfg.data_dir + "/artifacts/" + sha, from, to - from + 1};
+  return r;
+}
+
+}  // namespace rollout::server::handlers

@@ -1,0 +1,248 @@
+// make_app and the request pipeline: size cap, routing, authentication (agent token, API token,
+// session cookie with CSRF token, or the plugin host's identity), role check, handler, metrics.
+#include "server-plugin/app.hpp"
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+
+#include "common/files.hpp"
+#include "common/log.hpp"
+#include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/state.hpp"
+#include "server-plugin/auth/password.hpp"
+
+namespace rollout::server {
+
+int role_rank(std::string_view role) {
+  if (role == "viewer") return 1;
+  if (role == "operator") return 2;
+  if (role == "admin") return 3;
+  return 0;
+}
+
+void AppState::log(const std::string& level, const std::string& component,
+                   const std::string& message, const std::map<std::string, std::string>& fields) {
+  boost::json::object f;
+  log::Fields lf;
+  for (const auto& [k, v] : fields) {
+    f[k] = v;
+    lf.emplace_back(k, v);
+  }
+  (void)store->append_log({0, now(), level, component, message, boost::json::serialize(f)});
+  log::Logger logger(component);
+  auto lvl = log::parse_level(level);
+  logger.emit(lvl ? *lvl : log::Level::info, message, lf);
+}
+
+namespace {
+
+struct Route {
+  const char* method;
+  const char* pattern;
+  Access access;
+  Handler handler;
+  bool upload = false;  // may exceed body_limit, up to upload_limit
+};
+
+const std::vector<Route>& routes() {
+  using namespace handlers;
+  static const std::vector<Route> r = {
+      {"POST", "/api/agent/v1/enroll", Access::open, enroll},
+      {"POST", "/api/agent/v1/checkin", Access::agent, checkin},
+      {"POST", "/api/agent/v1/reports", Access::agent, reports},
+      {"GET", "/api/agent/v1/artifacts/{sha256}", Access::agent, artifact},
+      {"POST", "/api/auth/login", Access::open, login},
+      {"POST", "/api/auth/logout", Access::viewer, logout},
+      {"GET", "/api/auth/me", Access::viewer, me},
+      {"GET", "/api/updates/rollouts", Access::viewer, list_rollouts},
+      {"POST", "/api/updates/releases", Access::operator_, publish, true},
+      {"POST", "/api/updates/rollouts/{version}/promote", Access::operator_, promote},
+      {"POST", "/api/updates/rollouts/{version}/rollback", Access::operator_, rollback},
+      {"GET", "/api/updates/rollouts/{version}/detail", Access::viewer, rollout_detail},
+      {"GET", "/api/updates/events", Access::viewer, list_events},
+      {"GET", "/api/agents", Access::viewer, list_agents},
+      {"GET", "/api/agents/{id}", Access::viewer, get_agent},
+      {"GET", "/api/policies", Access::viewer, get_policies},
+      {"PUT", "/api/policies", Access::admin, put_policy},
+      {"GET", "/api/logs", Access::viewer, query_logs},
+      {"POST", "/api/users", Access::admin, add_user},
+      {"POST", "/api/tokens", Access::viewer, create_token},
+      {"GET", "/metrics", Access::viewer, metrics},
+      {"GET", "/healthz", Access::open, healthz},
+  };
+  return r;
+}
+
+std::optional<std::string> bearer(const http::Request& req) {
+  auto h = req.header("Authorization");
+  if (!h || h->size() <= 7 || h->substr(0, 7) != "Bearer ") return std::nullopt;
+  return std::string(h->substr(7, 200));
+}
+
+bool mutating(std::string_view method) {
+  return method != "GET" && method != "HEAD";
+}
+
+class AppImpl final : public App {
+ public:
+  explicit AppImpl(std::unique_ptr<AppState> state) : s_(std::move(state)) {
+    for (std::size_t i = 0; i < routes().size(); ++i) {
+      router_.add(routes()[i].method, routes()[i].pattern, static_cast<int>(i));
+    }
+  }
+
+  http::Response handle(const http::Request& req, const std::optional<Identity>& host) override {
+    const auto start = std::chrono::steady_clock::now();
+    http::Response resp = dispatch(req, host);
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    auto& m = s_->metrics;
+    std::size_t bucket = Metrics::kBuckets.size();
+    for (std::size_t i = 0; i < Metrics::kBuckets.size(); ++i) {
+      if (static_cast<double>(us) <= Metrics::kBuckets[i] * 1000.0) {
+        bucket = i;
+        break;
+      }
+    }
+    m.latency[bucket]++;
+    m.latency_sum_us += static_cast<std::uint64_t>(us);
+    m.requests++;
+    if (!resp.header("Cache-Control")) resp.set_header("Cache-Control", "no-store");
+    resp.set_header("X-Content-Type-Options", "nosniff");
+    return resp;
+  }
+
+ private:
+  http::Response dispatch(const http::Request& req, const std::optional<Identity>& host) {
+    auto target = api::parse_target(req.target);
+    if (!target) return http::error_response(400, "bad_request", "malformed request target");
+    api::Match match;
+    switch (router_.match(req.method, *target, match)) {
+      case api::Router::Result::not_found:
+        return http::error_response(404, "not_found", "no such route");
+      case api::Router::Result::method_not_allowed: {
+        auto r = http::error_response(405, "method_not_allowed", "method not allowed here");
+        std::string allow;
+        for (const auto& m : router_.allowed_methods(*target))
+          allow += (allow.empty() ? "" : ", ") + m;
+        r.set_header("Allow", allow);
+        return r;
+      }
+      case api::Router::Result::found:
+        break;
+    }
+    const Route& route = routes()[static_cast<std::size_t>(match.id)];
+    if (req.body.size() > (route.upload ? s_->cfg.upload_limit : s_->cfg.body_limit)) {
+      return http::error_response(413, "too_large", "request body is too large");
+    }
+    Ctx ctx{req, std::move(*target), std::move(match.params), std::nullopt, std::nullopt};
+    if (auto denied = authenticate(route, ctx, host)) return *denied;
+    return route.handler(*s_, ctx);
+  }
+
+  std::optional<http::Response> authenticate(const Route& route, Ctx& ctx,
+                                             const std::optional<Identity>& host) {
+    if (route.access == Access::open) return std::nullopt;
+    if (route.access == Access::agent) {
+      auto token = bearer(ctx.req);
+      if (token) {
+        auto agent = s_->store->find_agent_by_token_hash(crypto::sha256_hex(*token));
+        if (agent && *agent) {
+          ctx.agent = **agent;
+          return std::nullopt;
+        }
+      }
+      s_->metrics.auth_failures++;
+      return http::error_response(401, "unauthorized", "a valid agent token is required");
+    }
+    if (host) {
+      ctx.user = *host;  // the plugin host authenticated the user (and guards against CSRF)
+    } else if (auto token = bearer(ctx.req)) {
+      auto t = s_->store->get_api_token(crypto::sha256_hex(*token));
+      if (t && *t) {
+        auto u = s_->store->get_user((*t)->username);
+        if (u && *u) ctx.user = Identity{(*u)->username, (*u)->role};
+      }
+    } else if (auto cookie = handlers::session_cookie(ctx.req); !cookie.empty()) {
+      auto sess = s_->store->get_session(crypto::sha256_hex(cookie));
+      if (sess && *sess && (*sess)->expires_at > s_->now()) {
+        if (mutating(ctx.req.method)) {
+          auto csrf = ctx.req.header("X-CSRF-Token");
+          if (!csrf || !crypto::constant_time_equal(*csrf, (*sess)->csrf_token)) {
+            s_->log("warn", "auth", "request without a valid CSRF token refused",
+                    {{"user", (*sess)->username}});
+            return http::error_response(403, "csrf", "missing or wrong X-CSRF-Token header");
+          }
+        }
+        auto u = s_->store->get_user((*sess)->username);
+        if (u && *u) ctx.user = Identity{(*u)->username, (*u)->role};
+      }
+    }
+    if (!ctx.user) {
+      s_->metrics.auth_failures++;
+      return http::error_response(401, "unauthorized", "log in or send an API token");
+    }
+    const int need = route.access == Access::admin ? 3 : route.access == Access::operator_ ? 2 : 1;
+    if (role_rank(ctx.user->role) < need) {
+      return http::error_response(403, "forbidden",
+                                  "your role (" + ctx.user->role + ") may not do this");
+    }
+    return std::nullopt;
+  }
+
+  std::unique_ptr<AppState> s_;
+  api::Router router_;
+};
+
+Status bootstrap_admin(AppState& s) {
+  if (s.cfg.admin_password_file.empty()) return {};
+  auto count = s.store->user_count();
+  if (!count) return count.error();
+  if (*count > 0) return {};
+  auto pw = read_file_capped(s.cfg.admin_password_file, 1024);
+  if (!pw) return pw.error().context("admin_password_file");
+  std::string password = *pw;
+  while (!password.empty() && (password.back() == '\n' || password.back() == '\r'))
+    password.pop_back();
+  if (password.size() < 12)
+    return make_error("invalid_config", "admin_password_file: the password needs 12+ characters");
+  auto hash = auth::hash_password(password, s.cfg.password_cost);
+  if (!hash) return hash.error();
+  return s.store->insert_user({"admin", *hash, "admin"});
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std::int64_t()> now) {
+  auto s = std::make_unique<AppState>();
+  s->cfg = std::move(cfg);
+  s->now = now ? std::move(now) : [] {
+    return static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count());
+  };
+  auto key = crypto::load_private_key(s->cfg.directive_key);
+  if (!key) return key.error().context("directive_key");
+  s->directive_key = std::move(key.value());
+  auto ring = KeyRing::load(s->cfg.release_keys);
+  if (!ring) return ring.error().context("release_keys");
+  s->release_keys = std::move(ring.value());
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(s->cfg.data_dir) / "artifacts", ec);
+  if (ec) return make_error("invalid_config", "data_dir " + s->cfg.data_dir + ": " + ec.message());
+  auto store = open_store(s->cfg.database_url);
+  if (!store) return store.error();
+  s->store = std::move(store.value());
+  if (auto st = bootstrap_admin(*s); !st) return st.error();
+  return std::unique_ptr<App>(std::make_unique<AppImpl>(std::move(s)));
+}
+
+Expected<std::unique_ptr<App>> make_app(const std::string& config_path) {
+  auto cfg = load_server_config(config_path);
+  if (!cfg) return cfg.error();
+  return make_app_from(std::move(cfg.value()), nullptr);
+}
+
+}  // namespace rollout::server

@@ -1,0 +1,38 @@
+// The route handlers, grouped by file: agent_api.cpp (the endpoint-facing API),
+// rollouts_api.cpp (the Updates table and its actions), admin_api.cpp (login, agents, policies,
+// logs, users, tokens, metrics).
+#pragma once
+
+#include "server-plugin/app/state.hpp"
+
+namespace rollout::server::handlers {
+
+http::Response enroll(AppState& s, Ctx& c);
+http::Response checkin(AppState& s, Ctx& c);
+http::Response reports(AppState& s, Ctx& c);
+http::Response artifact(AppState& s, Ctx& c);
+
+http::Response list_rollouts(AppState& s, Ctx& c);
+http::Response publish(AppState& s, Ctx& c);
+http::Response promote(AppState& s, Ctx& c);
+http::Response rollback(AppState& s, Ctx& c);
+http::Response rollout_detail(AppState& s, Ctx& c);
+http::Response list_events(AppState& s, Ctx& c);
+
+http::Response login(AppState& s, Ctx& c);
+http::Response logout(AppState& s, Ctx& c);
+http::Response me(AppState& s, Ctx& c);
+http::Response list_agents(AppState& s, Ctx& c);
+http::Response get_agent(AppState& s, Ctx& c);
+http::Response get_policies(AppState& s, Ctx& c);
+http::Response put_policy(AppState& s, Ctx& c);
+http::Response query_logs(AppState& s, Ctx& c);
+http::Response add_user(AppState& s, Ctx& c);
+http::Response create_token(AppState& s, Ctx& c);
+http::Response metrics(AppState& s, Ctx& c);
+http::Response healthz(AppState& s, Ctx& c);
+
+// The session token from the "rollout_session" cookie, or empty.
+std::string session_cookie(const http::Request& req);
+
+}  // namespace rollout::server::handlers

@@ -1,0 +1,384 @@
+// The Updates table and its actions: list, publish, promote, rollback, row detail, audit trail.
+#include <algorithm>
+#include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "common/encoding.hpp"
+#include "common/json.hpp"
+#include "common/release.hpp"
+#include "common/semver.hpp"
+#include "common/time.hpp"
+#include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/targets.hpp"
+#include "server-plugin/app/views.hpp"
+
+namespace rollout::server::handlers {
+namespace {
+
+namespace bj = boost::json;
+
+http::Response internal(const Error& e) {
+  return http::error_response(500, "internal", e.message);
+}
+
+Health health_of(AppState& s, const Release& r, const CountsByRelease& counts) {
+  auto it = counts.find(r.key);
+  return evaluate(it == counts.end() ? Counts{} : it->second, r.blocked, s.cfg.thresholds);
+}
+
+// Reads {os, arch} from a body and the {version} path parameter as a release key.
+std::optional<ReleaseKey> key_from(const Ctx& c, bj::object& body, json::Reader& r) {
+  ReleaseKey k{c.params.at("version"), r.string("os", 16), r.string("arch", 16)};
+  if (!SemVer::parse(k.version)) {
+    r.fail("version", "must be a SemVer version like 1.4.2");
+    return std::nullopt;
+  }
+  if (r.ok() && !valid_os(k.os)) r.fail("os", "must be linux or windows");
+  if (r.ok() && !valid_arch(k.arch)) r.fail("arch", "must be x86_64 or aarch64");
+  (void)body;
+  if (!r.ok()) return std::nullopt;
+  return k;
+}
+
+std::string user_of(const Ctx& c) {
+  return c.user ? c.user->user : "?";
+}
+
+}  // namespace
+
+http::Response list_rollouts(AppState& s, Ctx&) {
+  auto releases = s.store->list_releases();
+  auto counts = s.store->release_counts(std::nullopt);
+  auto recent = s.store->release_counts(s.now() - 86400);
+  auto agents = s.store->list_agents();
+  auto policies = s.store->list_policies();
+  if (!releases || !counts || !recent || !agents || !policies)
+    return internal(make_error("internal", "storage error"));
+  // Agents currently on each release, by channel.
+  std::map<std::pair<ReleaseKey, std::string>, std::uint64_t> on;
+  for (const auto& a : *agents) {
+    on[{ReleaseKey{a.current_version, a.os, a.arch}, resolve_policy(a, *policies).channel}]++;
+  }
+  std::vector<const Release*> sorted;
+  for (const auto& r : *releases) sorted.push_back(&r);
+  std::sort(sorted.begin(), sorted.end(), [](const Release* a, const Release* b) {
+    auto va = SemVer::parse(a->key.version), vb = SemVer::parse(b->key.version);
+    if (va && vb && *va != *vb) return *va > *vb;
+    return std::tie(a->key.os, a->key.arch) < std::tie(b->key.os, b->key.arch);
+  });
+  const std::int64_t now = s.now();
+  const auto stale_after =
+      std::chrono::duration_cast<std::chrono::seconds>(s.cfg.stale_stable_after).count();
+  bj::array rows;
+  for (const Release* r : sorted) {
+    const Health h = health_of(s, *r, *counts);
+    const bool is_beta = r->promotion_seq == 0;
+    const auto check =
+        promote_check(h, is_beta, std::chrono::seconds(now - r->created_at), s.cfg.thresholds);
+    const Targets t = channel_targets(*releases, r->key.os, r->key.arch);
+    // Stable is stale when a newer beta has waited longer than the configured time.
+    bool stale = false;
+    if (is_beta && !r->blocked && t.beta && t.beta->key == r->key &&
+        now - r->created_at > stale_after)
+      stale = true;
+    bj::array blockers;
+    for (const auto& b : check.blockers)
+      blockers.push_back(bj::object{{"code", b.code}, {"message", b.message}});
+    bj::object row{{"version", r->key.version},
+                   {"os", r->key.os},
+                   {"arch", r->key.arch},
+                   {"channel", is_beta ? "beta" : "stable"},
+                   {"security_version", r->security_version},
+                   {"sha256", r->sha256},
+                   {"size", r->size},
+                   {"created_at", format_rfc3339(SysTime(std::chrono::seconds(r->created_at)))},
+                   {"blocked", r->blocked},
+                   {"blocked_reason", r->blocked_reason},
+                   {"health", health_json(h)},
+                   {"health_24h", health_json(health_of(s, *r, *recent))},
+                   {"beta_agents", on[{r->key, "beta"}]},
+                   {"stable_agents", on[{r->key, "stable"}]},
+                   {"can_promote", check.allowed},
+                   {"needs_force", !check.allowed && check.can_force},
+                   {"promote_blockers", std::move(blockers)},
+                   {"can_rollback", !r->blocked},
+                   {"is_stable_target", t.stable && t.stable->key == r->key},
+                   {"stale_stable", stale}};
+    row["promoted_at"] =
+        r->promoted_at ? bj::value(format_rfc3339(SysTime(std::chrono::seconds(*r->promoted_at))))
+                       : bj::value(nullptr);
+    rows.push_back(std::move(row));
+  }
+  return json_ok(bj::object{{"rollouts", std::move(rows)}, {"stale_stable_after_s", stale_after}});
+}
+
+http::Response publish(AppState& s, Ctx& c) {
+  http::Response err;
+  auto body = json_body(c, s.cfg.upload_limit, err);
+  if (!body) return err;
+  json::Reader r(*body, "publish");
+  const auto* manifest = r.object("manifest");
+  const std::string artifact_b64 = r.string("artifact", s.cfg.upload_limit);
+  r.no_unknown_keys();
+  if (!r.ok()) return bad_request("invalid_body", r.error().message);
+  auto env = envelope_from_json(*manifest);
+  if (!env) return bad_request(env.error().code, env.error().message);
+  auto release = verify_release(*env, s.release_keys);
+  if (!release) {
+    s.log("warn", "rollout", "publish refused: " + release.error().message, {{"user", user_of(c)}});
+    return bad_request(release.error().code,
+                       "the manifest does not verify: " + release.error().message);
+  }
+  const auto& m = release->manifest;
+  auto bytes = encoding::unbase64(artifact_b64);
+  if (!bytes) return bad_request("invalid_body", "publish: 'artifact' is not valid base64");
+  if (bytes->size() != m.size || crypto::sha256_hex(*bytes) != m.sha256) {
+    return bad_request("artifact_mismatch",
+                       "the artifact's size or SHA-256 differs from the signed manifest");
+  }
+  // Content-addressed, written atomically: a crash leaves either no file or the whole file.
+  const std::filesystem::path dir = std::filesystem::path(s.cfg.data_dir) / "artifacts";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const auto final_path = dir / m.sha256;
+  if (!std::filesystem::exists(final_path, ec)) {
+    const auto tmp = dir / (m.sha256 + ".tmp");
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+      f.flush();
+      if (!f) return internal(make_error("io_error", "cannot write artifact"));
+    }
+    std::filesystem::rename(tmp, final_path, ec);
+    if (ec) return internal(make_error("io_error", "cannot store artifact: " + ec.message()));
+  }
+  Release row;
+  row.key = {m.version.str(), m.os, m.arch};
+  row.product = m.product;
+  row.size = m.size;
+  row.sha256 = m.sha256;
+  row.security_version = m.security_version;
+  row.manifest = serialize_envelope(*env);
+  row.created_at = s.now();
+  row.published_by = user_of(c);
+  auto st = s.store->transaction([&]() -> Status {
+    if (auto ins = s.store->insert_release(row); !ins) return ins;
+    Event e{0,
+            s.now(),
+            user_of(c),
+            "publish",
+            row.key.version,
+            row.key.os,
+            row.key.arch,
+            "",
+            false,
+            "{}",
+            bj::serialize(bj::object{{"sha256", row.sha256}, {"size", row.size}})};
+    return s.store->append_event(e).ok() ? Status()
+                                         : Status(make_error("storage", "audit write failed"));
+  });
+  if (!st) {
+    if (st.error().code == "duplicate_release")
+      return http::error_response(409, st.error().code, st.error().message);
+    return internal(st.error());
+  }
+  s.log("info", "rollout",
+        "published " + row.key.version + " " + row.key.os + "/" + row.key.arch + " to beta",
+        {{"user", user_of(c)}});
+  return json_ok(bj::object{{"version", row.key.version},
+                            {"os", row.key.os},
+                            {"arch", row.key.arch},
+                            {"channel", "beta"}},
+                 201);
+}
+
+http::Response promote(AppState& s, Ctx& c) {
+  http::Response err;
+  auto body = json_body(c, s.cfg.body_limit, err);
+  if (!body) return err;
+  json::Reader r(*body, "promote");
+  auto key = key_from(c, *body, r);
+  const bool force = r.opt_boolean("force").value_or(false);
+  const std::string reason = r.opt_string("reason", 1024).value_or("");
+  r.no_unknown_keys();
+  if (!key || !r.ok()) return bad_request("invalid_body", r.error().message);
+  if (force && reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return bad_request("reason_required", "a forced promotion needs a reason");
+  }
+  http::Response answer;
+  auto st = s.store->transaction([&]() -> Status {
+    auto rel = s.store->get_release(*key);
+    if (!rel) return rel.error();
+    if (!*rel) {
+      answer = http::error_response(404, "not_found",
+                                    "no release " + key->version + " " + key->os + "/" + key->arch);
+      return {};
+    }
+    auto counts = s.store->release_counts(std::nullopt);
+    if (!counts) return counts.error();
+    const Health h = health_of(s, **rel, *counts);
+    const auto check =
+        promote_check(h, (*rel)->promotion_seq == 0,
+                      std::chrono::seconds(s.now() - (*rel)->created_at), s.cfg.thresholds);
+    if (!check.allowed && !(force && check.can_force)) {
+      bj::array reasons;
+      std::string summary;
+      for (const auto& b : check.blockers) {
+        reasons.push_back(bj::object{{"code", b.code}, {"message", b.message}});
+        summary += (summary.empty() ? "" : "; ") + b.message;
+      }
+      answer =
+          json_ok(bj::object{{"error", check.can_force ? "health_check_failed" : "not_promotable"},
+                             {"message", "promotion refused: " + summary},
+                             {"reasons", std::move(reasons)},
+                             {"can_force", check.can_force}},
+                  409);
+      return {};
+    }
+    auto seq = s.store->max_promotion_seq();
+    if (!seq) return seq.error();
+    if (auto p = s.store->set_promoted(*key, s.now(), *seq + 1); !p) return p;
+    Event e{0,       s.now(),   user_of(c), "promote",      key->version,
+            key->os, key->arch, reason,     !check.allowed, bj::serialize(health_json(h)),
+            "{}"};
+    if (auto a = s.store->append_event(e); !a) return a.error();
+    answer = json_ok(bj::object{{"stable_version", key->version}, {"forced", !check.allowed}});
+    return {};
+  });
+  if (!st) return internal(st.error());
+  if (answer.status == 200) {
+    s.log("info", "rollout", "promoted " + key->version + " to stable" + (force ? " (forced)" : ""),
+          {{"user", user_of(c)}, {"reason", reason}});
+  }
+  return answer;
+}
+
+http::Response rollback(AppState& s, Ctx& c) {
+  http::Response err;
+  auto body = json_body(c, s.cfg.body_limit, err);
+  if (!body) return err;
+  json::Reader r(*body, "rollback");
+  auto key = key_from(c, *body, r);
+  const std::string reason = r.opt_string("reason", 1024).value_or("");
+  r.no_unknown_keys();
+  if (!key || !r.ok()) return bad_request("invalid_body", r.error().message);
+  if (reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return bad_request("reason_required",
+                       "a rollback needs a reason (it is kept in the audit trail)");
+  }
+  http::Response answer;
+  auto st = s.store->transaction([&]() -> Status {
+    auto rel = s.store->get_release(*key);
+    if (!rel) return rel.error();
+    if (!*rel) {
+      answer = http::error_response(404, "not_found",
+                                    "no release " + key->version + " " + key->os + "/" + key->arch);
+      return {};
+    }
+    if ((*rel)->blocked) {
+      answer = http::error_response(409, "already_blocked",
+                                    "release " + key->version + " is already rolled back");
+      return {};
+    }
+    auto releases = s.store->list_releases();
+    if (!releases) return releases.error();
+    for (auto& x : *releases) {
+      if (x.key == *key) x.blocked = true;
+    }
+    const Targets after = channel_targets(*releases, key->os, key->arch);
+    if (!after.stable) {
+      answer =
+          http::error_response(409, "no_fallback_version",
+                               "no previous stable release of " + key->os + "/" + key->arch +
+                                   " to fall back to; publish and promote a fixed version instead");
+      return {};
+    }
+    auto counts = s.store->release_counts(std::nullopt);
+    if (!counts) return counts.error();
+    const Health h = health_of(s, **rel, *counts);
+    auto agents = s.store->list_agents();
+    if (!agents) return agents.error();
+    std::uint64_t on_it = 0;
+    for (const auto& a : *agents) {
+      if (a.current_version == key->version && a.os == key->os && a.arch == key->arch) ++on_it;
+    }
+    if (auto b = s.store->set_blocked(*key, reason); !b) return b;
+    Event e{0,
+            s.now(),
+            user_of(c),
+            "rollback",
+            key->version,
+            key->os,
+            key->arch,
+            reason,
+            false,
+            bj::serialize(health_json(h)),
+            bj::serialize(bj::object{{"fallback_version", after.stable->key.version},
+                                     {"downgraded_agents", on_it}})};
+    if (auto a = s.store->append_event(e); !a) return a.error();
+    answer = json_ok(
+        bj::object{{"downgraded_agents", on_it}, {"fallback_version", after.stable->key.version}});
+    return {};
+  });
+  if (!st) return internal(st.error());
+  if (answer.status == 200) {
+    s.log("warn", "rollout", "rolled back " + key->version + ": " + reason, {{"user", user_of(c)}});
+  }
+  return answer;
+}
+
+http::Response rollout_detail(AppState& s, Ctx& c) {
+  const ReleaseKey key{c.params.at("version"), c.target.query["os"], c.target.query["arch"]};
+  auto rel = s.store->get_release(key);
+  if (!rel) return internal(rel.error());
+  if (!*rel)
+    return http::error_response(404, "not_found",
+                                "no release " + key.version + " " + key.os + "/" + key.arch);
+  auto patterns = s.store->failure_patterns(key, s.now() - 86400);
+  auto events = s.store->list_events(0, 50, key);
+  if (!patterns || !events) return internal(make_error("internal", "storage error"));
+  bj::array failures;
+  for (const auto& p : *patterns) {
+    failures.push_back(
+        bj::object{{"outcome", p.outcome},
+                   {"stage", p.stage},
+                   {"error_code", p.error_code},
+                   {"count", p.count},
+                   {"count_24h", p.count_24h},
+                   {"first_seen", format_rfc3339(SysTime(std::chrono::seconds(p.first_seen)))},
+                   {"last_seen", format_rfc3339(SysTime(std::chrono::seconds(p.last_seen)))},
+                   {"sample_message", p.sample_message},
+                   {"sample_stderr", p.sample_stderr}});
+  }
+  bj::array history;
+  for (const auto& e : *events) history.push_back(event_json(e));
+  return json_ok(bj::object{{"version", key.version},
+                            {"os", key.os},
+                            {"arch", key.arch},
+                            {"failures", std::move(failures)},
+                            {"events", std::move(history)}});
+}
+
+http::Response list_events(AppState& s, Ctx& c) {
+  std::int64_t before = 0;
+  std::size_t limit = 100;
+  try {
+    if (auto it = c.target.query.find("before"); it != c.target.query.end())
+      before = std::stoll(it->second);
+    if (auto it = c.target.query.find("limit"); it != c.target.query.end()) {
+      limit = std::min<std::size_t>(500, std::stoul(it->second));
+    }
+  } catch (...) {
+    return bad_request("invalid_argument", "before and limit must be numbers");
+  }
+  auto events = s.store->list_events(before, limit, std::nullopt);
+  if (!events) return internal(events.error());
+  bj::array out;
+  for (const auto& e : *events) out.push_back(event_json(e));
+  bj::value next = events->size() == limit && !events->empty() ? bj::value(events->back().id)
+                                                               : bj::value(nullptr);
+  return json_ok(bj::object{{"events", std::move(out)}, {"next_before", next}});
+}
+
+}  // namespace rollout::server::handlers

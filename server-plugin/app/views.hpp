@@ -1,0 +1,24 @@
+// JSON renderings shared by the handlers (the shapes of docs/openapi.yaml) and small request
+// helpers: reading a JSON body, building error answers.
+#pragma once
+
+#include <boost/json.hpp>
+#include <optional>
+#include <string>
+
+#include "server-plugin/app/state.hpp"
+#include "server-plugin/health.hpp"
+
+namespace rollout::server {
+
+boost::json::object health_json(const Health& h);
+boost::json::object event_json(const Event& e);
+boost::json::object attempt_json(const Attempt& a);
+http::Response json_ok(const boost::json::value& v, unsigned status = 200);
+http::Response bad_request(const std::string& code, const std::string& message);
+
+// Parses a JSON object body (capped); on failure sets `error` to a 400 answer.
+std::optional<boost::json::object> json_body(const Ctx& ctx, std::size_t cap,
+                                             http::Response& error);
+
+}  // namespace rollout::server
