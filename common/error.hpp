@@ -43,7 +43,9 @@ class [[nodiscard]] Expected {
     assert(ok());
     return std::get<0>(v_);
   }
-  T&& value() && {
+  // By value, not T&&: `for (auto& x : f().value())` then extends the result's lifetime instead
+  // of binding a reference into a temporary Expected that dies before the loop body runs.
+  T value() && {
     assert(ok());
     return std::get<0>(std::move(v_));
   }

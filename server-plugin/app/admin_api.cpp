@@ -59,8 +59,8 @@ http::Response login(AppState& s, Ctx& c) {
   const std::string password = r.string("password", 1024);
   r.no_unknown_keys();
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
-  const auto decision =
-      s.login_limiter.take(c.req.remote_addr + "|" + username, auth::RateLimiter::Clock::now());
+  const std::string limiter_key = c.req.remote_addr + "|" + username;
+  const auto decision = s.login_limiter.check(limiter_key, auth::RateLimiter::Clock::now());
   if (!decision.allowed) {
     s.log("warn", "auth", "login rate limited",
           {{"user", username}, {"remote", c.req.remote_addr}});
@@ -72,6 +72,7 @@ http::Response login(AppState& s, Ctx& c) {
   auto user = s.store->get_user(username);
   if (!user) return internal(user.error());
   if (!*user || !auth::verify_password(password, (*user)->password_hash)) {
+    s.login_limiter.take(limiter_key, auth::RateLimiter::Clock::now());
     s.metrics.auth_failures++;
     s.log("warn", "auth", "login failed", {{"user", username}, {"remote", c.req.remote_addr}});
     return http::error_response(401, "unauthorized", "wrong user name or password");

@@ -43,4 +43,14 @@ RateLimiter::Decision RateLimiter::take(const std::string& key, Clock::time_poin
   return {false, std::chrono::seconds(static_cast<long>(std::ceil(wait)))};
 }
 
+RateLimiter::Decision RateLimiter::check(const std::string& key, Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) return {};
+  refill(it->second, now);
+  if (it->second.tokens >= 1.0) return {};
+  const double wait = per_second_ > 0 ? (1.0 - it->second.tokens) / per_second_ : 3600.0;
+  return {false, std::chrono::seconds(static_cast<long>(std::ceil(wait)))};
+}
+
 }  // namespace rollout::auth

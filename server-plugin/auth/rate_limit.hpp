@@ -1,5 +1,6 @@
 // Token-bucket rate limiter keyed by a string (login: remote address and user name). Each key
-// holds `burst` tokens refilled at `per_minute`; take() spends one or says how long to wait.
+// holds `burst` tokens refilled at `per_minute`; take() spends one or says how long to wait,
+// check() only looks.
 // The table is bounded: when it is full, buckets that have refilled completely are dropped (they
 // carry no information), then the oldest. Time comes from the caller, so tests need no clock.
 // Thread-safe (one mutex).
@@ -24,6 +25,8 @@ class RateLimiter {
     std::chrono::seconds retry_after{0};
   };
   Decision take(const std::string& key, Clock::time_point now);
+  // The same answer take() would give, without spending a token (login: only failures spend).
+  Decision check(const std::string& key, Clock::time_point now);
   std::size_t size() {
     std::lock_guard lock(mu_);
     return buckets_.size();

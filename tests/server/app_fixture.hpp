@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 #include <filesystem>
+#include <thread>
 
 #include "common/encoding.hpp"
 #include "common/protocol.hpp"

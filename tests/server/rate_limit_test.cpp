@@ -19,6 +19,14 @@ TEST(RateLimiter, AllowsABurstThenRefusesWithRetryAfter) {
   EXPECT_TRUE(rl.take("ip|alice", t0 + 12s).allowed);
 }
 
+TEST(RateLimiter, CheckDoesNotSpend) {
+  RateLimiter rl(1, 1);
+  const auto t0 = RateLimiter::Clock::time_point{} + 1000s;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(rl.check("k", t0).allowed);
+  EXPECT_TRUE(rl.take("k", t0).allowed);
+  EXPECT_FALSE(rl.check("k", t0).allowed);
+}
+
 TEST(RateLimiter, TableStaysBoundedUnderManyKeys) {
   RateLimiter rl(2, 1, 100);
   const auto t0 = RateLimiter::Clock::time_point{} + 1000s;
