@@ -12,8 +12,7 @@ using testing::ScriptedServer;
 
 TransportOptions test_options() {
   TransportOptions o;
-  o.allow_plain_http =
-      true; // the scripted server speaks plain HTTP on loopback
+  o.allow_plain_http = true;  // the scripted server speaks plain HTTP on loopback
   o.connect_timeout = std::chrono::seconds(5);
   o.request_timeout = std::chrono::seconds(20);
   return o;
@@ -23,7 +22,7 @@ struct Collected {
   std::string bytes;
   int restarts = 0;
   DownloadSink sink() {
-    return [this](const char *d, std::size_t n) -> Status {
+    return [this](const char* d, std::size_t n) -> Status {
       bytes.append(d, n);
       return {};
     };
@@ -39,8 +38,7 @@ struct Collected {
 
 const std::string kBlob = [] {
   std::string s;
-  for (int i = 0; i < 100000; ++i)
-    s += static_cast<char>('A' + i % 23);
+  for (int i = 0; i < 100000; ++i) s += static_cast<char>('A' + i % 23);
   return s;
 }();
 
@@ -55,14 +53,12 @@ TEST(Transport, RefusesPlainHttpUnlessAllowed) {
 }
 
 TEST(Transport, PostsJsonWithBearerTokenAndReadsRetryAfter) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(ScriptedServer::response(
-        503, "{\"error\":\"busy\",\"message\":\"later\"}",
-        "Retry-After: 120\r\n"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(503, "{\"error\":\"busy\",\"message\":\"later\"}",
+                                     "Retry-After: 120\r\n"));
   });
   auto t = make_curl_transport(test_options());
-  auto r =
-      t->post_json(server.url("/api/agent/v1/checkin"), "{\"a\":1}", "tok123");
+  auto r = t->post_json(server.url("/api/agent/v1/checkin"), "{\"a\":1}", "tok123");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 503);
   ASSERT_TRUE(r->retry_after.has_value());
@@ -75,7 +71,7 @@ TEST(Transport, PostsJsonWithBearerTokenAndReadsRetryAfter) {
 }
 
 TEST(Transport, OversizedJsonAnswerIsRefused) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
     c.write(ScriptedServer::response(200, std::string(4096, 'x')));
   });
   auto o = test_options();
@@ -86,36 +82,32 @@ TEST(Transport, OversizedJsonAnswerIsRefused) {
 }
 
 TEST(Transport, DownloadsWholeBody) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(
-        ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
   });
   Collected got;
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(),
-                          got.restart());
+               ->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(), got.restart());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(got.bytes, kBlob);
   EXPECT_EQ(r->received, kBlob.size());
 }
 
 TEST(Transport, ResumesWithRangeFromOffset) {
-  ScriptedServer server([](const ScriptedRequest &req, ScriptedConnection &c) {
-    const auto &range = req.headers.at("range"); // "bytes=40000-"
+  ScriptedServer server([](const ScriptedRequest& req, ScriptedConnection& c) {
+    const auto& range = req.headers.at("range");  // "bytes=40000-"
     const std::size_t from = std::stoul(range.substr(6));
     const std::string part = kBlob.substr(from);
-    c.write(ScriptedServer::response(
-        206, part,
-        "Content-Range: bytes " + std::to_string(from) + "-" +
-            std::to_string(kBlob.size() - 1) + "/" +
-            std::to_string(kBlob.size()) + "\r\n",
-        "application/octet-stream"));
+    c.write(ScriptedServer::response(206, part,
+                                     "Content-Range: bytes " + std::to_string(from) + "-" +
+                                         std::to_string(kBlob.size() - 1) + "/" +
+                                         std::to_string(kBlob.size()) + "\r\n",
+                                     "application/octet-stream"));
   });
   Collected got;
   got.bytes = kBlob.substr(0, 40000);
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 40000, kBlob.size(),
-                          got.sink(), got.restart());
+               ->download(server.url("/a"), "t", 40000, kBlob.size(), got.sink(), got.restart());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->status, 206);
   EXPECT_EQ(got.bytes, kBlob);
@@ -123,15 +115,13 @@ TEST(Transport, ResumesWithRangeFromOffset) {
 }
 
 TEST(Transport, RangeIgnoredByServerRestartsFromZero) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(
-        ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
   });
   Collected got;
   got.bytes = "stale partial bytes";
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 19, kBlob.size(), got.sink(),
-                          got.restart());
+               ->download(server.url("/a"), "t", 19, kBlob.size(), got.sink(), got.restart());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_TRUE(r->restarted);
   EXPECT_EQ(got.restarts, 1);
@@ -139,110 +129,99 @@ TEST(Transport, RangeIgnoredByServerRestartsFromZero) {
 }
 
 TEST(Transport, WrongContentRangeIsRefused) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(ScriptedServer::response(
-        206, kBlob.substr(10), "Content-Range: bytes 10-99999/100000\r\n"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(206, kBlob.substr(10),
+                                     "Content-Range: bytes 10-99999/100000\r\n"));
   });
   Collected got;
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 500, kBlob.size(), got.sink(),
-                          got.restart());
+               ->download(server.url("/a"), "t", 500, kBlob.size(), got.sink(), got.restart());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "protocol");
   EXPECT_TRUE(got.bytes.empty());
 }
 
 TEST(Transport, BodyLongerThanSignedSizeStopsAtTheCap) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(
-        ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
   });
   Collected got;
-  auto r =
-      make_curl_transport(test_options())
-          ->download(server.url("/a"), "t", 0, 5000, got.sink(), got.restart());
+  auto r = make_curl_transport(test_options())
+               ->download(server.url("/a"), "t", 0, 5000, got.sink(), got.restart());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "too_large");
   EXPECT_LE(got.bytes.size(), 5000u);
 }
 
 TEST(Transport, EndlessChunkedBodyStopsAtTheCap) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    if (!c.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
-      return;
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    if (!c.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")) return;
     const std::string chunk = "1000\r\n" + std::string(4096, 'z') + "\r\n";
     while (c.write(chunk)) {
     }
   });
   Collected got;
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 0, 1 << 20, got.sink(),
-                          got.restart());
+               ->download(server.url("/a"), "t", 0, 1 << 20, got.sink(), got.restart());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "too_large");
   EXPECT_LE(got.bytes.size(), 1u << 20);
 }
 
 TEST(Transport, DripFeedingServerTimesOut) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"))
-      return;
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")) return;
     c.drip(kBlob, std::chrono::milliseconds(1000));
   });
   auto o = test_options();
   o.low_speed_bytes = 100;
   o.low_speed_time = std::chrono::seconds(2);
   Collected got;
-  auto r = make_curl_transport(o)->download(
-      server.url("/a"), "t", 0, kBlob.size(), got.sink(), got.restart());
+  auto r = make_curl_transport(o)->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(),
+                                            got.restart());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "timeout");
 }
 
 TEST(Transport, CutConnectionKeepsPartialBytesForResume) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" +
-            kBlob.substr(0, 30000));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + kBlob.substr(0, 30000));
   });
   Collected got;
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(),
-                          got.restart());
+               ->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(), got.restart());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "network");
   EXPECT_EQ(got.bytes, kBlob.substr(0, 30000));
 }
 
 TEST(Transport, ErrorStatusAndHtmlAreNotDelivered) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(
-        ScriptedServer::response(500, "<html>oops</html>", "", "text/html"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(500, "<html>oops</html>", "", "text/html"));
   });
   Collected got;
   auto r = make_curl_transport(test_options())
-               ->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(),
-                          got.restart());
+               ->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(), got.restart());
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "http_status");
   EXPECT_TRUE(got.bytes.empty());
 }
 
 TEST(Transport, BandwidthCapIsAppliedWithoutBreakingTheTransfer) {
-  ScriptedServer server([](const ScriptedRequest &, ScriptedConnection &c) {
-    c.write(
-        ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(200, kBlob, "", "application/octet-stream"));
   });
   auto o = test_options();
   o.max_bandwidth = 200000;
   int progress_calls = 0;
   o.on_progress = [&] { ++progress_calls; };
   Collected got;
-  auto r = make_curl_transport(o)->download(
-      server.url("/a"), "t", 0, kBlob.size(), got.sink(), got.restart());
+  auto r = make_curl_transport(o)->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(),
+                                            got.restart());
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(got.bytes, kBlob);
   EXPECT_GT(progress_calls, 0);
 }
 
-} // namespace
-} // namespace rollout::agent
+}  // namespace
+}  // namespace rollout::agent
