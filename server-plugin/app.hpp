@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <cstdint>
 #include <functional>
@@ -29,6 +31,10 @@ class App {
   virtual http::Response handle(const http::Request& request,
                                 const std::optional<Identity>& host_identity) = 0;
 };
+
+// Every (method, path pattern) the App serves, e.g. {"POST",
+// "/api/updates/rollouts/{version}/promote"}.
+std::vector<std::pair<std::string, std::string>> route_table();
 
 // Loads and validates the YAML config at `config_path`, opens storage (running migrations) and
 // loads keys. Errors name the file, line and key.

@@ -215,6 +215,12 @@ Status bootstrap_admin(AppState& s) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> route_table() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : routes()) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
 Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std::int64_t()> now) {
   auto s = std::make_unique<AppState>();
   s->cfg = std::move(cfg);
