@@ -14,10 +14,6 @@ namespace {
 
 namespace bj = boost::json;
 
-http::Response internal(const Error& e) {
-  return http::error_response(500, "internal", e.message);
-}
-
 std::string cookie_value(const http::Request& req, std::string_view name) {
   auto h = req.header("Cookie");
   if (!h) return {};
@@ -70,7 +66,7 @@ http::Response login(AppState& s, Ctx& c) {
     return resp;
   }
   auto user = s.store->get_user(username);
-  if (!user) return internal(user.error());
+  if (!user) return internal_error(user.error());
   if (!*user || !auth::verify_password(password, (*user)->password_hash)) {
     s.login_limiter.take(limiter_key, auth::RateLimiter::Clock::now());
     s.metrics.auth_failures++;
@@ -85,7 +81,7 @@ http::Response login(AppState& s, Ctx& c) {
   if (auto st =
           s.store->insert_session({crypto::sha256_hex(token), username, csrf, s.now() + lifetime});
       !st) {
-    return internal(st.error());
+    return internal_error(st.error());
   }
   auto resp =
       json_ok(bj::object{{"username", username}, {"role", (*user)->role}, {"csrf_token", csrf}});
@@ -112,7 +108,7 @@ http::Response me(AppState&, Ctx& c) {
 http::Response list_agents(AppState& s, Ctx&) {
   auto agents = s.store->list_agents();
   auto policies = s.store->list_policies();
-  if (!agents || !policies) return internal(make_error("internal", "storage error"));
+  if (!agents || !policies) return internal_error(make_error("internal", "storage error"));
   bj::array out;
   for (const auto& a : *agents) {
     const auto pol = resolve_policy(a, *policies);
@@ -134,11 +130,11 @@ http::Response list_agents(AppState& s, Ctx&) {
 
 http::Response get_agent(AppState& s, Ctx& c) {
   auto agent = s.store->get_agent(c.params.at("id"));
-  if (!agent) return internal(agent.error());
+  if (!agent) return internal_error(agent.error());
   if (!*agent) return http::error_response(404, "not_found", "no agent " + c.params.at("id"));
   auto policies = s.store->list_policies();
   auto history = s.store->agent_attempts((*agent)->id, 100);
-  if (!policies || !history) return internal(make_error("internal", "storage error"));
+  if (!policies || !history) return internal_error(make_error("internal", "storage error"));
   const auto& a = **agent;
   const auto pol = resolve_policy(a, *policies);
   bj::array h;
@@ -162,7 +158,7 @@ http::Response get_agent(AppState& s, Ctx& c) {
 
 http::Response get_policies(AppState& s, Ctx&) {
   auto policies = s.store->list_policies();
-  if (!policies) return internal(policies.error());
+  if (!policies) return internal_error(policies.error());
   bj::array out;
   for (const auto& p : *policies) {
     bj::object o{{"scope", p.scope}, {"scope_id", p.scope_id}};
@@ -216,10 +212,9 @@ http::Response put_policy(AppState& s, Ctx& c) {
                 bj::object{{"scope", p.scope},
                            {"scope_id", p.scope_id},
                            {"channel", p.channel ? bj::value(*p.channel) : bj::value(nullptr)}})};
-    return s.store->append_event(e).ok() ? Status()
-                                         : Status(make_error("storage", "audit write failed"));
+    return audit(s, e);
   });
-  if (!st) return internal(st.error());
+  if (!st) return internal_error(st.error());
   return json_ok(bj::object{{"stored", true}});
 }
 
@@ -238,7 +233,7 @@ http::Response query_logs(AppState& s, Ctx& c) {
     limit = std::min<std::size_t>(1000, std::stoul(it->second));
   }
   auto logs = s.store->query_logs(c.target.query["q"].substr(0, 200), level, limit);
-  if (!logs) return internal(logs.error());
+  if (!logs) return internal_error(logs.error());
   bj::array out;
   for (const auto& l : *logs) {
     bj::error_code ec;
@@ -266,7 +261,7 @@ http::Response add_user(AppState& s, Ctx& c) {
   if (r.ok() && password.size() < 12) r.fail("password", "must be at least 12 characters");
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
   auto hash = auth::hash_password(password, s.cfg.password_cost);
-  if (!hash) return internal(hash.error());
+  if (!hash) return internal_error(hash.error());
   auto st = s.store->transaction([&]() -> Status {
     if (auto x = s.store->insert_user({username, *hash, role}); !x) return x;
     Event e{0,
@@ -280,13 +275,12 @@ http::Response add_user(AppState& s, Ctx& c) {
             false,
             "{}",
             bj::serialize(bj::object{{"username", username}, {"role", role}})};
-    return s.store->append_event(e).ok() ? Status()
-                                         : Status(make_error("storage", "audit write failed"));
+    return audit(s, e);
   });
   if (!st) {
     if (st.error().code == "duplicate_user")
       return http::error_response(409, "duplicate_user", st.error().message);
-    return internal(st.error());
+    return internal_error(st.error());
   }
   return json_ok(bj::object{{"username", username}, {"role", role}}, 201);
 }
@@ -301,7 +295,7 @@ http::Response create_token(AppState& s, Ctx& c) {
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
   const std::string token = "rt_" + encoding::hex(crypto::random_bytes(32));
   auto st = s.store->insert_api_token({crypto::sha256_hex(token), c.user->user, name, s.now()});
-  if (!st) return internal(st.error());
+  if (!st) return internal_error(st.error());
   (void)s.store->append_event(Event{0, s.now(), c.user->user, "token_create", "", "", "", "", false,
                                     "{}", bj::serialize(bj::object{{"name", name}})});
   return json_ok(bj::object{{"token", token}, {"name", name}, {"username", c.user->user}}, 201);

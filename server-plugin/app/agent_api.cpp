@@ -16,10 +16,6 @@ namespace {
 
 namespace bj = boost::json;
 
-http::Response internal(const Error& e) {
-  return http::error_response(500, "internal", e.message);
-}
-
 int utc_minute_of_day(std::int64_t now) {
   return static_cast<int>((now % 86400 + 86400) % 86400 / 60);
 }
@@ -79,10 +75,10 @@ http::Response enroll(AppState& s, Ctx& c) {
   const std::string token_hash = crypto::sha256_hex(token);
   // The same machine enrolling again (reinstall) keeps its identity and gets a fresh token.
   auto existing = s.store->find_agent_by_machine_id(req->machine_id);
-  if (!existing) return internal(existing.error());
+  if (!existing) return internal_error(existing.error());
   if (*existing) {
     if (auto st = s.store->set_agent_token((*existing)->id, token_hash); !st)
-      return internal(st.error());
+      return internal_error(st.error());
     return http::json_response(200, protocol::EnrollResponse{(*existing)->id, token}.to_json());
   }
   Agent a;
@@ -97,7 +93,7 @@ http::Response enroll(AppState& s, Ctx& c) {
   a.site = req->site.value_or("");
   a.channel_hint = req->channel_hint.value_or("");
   a.enrolled_at = s.now();
-  if (auto st = s.store->insert_agent(a); !st) return internal(st.error());
+  if (auto st = s.store->insert_agent(a); !st) return internal_error(st.error());
   s.log("info", "agent-api", "agent enrolled", {{"agent_id", a.id}, {"hostname", a.hostname}});
   return http::json_response(200, protocol::EnrollResponse{a.id, token}.to_json());
 }
@@ -152,7 +148,7 @@ http::Response checkin(AppState& s, Ctx& c) {
     directive = *d;
     return {};
   });
-  if (!st) return internal(st.error());
+  if (!st) return internal_error(st.error());
   if (directive) {
     bj::error_code ec;
     auto v = bj::parse(*directive, ec);
@@ -189,7 +185,7 @@ http::Response reports(AppState& s, Ctx& c) {
     attempts.push_back(std::move(a));
   }
   auto stored = s.store->record_attempts(attempts);
-  if (!stored) return internal(stored.error());
+  if (!stored) return internal_error(stored.error());
   for (const auto& a : attempts) {
     (a.outcome == "success" ? s.metrics.reports_success
      : a.outcome == "crash" ? s.metrics.reports_crash
@@ -213,7 +209,7 @@ http::Response artifact(AppState& s, Ctx& c) {
     return bad_request("invalid_argument", "artifact id must be 64 lower-case hex digits");
   }
   auto rel = s.store->find_release_by_sha256(sha);
-  if (!rel) return internal(rel.error());
+  if (!rel) return internal_error(rel.error());
   if (!*rel) return http::error_response(404, "not_found", "no artifact " + sha);
   const std::uint64_t size = (*rel)->size;
   http::Response r;

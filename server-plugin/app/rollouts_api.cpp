@@ -18,10 +18,6 @@ namespace {
 
 namespace bj = boost::json;
 
-http::Response internal(const Error& e) {
-  return http::error_response(500, "internal", e.message);
-}
-
 Health health_of(AppState& s, const Release& r, const CountsByRelease& counts) {
   auto it = counts.find(r.key);
   return evaluate(it == counts.end() ? Counts{} : it->second, r.blocked, s.cfg.thresholds);
@@ -54,7 +50,7 @@ http::Response list_rollouts(AppState& s, Ctx&) {
   auto agents = s.store->list_agents();
   auto policies = s.store->list_policies();
   if (!releases || !counts || !recent || !agents || !policies)
-    return internal(make_error("internal", "storage error"));
+    return internal_error(make_error("internal", "storage error"));
   // Agents currently on each release, by channel.
   std::map<std::pair<ReleaseKey, std::string>, std::uint64_t> on;
   for (const auto& a : *agents) {
@@ -148,10 +144,10 @@ http::Response publish(AppState& s, Ctx& c) {
       std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
       f.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
       f.flush();
-      if (!f) return internal(make_error("io_error", "cannot write artifact"));
+      if (!f) return internal_error(make_error("io_error", "cannot write artifact"));
     }
     std::filesystem::rename(tmp, final_path, ec);
-    if (ec) return internal(make_error("io_error", "cannot store artifact: " + ec.message()));
+    if (ec) return internal_error(make_error("io_error", "cannot store artifact: " + ec.message()));
   }
   Release row;
   row.key = {m.version.str(), m.os, m.arch};
@@ -175,13 +171,12 @@ http::Response publish(AppState& s, Ctx& c) {
             false,
             "{}",
             bj::serialize(bj::object{{"sha256", row.sha256}, {"size", row.size}})};
-    return s.store->append_event(e).ok() ? Status()
-                                         : Status(make_error("storage", "audit write failed"));
+    return audit(s, e);
   });
   if (!st) {
     if (st.error().code == "duplicate_release")
       return http::error_response(409, st.error().code, st.error().message);
-    return internal(st.error());
+    return internal_error(st.error());
   }
   s.log("info", "rollout",
         "published " + row.key.version + " " + row.key.os + "/" + row.key.arch + " to beta",
@@ -208,19 +203,14 @@ http::Response promote(AppState& s, Ctx& c) {
   }
   http::Response answer;
   auto st = s.store->transaction([&]() -> Status {
-    auto rel = s.store->get_release(*key);
-    if (!rel) return rel.error();
-    if (!*rel) {
-      answer = http::error_response(404, "not_found",
-                                    "no release " + key->version + " " + key->os + "/" + key->arch);
-      return {};
-    }
+    auto rel = find_release(s, *key, answer);
+    if (!rel) return {};
     auto counts = s.store->release_counts(std::nullopt);
     if (!counts) return counts.error();
-    const Health h = health_of(s, **rel, *counts);
+    const Health h = health_of(s, *rel, *counts);
     const auto check =
-        promote_check(h, (*rel)->promotion_seq == 0,
-                      std::chrono::seconds(s.now() - (*rel)->created_at), s.cfg.thresholds);
+        promote_check(h, rel->promotion_seq == 0, std::chrono::seconds(s.now() - rel->created_at),
+                      s.cfg.thresholds);
     if (!check.allowed && !(force && check.can_force)) {
       bj::array reasons;
       std::string summary;
@@ -242,11 +232,11 @@ http::Response promote(AppState& s, Ctx& c) {
     Event e{0,       s.now(),   user_of(c), "promote",      key->version,
             key->os, key->arch, reason,     !check.allowed, bj::serialize(health_json(h)),
             "{}"};
-    if (auto a = s.store->append_event(e); !a) return a.error();
+    if (auto a = audit(s, e); !a) return a;
     answer = json_ok(bj::object{{"stable_version", key->version}, {"forced", !check.allowed}});
     return {};
   });
-  if (!st) return internal(st.error());
+  if (!st) return internal_error(st.error());
   if (answer.status == 200) {
     s.log("info", "rollout", "promoted " + key->version + " to stable" + (force ? " (forced)" : ""),
           {{"user", user_of(c)}, {"reason", reason}});
@@ -269,14 +259,9 @@ http::Response rollback(AppState& s, Ctx& c) {
   }
   http::Response answer;
   auto st = s.store->transaction([&]() -> Status {
-    auto rel = s.store->get_release(*key);
-    if (!rel) return rel.error();
-    if (!*rel) {
-      answer = http::error_response(404, "not_found",
-                                    "no release " + key->version + " " + key->os + "/" + key->arch);
-      return {};
-    }
-    if ((*rel)->blocked) {
+    auto rel = find_release(s, *key, answer);
+    if (!rel) return {};
+    if (rel->blocked) {
       answer = http::error_response(409, "already_blocked",
                                     "release " + key->version + " is already rolled back");
       return {};
@@ -296,7 +281,7 @@ http::Response rollback(AppState& s, Ctx& c) {
     }
     auto counts = s.store->release_counts(std::nullopt);
     if (!counts) return counts.error();
-    const Health h = health_of(s, **rel, *counts);
+    const Health h = health_of(s, *rel, *counts);
     auto agents = s.store->list_agents();
     if (!agents) return agents.error();
     std::uint64_t on_it = 0;
@@ -316,12 +301,12 @@ http::Response rollback(AppState& s, Ctx& c) {
             bj::serialize(health_json(h)),
             bj::serialize(bj::object{{"fallback_version", after.stable->key.version},
                                      {"downgraded_agents", on_it}})};
-    if (auto a = s.store->append_event(e); !a) return a.error();
+    if (auto a = audit(s, e); !a) return a;
     answer = json_ok(
         bj::object{{"downgraded_agents", on_it}, {"fallback_version", after.stable->key.version}});
     return {};
   });
-  if (!st) return internal(st.error());
+  if (!st) return internal_error(st.error());
   if (answer.status == 200) {
     s.log("warn", "rollout", "rolled back " + key->version + ": " + reason, {{"user", user_of(c)}});
   }
@@ -331,13 +316,13 @@ http::Response rollback(AppState& s, Ctx& c) {
 http::Response rollout_detail(AppState& s, Ctx& c) {
   const ReleaseKey key{c.params.at("version"), c.target.query["os"], c.target.query["arch"]};
   auto rel = s.store->get_release(key);
-  if (!rel) return internal(rel.error());
+  if (!rel) return internal_error(rel.error());
   if (!*rel)
     return http::error_response(404, "not_found",
                                 "no release " + key.version + " " + key.os + "/" + key.arch);
   auto patterns = s.store->failure_patterns(key, s.now() - 86400);
   auto events = s.store->list_events(0, 50, key);
-  if (!patterns || !events) return internal(make_error("internal", "storage error"));
+  if (!patterns || !events) return internal_error(make_error("internal", "storage error"));
   bj::array failures;
   for (const auto& p : *patterns) {
     failures.push_back(
@@ -373,7 +358,7 @@ http::Response list_events(AppState& s, Ctx& c) {
     return bad_request("invalid_argument", "before and limit must be numbers");
   }
   auto events = s.store->list_events(before, limit, std::nullopt);
-  if (!events) return internal(events.error());
+  if (!events) return internal_error(events.error());
   bj::array out;
   for (const auto& e : *events) out.push_back(event_json(e));
   bj::value next = events->size() == limit && !events->empty() ? bj::value(events->back().id)

@@ -62,6 +62,30 @@ http::Response bad_request(const std::string& code, const std::string& message) 
   return http::error_response(400, code, message);
 }
 
+http::Response internal_error(const Error& e) {
+  return http::error_response(500, "internal", e.message);
+}
+
+Status audit(AppState& s, const Event& e) {
+  auto id = s.store->append_event(e);
+  if (!id) return id.error();
+  return {};
+}
+
+std::optional<Release> find_release(AppState& s, const ReleaseKey& key, http::Response& answer) {
+  auto rel = s.store->get_release(key);
+  if (!rel) {
+    answer = internal_error(rel.error());
+    return std::nullopt;
+  }
+  if (!*rel) {
+    answer = http::error_response(404, "not_found",
+                                  "no release " + key.version + " " + key.os + "/" + key.arch);
+    return std::nullopt;
+  }
+  return std::move(rel->value());
+}
+
 std::optional<bj::object> json_body(const Ctx& ctx, std::size_t cap, http::Response& error) {
   auto o = json::parse_object(ctx.req.body, "request body", {cap, 16});
   if (!o) {

@@ -16,6 +16,13 @@ boost::json::object event_json(const Event& e);
 boost::json::object attempt_json(const Attempt& a);
 http::Response json_ok(const boost::json::value& v, unsigned status = 200);
 http::Response bad_request(const std::string& code, const std::string& message);
+http::Response internal_error(const Error& e);
+
+// Appends an audit event; a failed write is a storage error that aborts the caller's transaction.
+Status audit(AppState& s, const Event& e);
+
+// The release with `key`, or nullopt with `answer` set to the 404 (or 500) to send.
+std::optional<Release> find_release(AppState& s, const ReleaseKey& key, http::Response& answer);
 
 // Parses a JSON object body (capped); on failure sets `error` to a 400 answer.
 std::optional<boost::json::object> json_body(const Ctx& ctx, std::size_t cap,
