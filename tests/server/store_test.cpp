@@ -16,6 +16,11 @@ struct Backend {
   std::function<std::string(const std::filesystem::path& dir)> url;
 };
 
+// Names the backend in test output instead of dumping the struct's bytes.
+void PrintTo(const Backend& b, std::ostream* os) {
+  *os << b.name;
+}
+
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
