@@ -28,7 +28,8 @@ TEST(ServerConfig, RequiredKeysAndHalfTlsAreErrors) {
       dir / "b.yaml", "directive_key: d\nrelease_keys: [x]\nlisten:\n  tls_cert_file: c.pem\n");
   auto b = load_server_config((dir / "b.yaml").string());
   ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.error().message.find("'listen' needs both tls_cert_file and tls_key_file"), std::string::npos)
+  EXPECT_NE(b.error().message.find("'listen' needs both tls_cert_file and tls_key_file"),
+            std::string::npos)
       << b.error().message;
   rollout::testing::write_file(
       dir / "c.yaml", "directive_key: d\nrelease_keys: [x]\nhealth:\n  block_crash: 150%\n");
