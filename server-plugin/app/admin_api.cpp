@@ -335,6 +335,23 @@ http::Response metrics(AppState& s, Ctx&) {
   line("rollout_request_duration_seconds_count " + std::to_string(m.requests.load()));
   auto releases = s.store->list_releases();
   auto counts = s.store->release_counts(std::nullopt);
+  if (releases) {
+    // 1 while a beta release newer than stable has waited longer than stale_stable_after.
+    line("# TYPE rollout_stale_stable gauge");
+    std::map<std::pair<std::string, std::string>, bool> stale;
+    const auto after =
+        std::chrono::duration_cast<std::chrono::seconds>(s.cfg.stale_stable_after).count();
+    for (const auto& r : *releases) {
+      const Targets t = channel_targets(*releases, r.key.os, r.key.arch);
+      auto& flag = stale[{r.key.os, r.key.arch}];
+      if (t.beta && t.beta->key == r.key && r.promotion_seq == 0 && s.now() - r.created_at > after)
+        flag = true;
+    }
+    for (const auto& [k, v] : stale) {
+      line("rollout_stale_stable{os=\"" + k.first + "\",arch=\"" + k.second + "\"} " +
+           (v ? "1" : "0"));
+    }
+  }
   if (releases && counts) {
     line("# TYPE rollout_release_success_ratio gauge");
     for (const auto& r : *releases) {

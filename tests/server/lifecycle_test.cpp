@@ -261,3 +261,22 @@ TEST_F(Lifecycle, ArtifactDownloadWithRangeAndEtag) {
 
 }  // namespace
 }  // namespace rollout::server::testing
+
+namespace rollout::server::testing {
+namespace {
+
+TEST_F(Lifecycle, StaleStableIsFlaggedInTheRowAndTheMetric) {
+  baseline();
+  ASSERT_EQ(publish(admin(), "1.5.0").status, 201u);
+  auto metric = [&] { return as(admin(), "GET", "/metrics").body; };
+  EXPECT_FALSE(row(admin(), "1.5.0")["stale_stable"].as_bool());
+  EXPECT_NE(metric().find("rollout_stale_stable{os=\"linux\",arch=\"x86_64\"} 0"),
+            std::string::npos);
+  now_ += 8 * 86400;  // beta has been ahead of stable for 8 days (default limit 7)
+  EXPECT_TRUE(row(admin(), "1.5.0")["stale_stable"].as_bool());
+  EXPECT_NE(metric().find("rollout_stale_stable{os=\"linux\",arch=\"x86_64\"} 1"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace rollout::server::testing

@@ -1,0 +1,87 @@
+// The C ABI as an RMM server in another language would use it: create from a YAML file, hand it
+// requests with the host's authenticated identity, free what it returns, destroy.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "server-plugin/include/rollout_plugin.h"
+#include "tests/server/app_fixture.hpp"
+
+namespace rollout::server::testing {
+namespace {
+
+class PluginHost : public AppFixture {
+ protected:
+  std::string config_file() {
+    const auto path = dir_.path() / "plugin.yaml";
+    rollout::testing::write_file(
+        path, "database_url: " + cfg_.database_url + "\ndata_dir: " + cfg_.data_dir +
+                  "\ndirective_key: " + cfg_.directive_key + "\nrelease_keys: [" +
+                  cfg_.release_keys[0] + "]\npassword_cost: 10\n");
+    return path.string();
+  }
+
+  rollout_response call(rollout_plugin* p, const char* method, const char* target,
+                        const std::string& body, const char* user, const char* role) {
+    rollout_header h{"Content-Type", "application/json"};
+    rollout_request req{};
+    req.method = method;
+    req.target = target;
+    req.headers = &h;
+    req.header_count = 1;
+    req.body = body.data();
+    req.body_len = body.size();
+    req.remote_addr = "10.0.0.1";
+    req.user = user;
+    req.role = role;
+    rollout_response resp{};
+    EXPECT_EQ(rollout_plugin_handle(p, &req, &resp), 0);
+    return resp;
+  }
+};
+
+TEST_F(PluginHost, HostIdentityDecidesWhatACallerMayDo) {
+  ASSERT_EQ(publish(admin(), "1.0.0").status, 201u);
+  app_.reset();
+  char* error = nullptr;
+  rollout_plugin* p = rollout_plugin_create(config_file().c_str(), &error);
+  ASSERT_NE(p, nullptr) << (error ? error : "");
+  EXPECT_EQ(rollout_plugin_abi_version(), ROLLOUT_PLUGIN_ABI_VERSION);
+
+  auto rows = call(p, "GET", "/api/updates/rollouts", "", "alice", "viewer");
+  EXPECT_EQ(rows.status, 200);
+  EXPECT_NE(std::string(rows.body, rows.body_len).find("\"version\":\"1.0.0\""), std::string::npos);
+  rollout_response_free(&rows);
+  EXPECT_EQ(rows.body, nullptr) << "freed and cleared";
+
+  const std::string promote =
+      R"({"os":"linux","arch":"x86_64","force":true,"reason":"host says so"})";
+  auto denied = call(p, "POST", "/api/updates/rollouts/1.0.0/promote", promote, "alice", "viewer");
+  EXPECT_EQ(denied.status, 403);
+  rollout_response_free(&denied);
+  auto anonymous =
+      call(p, "POST", "/api/updates/rollouts/1.0.0/promote", promote, nullptr, nullptr);
+  EXPECT_EQ(anonymous.status, 401) << "no host identity: the plugin's own authentication applies";
+  rollout_response_free(&anonymous);
+  auto ok = call(p, "POST", "/api/updates/rollouts/1.0.0/promote", promote, "bob", "operator");
+  EXPECT_EQ(ok.status, 200) << std::string(ok.body, ok.body_len);
+  rollout_response_free(&ok);
+  rollout_plugin_destroy(p);
+
+  auto events = store()->list_events(0, 10, std::nullopt).value();
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].user, "bob") << "audit rows carry the host's user";
+}
+
+TEST_F(PluginHost, BadConfigIsAnErrorStringAndNullArgumentsAreRefused) {
+  char* error = nullptr;
+  EXPECT_EQ(rollout_plugin_create((dir_.path() / "missing.yaml").c_str(), &error), nullptr);
+  ASSERT_NE(error, nullptr);
+  EXPECT_NE(std::string(error).find("missing.yaml"), std::string::npos);
+  rollout_string_free(error);
+  EXPECT_EQ(rollout_plugin_create(nullptr, nullptr), nullptr);
+  EXPECT_EQ(rollout_plugin_handle(nullptr, nullptr, nullptr), -1);
+}
+
+}  // namespace
+}  // namespace rollout::server::testing
