@@ -1,0 +1,77 @@
+// Launching and supervising a child program (the managed agent): start it with arguments,
+// environment and working directory; keep the last lines of its stderr (bounded) as crash
+// evidence; send its stdout to a file or discard it; learn how it ended (exit code or
+// terminating signal); stop it gracefully (SIGTERM, then SIGKILL after a grace period).
+// The child inherits no descriptor except stdin (/dev/null), stdout and stderr, and starts in its
+// own process group so a stop reaches its helpers too.
+//
+// Behind ProcessLauncher/Process interfaces so the supervisor can be tested with a fake.
+// A Process is owned by one thread; destroying one that still runs kills (SIGKILL) and reaps it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace rollout::platform {
+
+struct LaunchOptions {
+  std::string executable;         // a path; no search in PATH
+  std::vector<std::string> args;  // argv[1..]
+  bool inherit_environment = true;
+  std::vector<std::pair<std::string, std::string>> env;  // added or overriding
+  std::string working_dir;                               // empty: the current one
+  std::string stdout_path;                               // appended to when set, else discarded
+  std::size_t stderr_max_lines = 50;
+  std::size_t stderr_max_bytes = 8 * 1024;
+};
+
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;    // exit code when !signaled
+  int signal = 0;  // terminating signal when signaled
+  bool success() const { return !signaled && code == 0; }
+  // "exit code 3" or "signal 6 (ABRT)".
+  std::string describe() const;
+};
+
+class Process {
+ public:
+  virtual ~Process() = default;
+  virtual std::int64_t pid() const = 0;
+  // Non-blocking: collects pending stderr and returns the exit status once the child has ended.
+  virtual std::optional<ExitStatus> poll() = 0;
+  // Waits up to `timeout`; nullopt when the child is still running.
+  virtual std::optional<ExitStatus> wait_for(std::chrono::milliseconds timeout) = 0;
+  // Asks the child to stop, forces it after `grace`, and returns how it ended.
+  virtual ExitStatus terminate(std::chrono::milliseconds grace) = 0;
+  // The bounded tail of everything the child wrote to stderr so far.
+  virtual std::vector<std::string> stderr_tail() const = 0;
+  // Descriptors an event loop can wait on for readability: something happened (output or exit)
+  // and poll() should be called. Valid until the Process is destroyed.
+  virtual std::vector<std::intptr_t> wait_handles() const = 0;
+};
+
+class ProcessLauncher {
+ public:
+  virtual ~ProcessLauncher() = default;
+  // Error "launch_failed" when the program cannot be started (missing, not executable, ...).
+  virtual Expected<std::unique_ptr<Process>> launch(const LaunchOptions& options) = 0;
+};
+
+ProcessLauncher& real_process_launcher();
+
+// Ends the calling process at once, as kill -9 would (no destructors, no buffered output
+// flushed). Used by fault-injection crash points.
+[[noreturn]] void kill_current_process();
+
+// Absolute path of the running executable.
+Expected<std::string> current_executable_path();
+
+}  // namespace rollout::platform
