@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace rollout::server {
 namespace {
@@ -124,7 +125,7 @@ PromoteCheck promote_check(const Health& health, bool is_beta, std::chrono::seco
     } else {
       why += ": no update attempts reported yet";
     }
-    c.blockers.push_back({"not_healthy", why});
+    c.blockers.push_back({"not_healthy:" + std::string(to_string(health.status)), why});
   }
   if (health.counts.total() < t.min_attempts) {
     c.blockers.push_back({"too_few_attempts", std::to_string(health.counts.total()) +

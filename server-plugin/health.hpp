@@ -60,7 +60,10 @@ Health evaluate(const Counts& counts, bool admin_blocked, const Thresholds& t = 
 std::pair<double, double> wilson_interval(std::uint64_t k, std::uint64_t n, double z = 1.96);
 
 struct Blocker {
-  std::string code;  // not_beta | blocked | not_healthy | too_few_attempts | soak_not_met
+  // not_beta | blocked | not_healthy:<status> (warning, critical or unknown) | too_few_attempts |
+  // soak_not_met. The status rides in the code so a client can tell "wait for more data" (unknown)
+  // from "this release is failing" (critical) without parsing the message.
+  std::string code;
   std::string message;
 };
 

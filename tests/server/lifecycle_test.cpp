@@ -69,7 +69,8 @@ TEST_F(Lifecycle, PublishEnrollReportPromoteRollbackAudit) {
   ASSERT_EQ(refused.status, 409u) << refused.body;
   auto refusal = bj::parse(refused.body).as_object();
   EXPECT_EQ(refusal["error"].as_string(), "health_check_failed");
-  EXPECT_EQ(refusal["reasons"].as_array()[0].as_object()["code"].as_string(), "not_healthy");
+  EXPECT_EQ(refusal["reasons"].as_array()[0].as_object()["code"].as_string(),
+            "not_healthy:critical");
   EXPECT_TRUE(refusal["can_force"].as_bool());
 
   // Forced, with a reason.
