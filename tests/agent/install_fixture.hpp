@@ -1,0 +1,88 @@
+// Test helpers for the installer: an install root with runnable versions (tiny shell scripts
+// that print their version), an artifact placed in staging, and the invariant checks every
+// crash and recovery test asserts. Not thread-safe.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "agent/installer.hpp"
+#include "platform/clock.hpp"
+#include "platform/fs.hpp"
+#include "platform/process.hpp"
+#include "tests/testing/testing.hpp"
+
+namespace rollout::agent::test {
+
+inline const std::string kExe = "managed-agent";
+
+inline std::string script_for(const std::string& version) {
+  return "#!/bin/sh\necho " + version + "\n";
+}
+
+inline std::string sha_for(const std::string& version) {
+  // The installer does not hash (the downloader does); any well-formed digest will do.
+  return std::string(64, version.empty() ? '0' : 'a');
+}
+
+struct InstallRoot {
+  rollout::testing::TempDir dir;
+  InstallLayout layout{(dir / "root").string(), kExe};
+  std::string journal_path = (dir / "state/journal.json").string();
+
+  explicit InstallRoot(const std::vector<std::string>& versions = {"1.0.0"},
+                       const std::string& current = "1.0.0") {
+    namespace fs = std::filesystem;
+    fs::create_directories(dir / "state");
+    fs::create_directories(layout.versions_dir());
+    for (const auto& v : versions) {
+      fs::create_directories(layout.version_dir(v));
+      rollout::testing::write_file(layout.executable(v), script_for(v));
+      fs::permissions(layout.executable(v), fs::perms(0755));
+    }
+    fs::create_directory_symlink("versions/" + current, layout.current_link());
+  }
+
+  // Puts an artifact for `version` into staging as the downloader would; returns its path.
+  std::string place_artifact(const std::string& version) const {
+    const std::string path = layout.staging_dir() + "/download.part";
+    rollout::testing::write_file(path, script_for(version));
+    return path;
+  }
+
+  UpdateTarget target(const std::string& version, std::uint64_t sequence,
+                      std::uint64_t security_version = 1) const {
+    return UpdateTarget{version, sha_for(version), script_for(version).size(), security_version,
+                        sequence};
+  }
+
+  std::string link(const std::string& path) const {
+    std::error_code ec;
+    auto t = std::filesystem::read_symlink(path, ec);
+    return ec ? "" : t.string();
+  }
+  std::string current() const { return link(layout.current_link()); }
+  std::string previous() const { return link(layout.previous_link()); }
+};
+
+// Runs <root>/current's executable (resolved through the pointer, as the supervisor does) and
+// returns what it printed; empty when it could not run.
+inline std::string run_current(const InstallRoot& root) {
+  const std::string target = root.current();
+  if (target.rfind("versions/", 0) != 0) return "";
+  rollout::testing::TempDir out;
+  platform::LaunchOptions o;
+  o.executable = root.layout.root + "/" + target + "/" + kExe;
+  o.stdout_path = (out / "stdout").string();
+  auto p = platform::real_process_launcher().launch(o);
+  if (!p) return "";
+  auto status = (*p)->wait_for(std::chrono::seconds(60));
+  if (!status || !status->success()) return "";
+  auto text = rollout::testing::read_file(out / "stdout");
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+}  // namespace rollout::agent::test
