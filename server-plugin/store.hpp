@@ -47,7 +47,8 @@ class Store {
   virtual Status set_agent_directive(const std::string& id, const DirectiveRecord& d) = 0;
 
   // Update attempts. Idempotent by report id, all in one durable transaction: the ids returned
-  // are stored (now or before) when this returns.
+  // are stored (now or before) when this returns; a replayed id keeps its first report.
+  // occurred_at must be RFC 3339 UTC as common/time.hpp parses it (protocol parsing checks).
   virtual Expected<std::vector<std::string>> record_attempts(
       const std::vector<Attempt>& attempts) = 0;
   // Each agent counted once per release by its latest outcome; `since` limits to attempts

@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <csignal>
 #include <thread>
+
+#ifndef _WIN32
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 #include "tests/testing/testing.hpp"
 
@@ -151,6 +157,112 @@ TEST_P(StoreTest, EachAgentCountsOnceByItsLatestOutcome) {
   EXPECT_EQ(recent[(ReleaseKey{"1.0.0", "linux", "x86_64"})].failure, 1u)
       << "last-24h window by arrival";
   EXPECT_EQ(recent[(ReleaseKey{"1.0.0", "linux", "x86_64"})].success, 0u);
+}
+
+// The agent's clock decides "latest", including fractions of a second, which plain text order of
+// "10:00:00Z" and "10:00:00.5Z" would get wrong ('Z' sorts after '.').
+TEST_P(StoreTest, LatestOutcomeHonoursFractionalSeconds) {
+  ASSERT_TRUE(store_
+                  ->record_attempts({
+                      attempt("00000000-0000-4000-8000-000000000031", "a1", "1.0.0", "success",
+                              "2026-11-24T10:00:00.5Z"),
+                      // Arrives later, happened half a second earlier.
+                      attempt("00000000-0000-4000-8000-000000000032", "a1", "1.0.0", "failure",
+                              "2026-11-24T10:00:00Z"),
+                      attempt("00000000-0000-4000-8000-000000000033", "a2", "1.0.0", "crash",
+                              "2026-11-24T10:00:00.25Z"),
+                      attempt("00000000-0000-4000-8000-000000000034", "a2", "1.0.0", "failure",
+                              "2026-11-24T10:00:00.3Z"),
+                      // Same instant: arrival order breaks the tie.
+                      attempt("00000000-0000-4000-8000-000000000035", "a3", "1.0.0", "failure",
+                              "2026-11-24T10:00:01Z"),
+                      attempt("00000000-0000-4000-8000-000000000036", "a3", "1.0.0", "success",
+                              "2026-11-24T10:00:01Z"),
+                  })
+                  .ok());
+  const auto c = store_->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
+  EXPECT_EQ(c.success, 2u) << "a1 and a3";
+  EXPECT_EQ(c.failure, 1u) << "a2: .3 is after .25";
+  EXPECT_EQ(c.crash, 0u);
+}
+
+// A replayed id keeps its first report: a retransmission cannot rewrite history.
+TEST_P(StoreTest, ReplayedIdKeepsTheFirstReport) {
+  const std::string id = "00000000-0000-4000-8000-000000000041";
+  ASSERT_TRUE(
+      store_->record_attempts({attempt(id, "a1", "1.0.0", "crash", "2026-11-24T10:00:00Z")}).ok());
+  auto replay =
+      store_->record_attempts({attempt(id, "a1", "1.0.0", "success", "2026-11-24T11:00:00Z"),
+                               attempt("00000000-0000-4000-8000-000000000042", "a2", "1.0.0",
+                                       "success", "2026-11-24T11:00:00Z")});
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(*replay, (std::vector<std::string>{id, "00000000-0000-4000-8000-000000000042"}))
+      << "both acknowledged: one stored before, one now";
+  const auto c = store_->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
+  EXPECT_EQ(c.crash, 1u);
+  EXPECT_EQ(c.success, 1u);
+  EXPECT_EQ(store_->agent_attempts("a1", 10).value().at(0).outcome, "crash");
+}
+
+// A batch is all or nothing: a bad report in it leaves none of the batch stored.
+TEST_P(StoreTest, ABatchIsOneTransaction) {
+  auto bad = attempt("00000000-0000-4000-8000-000000000052", "a2", "1.0.0", "success",
+                     "2026-11-24T10:00:00Z");
+  bad.outcome = "exploded";
+  auto st = store_->record_attempts({attempt("00000000-0000-4000-8000-000000000051", "a1", "1.0.0",
+                                             "success", "2026-11-24T10:00:00Z"),
+                                     bad});
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(store_->attempt_count().value(), 0u);
+}
+
+#ifndef _WIN32
+// Acknowledged means durable: a process killed right after record_attempts returns (no
+// destructor, no close) loses nothing. (Power loss is SQLite's synchronous=FULL contract.)
+TEST_P(StoreTest, AcknowledgedReportsSurviveAKilledProcess) {
+  store_.reset();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto child = open_store(url_);
+    if (!child) _exit(2);
+    auto ok = child.value()->record_attempts({attempt("00000000-0000-4000-8000-000000000061", "a1",
+                                                      "1.0.0", "success", "2026-11-24T10:00:00Z")});
+    if (!ok) _exit(3);
+    std::raise(SIGKILL);
+    _exit(4);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exit code " << WEXITSTATUS(wstatus);
+  reopen();
+  EXPECT_EQ(store_->attempt_count().value(), 1u);
+  const auto c = store_->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
+  EXPECT_EQ(c.success, 1u);
+}
+#endif
+
+// Several servers starting on a fresh database at once: every one opens and the schema is built
+// once.
+TEST_P(StoreTest, ConcurrentFirstOpensAllSucceed) {
+  store_.reset();
+  testing::TempDir fresh_dir;
+  const auto fresh = GetParam().url(fresh_dir.path());
+  std::vector<std::thread> threads;
+  std::atomic<int> opened{0};
+  std::vector<std::string> errors(4);
+  for (std::size_t i = 0; i < errors.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto s = open_store(fresh);
+      if (s) {
+        ++opened;
+      } else {
+        errors[i] = s.error().message;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(opened, 4) << errors[0] << errors[1] << errors[2] << errors[3];
 }
 
 TEST_P(StoreTest, FailurePatternsGroupByStageAndCode) {
@@ -338,6 +450,48 @@ TEST(SqliteStore, AuditRowsCannotBeChangedOrDeleted) {
   auto again = open_store("sqlite:" + path);
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.error().message.find("newer than this server"), std::string::npos);
+}
+
+// Reads one value as text with the raw API, the way an operator's sqlite3 shell would.
+std::string scalar(sqlite3* db, const char* sql) {
+  sqlite3_stmt* st = nullptr;
+  std::string out = "<error>";
+  if (sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+  sqlite3_finalize(st);
+  return out;
+}
+
+TEST(SqliteStore, WalModeAndOneRowPerMigrationAfterReopens) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  int version = 0;
+  for (int i = 0; i < 3; ++i) version = open_store("sqlite:" + path).value()->schema_version();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(scalar(db, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM schema_migrations"), std::to_string(version));
+  EXPECT_EQ(scalar(db, "SELECT MAX(version) FROM schema_migrations"), std::to_string(version));
+  sqlite3_close(db);
+}
+
+// A migration that fails halfway leaves nothing behind: the tables it created are gone and the
+// version is not recorded, so fixing the cause and restarting just works.
+TEST(SqliteStore, AFailedMigrationRollsBackCompletely) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  // A stray 'logs' table makes the last statement of migration 1 fail.
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE logs (x)", nullptr, nullptr, nullptr), SQLITE_OK);
+  auto failed = open_store("sqlite:" + path);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.error().message.find("migration 1"), std::string::npos)
+      << failed.error().message;
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'releases'"), "0");
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE logs", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_TRUE(open_store("sqlite:" + path).ok());
 }
 
 TEST(SqliteStore, BadUrlsAreClearErrors) {

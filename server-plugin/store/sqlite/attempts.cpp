@@ -30,12 +30,16 @@ Expected<std::vector<std::string>> SqliteStore::record_attempts(
 
 Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t> since) {
   std::lock_guard lock(mu_);
-  // Each agent counts once per release: its latest final outcome (agent clock order, then
-  // arrival order for ties).
+  // Each agent counts once per release: its latest final outcome by the agent's clock, then
+  // arrival order for ties. occurred_at is RFC 3339 UTC ("...:SSZ" or "...:SS.fffZ"); compared as
+  // text, "10:00:00Z" would sort after "10:00:00.5Z" ('Z' > '.'), so the whole seconds and the
+  // fraction are ordered separately.
   auto s = db_.prepare(
       "SELECT version, os, arch, outcome, COUNT(*) FROM ("
       "  SELECT version, os, arch, outcome, ROW_NUMBER() OVER ("
-      "    PARTITION BY version, os, arch, agent_id ORDER BY occurred_at DESC, rowid DESC) AS rn"
+      "    PARTITION BY version, os, arch, agent_id ORDER BY substr(occurred_at, 1, 19) DESC,"
+      "    CAST('0' || substr(occurred_at, 20, length(occurred_at) - 20) AS REAL) DESC,"
+      "    rowid DESC) AS rn"
       "  FROM update_attempts WHERE received_at >= ?)"
       " WHERE rn = 1 GROUP BY version, os, arch, outcome");
   if (!s) return s.error();

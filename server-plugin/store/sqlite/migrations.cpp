@@ -72,36 +72,48 @@ int latest_schema_version() {
 }
 
 Expected<int> migrate(Db& db) {
-  if (auto st = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-      !st) {
-    return st.error();
-  }
-  auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-  if (!q) return q.error();
-  int current = 0;
-  if (q->step()) current = static_cast<int>(q->i64(0));
-  if (current > latest_schema_version()) {
-    return make_error("storage", "database schema version " + std::to_string(current) +
-                                     " is newer than this server understands (" +
-                                     std::to_string(latest_schema_version()) +
-                                     "); upgrade rollout-server");
-  }
-  for (int v = current + 1; v <= latest_schema_version(); ++v) {
-    if (auto st = db.exec("BEGIN IMMEDIATE"); !st) return st.error();
-    Status st = db.exec(kMigrations[v - 1]);
-    if (st) {
-      auto ins = db.prepare("INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
-      st = ins ? ins->bind(1, v).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run()
-               : Status(ins.error());
+  // One write transaction around the version check and every pending step: two servers starting
+  // on a fresh file at once cannot both see version 0 and both run migration 1 (the second waits
+  // on busy_timeout, then finds nothing to do), and a failed step leaves the schema as it was.
+  if (auto st = db.exec("BEGIN IMMEDIATE"); !st) return st.error().context("migrations");
+  auto apply = [&]() -> Expected<int> {
+    if (auto st = db.exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                          "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+        !st) {
+      return st.error();
     }
-    if (!st) {
-      (void)db.exec("ROLLBACK");
-      return st.error().context("migration " + std::to_string(v));
+    auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!q) return q.error();
+    int current = 0;
+    if (q->step()) current = static_cast<int>(q->i64(0));
+    if (auto st = q->status(); !st) return st.error();
+    if (current > latest_schema_version()) {
+      return make_error("storage", "database schema version " + std::to_string(current) +
+                                       " is newer than this server understands (" +
+                                       std::to_string(latest_schema_version()) +
+                                       "); upgrade rollout-server");
     }
-    if (auto c = db.exec("COMMIT"); !c) return c.error();
+    for (int v = current + 1; v <= latest_schema_version(); ++v) {
+      Status st = db.exec(kMigrations[v - 1]);
+      if (st) {
+        auto ins = db.prepare("INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
+        st = ins ? ins->bind(1, v).bind(2, static_cast<std::int64_t>(std::time(nullptr))).run()
+                 : Status(ins.error());
+      }
+      if (!st) return st.error().context("migration " + std::to_string(v));
+    }
+    return latest_schema_version();
+  };
+  auto version = apply();
+  if (!version) {
+    (void)db.exec("ROLLBACK");
+    return version.error();
   }
-  return latest_schema_version();
+  if (auto st = db.exec("COMMIT"); !st) {
+    (void)db.exec("ROLLBACK");
+    return st.error().context("migrations");
+  }
+  return version;
 }
 
 }  // namespace rollout::server::sqlite

@@ -1,4 +1,6 @@
 // Releases and the promotion bookkeeping.
+#include <sqlite3.h>
+
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 
 namespace rollout::server::sqlite {
@@ -41,7 +43,8 @@ Status SqliteStore::insert_release(const Release& r) {
   s->bind(10, r.published_by).bind(11, r.promoted_at).bind(12, r.promotion_seq).bind(13, r.blocked);
   s->bind(14, r.blocked_reason);
   auto st = s->run();
-  if (!st && st.error().code == "constraint") {
+  // Only the (version, os, arch) key is a duplicate; another constraint failing is a real error.
+  if (!st && s->last_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return make_error("duplicate_release", "release " + r.key.version + " " + r.key.os + "/" +
                                                r.key.arch + " is already published");
   }

@@ -21,12 +21,14 @@ Expected<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
   if (path.empty()) return make_error("invalid_config", "database_url: sqlite: needs a file path");
   auto db = Db::open(path);
   if (!db) return db.error();
+  // busy_timeout first: switching a fresh file to WAL takes a lock, and another server opening
+  // the same file at the same moment must make this one wait, not fail with "database is locked".
   // WAL lets readers run beside the writer; synchronous=FULL makes every COMMIT durable before it
   // returns, which is what lets the server acknowledge a report.
-  if (auto st = db->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                         "PRAGMA busy_timeout=10000;");
+  if (auto st = db->exec("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL;"
+                         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
       !st) {
-    return st.error();
+    return st.error().context("database " + path);
   }
   auto version = migrate(*db);
   if (!version) return version.error();
