@@ -5,9 +5,9 @@
 #include <ctime>
 #include <mutex>
 
-#include "agent/transport.hpp"
+#include "common/http/client.hpp"
 
-namespace rollout::agent {
+namespace rollout::net {
 
 Status check_url_allowed(std::string_view url, const TransportOptions& options) {
   if (url.starts_with("https://")) return {};
@@ -65,6 +65,7 @@ struct Transfer {
   // Headers
   std::optional<std::chrono::seconds> retry_after;
   std::optional<std::uint64_t> content_range_start;
+  std::vector<std::string> set_cookies;
   // First error raised inside a callback; it explains a CURLE_WRITE_ERROR/ABORTED_BY_CALLBACK.
   std::optional<Error> error;
 };
@@ -77,6 +78,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
     if (line.starts_with("HTTP/")) {  // a new response (e.g. after 100-continue): reset
       t.retry_after.reset();
       t.content_range_start.reset();
+      t.set_cookies.clear();
     }
     return size * n;
   }
@@ -91,6 +93,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
         t.retry_after = std::chrono::seconds(std::max<time_t>(0, when - std::time(nullptr)));
       }
     }
+  } else if (name == "set-cookie") {
+    if (t.set_cookies.size() < 16) t.set_cookies.push_back(value);
   } else if (name == "content-range" && value.starts_with("bytes ")) {
     const std::string range = value.substr(6);
     const auto dash = range.find('-');
@@ -168,8 +172,8 @@ class CurlTransport final : public Transport {
     std::call_once(g_curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   }
 
-  Expected<JsonResult> post_json(const std::string& url, std::string_view body,
-                                 const std::string& token) override {
+  Expected<JsonResult> send(const Request& req) override {
+    const std::string& url = req.url;
     if (auto st = check_url_allowed(url, options_); !st) return st.error();
     std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
     if (!easy) return make_error("internal", "curl_easy_init failed");
@@ -177,17 +181,30 @@ class CurlTransport final : public Transport {
     t.options = &options_;
     t.easy = easy.get();
     t.body_cap = options_.max_json_response;
+    const bool has_body = req.method != "GET" && req.method != "HEAD";
     std::unique_ptr<curl_slist, SlistDeleter> headers(
-        curl_slist_append(nullptr, "Content-Type: application/json"));
-    headers.reset(curl_slist_append(headers.release(), "Accept: application/json"));
-    if (!token.empty()) {
-      headers.reset(
-          curl_slist_append(headers.release(), ("Authorization: Bearer " + token).c_str()));
+        curl_slist_append(nullptr, "Accept: application/json"));
+    if (has_body) {
+      headers.reset(curl_slist_append(headers.release(), "Content-Type: application/json"));
+    }
+    if (!req.bearer_token.empty()) {
+      headers.reset(curl_slist_append(headers.release(),
+                                      ("Authorization: Bearer " + req.bearer_token).c_str()));
+    }
+    for (const auto& [name, value] : req.headers) {
+      headers.reset(curl_slist_append(headers.release(), (name + ": " + value).c_str()));
     }
     common_setup(easy.get(), url, t);
     curl_easy_setopt(easy.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    if (has_body) {
+      curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDS, req.body.data());
+      curl_easy_setopt(easy.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(req.body.size()));
+      if (req.method != "POST")
+        curl_easy_setopt(easy.get(), CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    } else if (req.method == "HEAD") {
+      curl_easy_setopt(easy.get(), CURLOPT_NOBODY, 1L);
+    }
     curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT,
                      static_cast<long>(options_.request_timeout.count()));
     const CURLcode rc = curl_easy_perform(easy.get());
@@ -196,6 +213,7 @@ class CurlTransport final : public Transport {
     curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &r.status);
     r.body = std::move(t.body);
     r.retry_after = t.retry_after;
+    r.set_cookies = std::move(t.set_cookies);
     return r;
   }
 
@@ -269,7 +287,7 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &on_progress);
     curl_easy_setopt(easy, CURLOPT_XFERINFODATA, &t);
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, "rollout-agent");
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   }
 
   static Error transfer_error(CURLcode rc, const Transfer& t, const std::string& url) {
@@ -289,8 +307,18 @@ class CurlTransport final : public Transport {
 
 }  // namespace
 
+Expected<JsonResult> Transport::post_json(const std::string& url, std::string_view body,
+                                          const std::string& token) {
+  Request req;
+  req.method = "POST";
+  req.url = url;
+  req.body = std::string(body);
+  req.bearer_token = token;
+  return send(req);
+}
+
 std::unique_ptr<Transport> make_curl_transport(TransportOptions options) {
   return std::make_unique<CurlTransport>(std::move(options));
 }
 
-}  // namespace rollout::agent
+}  // namespace rollout::net

@@ -1,9 +1,9 @@
 #include <gtest/gtest.h>
 
-#include "agent/transport.hpp"
+#include "common/http/client.hpp"
 #include "tests/testing/scripted_server.hpp"
 
-namespace rollout::agent {
+namespace rollout::net {
 namespace {
 
 using testing::ScriptedConnection;
@@ -224,4 +224,4 @@ TEST(Transport, BandwidthCapIsAppliedWithoutBreakingTheTransfer) {
 }
 
 }  // namespace
-}  // namespace rollout::agent
+}  // namespace rollout::net

@@ -1,10 +1,11 @@
-// How the agent talks to the server: JSON POSTs (enroll, check-in, reports) and artifact
-// downloads. Behind an interface so tests can substitute a fake and the controller never sees
-// libcurl. The libcurl implementation verifies TLS (peer and host) always, refuses plain http://
-// unless allow_plain_http is set (tests only), caps every response body, aborts a transfer slower
-// than low_speed_bytes for low_speed_time, and can cap bandwidth. Downloads stream into a caller
-// callback (which hashes and writes), resume from an offset with a Range request, and stop hard
-// at max_bytes. A Transport object is used from one thread at a time.
+// How our programs talk to the rollout server: JSON requests (the agent's enroll, check-in and
+// reports; rolloutctl's management calls) and artifact downloads. Behind an interface so tests can
+// substitute a fake and callers never see libcurl. The libcurl implementation verifies TLS (peer
+// and host) always, refuses plain http:// unless allow_plain_http is set (tests only), caps every
+// response body, aborts a transfer slower than low_speed_bytes for low_speed_time, and can cap
+// bandwidth. Downloads stream into a caller callback (which hashes and writes), resume from an
+// offset with a Range request, and stop hard at max_bytes. A Transport object is used from one
+// thread at a time.
 #pragma once
 
 #include <chrono>
@@ -14,10 +15,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/error.hpp"
 
-namespace rollout::agent {
+namespace rollout::net {
 
 struct TransportOptions {
   bool allow_plain_http = false;
@@ -29,15 +32,25 @@ struct TransportOptions {
   std::chrono::seconds low_speed_time{30};   // ... sustained for this long
   std::uint64_t max_bandwidth = 0;           // bytes/s, 0 = unlimited
   std::size_t max_json_response = 1024 * 1024;
+  std::string user_agent = "rollout-agent";
   // Called regularly during long transfers so the single-threaded agent can keep supervising
   // its managed process.
   std::function<void()> on_progress;
+};
+
+struct Request {
+  std::string method = "GET";
+  std::string url;
+  std::string body;  // sent as application/json when not empty or when method is not GET
+  std::string bearer_token;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
 };
 
 struct JsonResult {
   long status = 0;
   std::string body;
   std::optional<std::chrono::seconds> retry_after;
+  std::vector<std::string> set_cookies;  // values of Set-Cookie headers, in order
 };
 
 struct DownloadResult {
@@ -54,10 +67,12 @@ using RestartHook = std::function<Status()>;
 class Transport {
  public:
   virtual ~Transport() = default;
+  // Sends one request whose answer is small (capped at max_json_response). Transport failures
+  // are errors ("network", "timeout", "tls", "invalid_url"); any HTTP status is a JsonResult.
+  virtual Expected<JsonResult> send(const Request& request) = 0;
   // POSTs a JSON body to url with "Authorization: Bearer <token>" when token is not empty.
-  // Transport failures are errors ("network"); any HTTP status is a JsonResult.
-  virtual Expected<JsonResult> post_json(const std::string& url, std::string_view body,
-                                         const std::string& token) = 0;
+  Expected<JsonResult> post_json(const std::string& url, std::string_view body,
+                                 const std::string& token);
   // GETs url from byte `offset` (Range when offset > 0), handing at most `max_bytes` bytes in
   // total (counted from 0) to sink. More data than that is the error "too_large".
   virtual Expected<DownloadResult> download(const std::string& url, const std::string& token,
@@ -71,4 +86,4 @@ Status check_url_allowed(std::string_view url, const TransportOptions& options);
 
 std::unique_ptr<Transport> make_curl_transport(TransportOptions options);
 
-}  // namespace rollout::agent
+}  // namespace rollout::net
