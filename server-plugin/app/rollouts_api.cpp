@@ -24,7 +24,7 @@ Health health_of(AppState& s, const Release& r, const CountsByRelease& counts) {
 }
 
 // Reads {os, arch} from a body and the {version} path parameter as a release key.
-std::optional<ReleaseKey> key_from(const Ctx& c, bj::object& body, json::Reader& r) {
+std::optional<ReleaseKey> key_from(const Ctx& c, json::Reader& r) {
   ReleaseKey k{c.params.at("version"), r.string("os", 16), r.string("arch", 16)};
   if (!SemVer::parse(k.version)) {
     r.fail("version", "must be a SemVer version like 1.4.2");
@@ -32,7 +32,6 @@ std::optional<ReleaseKey> key_from(const Ctx& c, bj::object& body, json::Reader&
   }
   if (r.ok() && !valid_os(k.os)) r.fail("os", "must be linux or windows");
   if (r.ok() && !valid_arch(k.arch)) r.fail("arch", "must be x86_64 or aarch64");
-  (void)body;
   if (!r.ok()) return std::nullopt;
   return k;
 }
@@ -193,7 +192,7 @@ http::Response promote(AppState& s, Ctx& c) {
   auto body = json_body(c, s.cfg.body_limit, err);
   if (!body) return err;
   json::Reader r(*body, "promote");
-  auto key = key_from(c, *body, r);
+  auto key = key_from(c, r);
   const bool force = r.opt_boolean("force").value_or(false);
   const std::string reason = r.opt_string("reason", 1024).value_or("");
   r.no_unknown_keys();
@@ -249,7 +248,7 @@ http::Response rollback(AppState& s, Ctx& c) {
   auto body = json_body(c, s.cfg.body_limit, err);
   if (!body) return err;
   json::Reader r(*body, "rollback");
-  auto key = key_from(c, *body, r);
+  auto key = key_from(c, r);
   const std::string reason = r.opt_string("reason", 1024).value_or("");
   r.no_unknown_keys();
   if (!key || !r.ok()) return bad_request("invalid_body", r.error().message);

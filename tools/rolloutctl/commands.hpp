@@ -1,5 +1,6 @@
 // The rolloutctl verbs. Each takes the arguments after its name and returns the process exit
-// code: 0 ok, 1 verification failed, 2 usage or input error (one line on stderr).
+// code: 0 ok, 1 verification failed or the server refused, 2 usage or input error (one line on
+// stderr).
 #pragma once
 
 #include <string>
@@ -10,5 +11,12 @@ namespace rollout::ctl {
 int keygen(const std::vector<std::string>& args);
 int sign_release(const std::vector<std::string>& args);
 int verify(const std::vector<std::string>& args);
+// Against the server's management API (tools/rolloutctl/api.hpp): exit 1 when the server refuses.
+int publish(const std::vector<std::string>& args);
+int status(const std::vector<std::string>& args);
+int promote(const std::vector<std::string>& args);
+int rollback(const std::vector<std::string>& args);
+int users(const std::vector<std::string>& args);
+int token(const std::vector<std::string>& args);
 
 }  // namespace rollout::ctl

@@ -17,8 +17,16 @@ constexpr const char* kUsage =
     "  sign-release  sign a release manifest for an artifact with the release key\n"
     "  verify        verify a release manifest (and optionally its artifact)\n"
     "\n"
+    "  publish       upload a signed release to the server (it starts on beta)\n"
+    "  status        the Updates table: health, success rate and agents per release\n"
+    "  promote       make a beta release stable (health-gated; --force --reason overrides)\n"
+    "  rollback      block a release and downgrade every agent on it (--reason required)\n"
+    "  users add     create a viewer, operator or admin user\n"
+    "  token create  create an API token for these commands\n"
+    "\n"
     "Run 'rolloutctl <command> --help' for a command's options.\n"
-    "Exit codes: 0 ok, 1 verification failed, 2 usage or input error.\n";
+    "Exit codes: 0 ok, 1 verification failed or the server refused/was unreachable,\n"
+    "2 usage or input error.\n";
 
 struct Verb {
   const char* name;
@@ -26,9 +34,11 @@ struct Verb {
 };
 
 constexpr Verb kVerbs[] = {
-    {"keygen", rollout::ctl::keygen},
-    {"sign-release", rollout::ctl::sign_release},
-    {"verify", rollout::ctl::verify},
+    {"keygen", rollout::ctl::keygen},     {"sign-release", rollout::ctl::sign_release},
+    {"verify", rollout::ctl::verify},     {"publish", rollout::ctl::publish},
+    {"status", rollout::ctl::status},     {"promote", rollout::ctl::promote},
+    {"rollback", rollout::ctl::rollback}, {"users", rollout::ctl::users},
+    {"token", rollout::ctl::token},
 };
 
 }  // namespace
