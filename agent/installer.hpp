@@ -90,6 +90,9 @@ class Installer {
   // Probation passed: raise the floor to the target's security version and delete versions
   // other than current and previous.
   Status commit();
+  // Records that the finished update's outcome report is queued (state must be committed,
+  // failed or reverted).
+  Status mark_outcome_reported();
   // Abandons an update before the switch (download/verify/stage failure) and removes its files.
   Status fail(Error reason);
 

@@ -61,6 +61,10 @@ struct Journal {
   std::uint32_t crash_count = 0;
   std::optional<std::uint64_t> download_offset;
   std::optional<JournalError> error;
+  // The outcome of a finished update (committed, failed, reverted) is in the report queue. Set in
+  // its own journal write after the queue write, so a crash between the two re-queues the same
+  // report (same id) and the server counts it once.
+  bool outcome_reported = false;
 
   bool is_bad(std::string_view version) const;
   friend bool operator==(const Journal&, const Journal&) = default;

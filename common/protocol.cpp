@@ -186,7 +186,7 @@ Expected<CheckinResponse> CheckinResponse::parse(std::string_view body) {
   json::Reader r(*o, "check-in answer");
   CheckinResponse c;
   c.poll_interval_s = r.uint("poll_interval_s", 86400);
-  if (r.ok() && c.poll_interval_s < 5) r.fail("poll_interval_s", "must be at least 5");
+  if (r.ok() && c.poll_interval_s < 1) r.fail("poll_interval_s", "must be at least 1");
   if (const auto* d = r.opt_object("directive")) c.directive = *d;
   if (const auto* w = r.opt_object("maintenance_window")) {
     json::Reader wr(*w, "maintenance_window");

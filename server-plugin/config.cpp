@@ -58,8 +58,9 @@ Expected<ServerConfig> load_server_config(const std::string& path,
     if (r.ok() && (c.tls_cert_file.empty() != c.tls_key_file.empty())) {
       r.fail("listen", "needs both tls_cert_file and tls_key_file, or neither");
     }
-    if (r.ok() && c.poll_interval < std::chrono::seconds(5))
-      r.fail("poll_interval", "must be at least 5s");
+    // 1 s is for test fleets and demos on loopback; production fleets poll every minute or so.
+    if (r.ok() && c.poll_interval < std::chrono::seconds(1))
+      r.fail("poll_interval", "must be at least 1s");
     return r.finish();
   };
   const auto conf_d = (std::filesystem::path(path).parent_path() / "conf.d").string();

@@ -138,6 +138,7 @@ Status Installer::begin(const UpdateTarget& t) {
   next.target_security_version = t.security_version;
   next.from_version = current ? *current : "";
   next.directive_sequence = t.directive_sequence;
+  next.outcome_reported = false;
   next.probation_started_at.reset();
   next.crash_count = 0;
   next.download_offset = 0;
@@ -151,6 +152,17 @@ Status Installer::record_download_offset(std::uint64_t offset) {
   }
   Journal next = journal_;
   next.download_offset = offset;
+  return save(next);
+}
+
+Status Installer::mark_outcome_reported() {
+  const auto s = journal_.state;
+  if (s != UpdateState::committed && s != UpdateState::failed && s != UpdateState::reverted) {
+    return state_error("mark the outcome reported", s);
+  }
+  if (journal_.outcome_reported) return {};
+  Journal next = journal_;
+  next.outcome_reported = true;
   return save(next);
 }
 

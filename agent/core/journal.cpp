@@ -95,6 +95,7 @@ std::string serialize(const Journal& j) {
   if (j.probation_started_at) o["probation_started_at"] = *j.probation_started_at;
   o["crash_count"] = j.crash_count;
   if (j.download_offset) o["download_offset"] = *j.download_offset;
+  if (j.outcome_reported) o["outcome_reported"] = true;
   if (j.error)
     o["error"] = boost::json::object{{"code", j.error->code}, {"message", j.error->message}};
   return boost::json::serialize(o) + "\n";
@@ -128,6 +129,7 @@ Expected<Journal> parse_journal(std::string_view text) {
   j.probation_started_at = r.opt_string("probation_started_at", 64);
   j.crash_count = static_cast<std::uint32_t>(r.uint("crash_count", UINT32_MAX));
   j.download_offset = r.opt_uint("download_offset");
+  j.outcome_reported = r.opt_boolean("outcome_reported").value_or(false);
   if (const auto* err = r.opt_object("error")) {
     json::Reader er(*err, "journal error");
     JournalError e{er.string("code", 64), er.string("message", 4096, true)};

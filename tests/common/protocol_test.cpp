@@ -114,7 +114,7 @@ TEST(Protocol, CheckinAndEnrollAreStrict) {
       CheckinRequest::parse(
           R"({"agent_id":"a","current_version":"../1","os":"linux","arch":"x86_64","state":"idle","last_sequence":0,"security_floor":0})")
           .ok());
-  EXPECT_FALSE(CheckinResponse::parse(R"({"poll_interval_s":1})").ok());
+  EXPECT_FALSE(CheckinResponse::parse(R"({"poll_interval_s":0})").ok());
   EXPECT_FALSE(
       CheckinResponse::parse(
           R"({"poll_interval_s":60,"maintenance_window":{"start":"25:00","end":"01:00","timezone":"UTC"}})")

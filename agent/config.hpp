@@ -1,0 +1,52 @@
+// rollout-agent's configuration: YAML (main file, conf.d/*.yaml, --set overrides) into one struct
+// with defaults, validated as it is read; a bad value is one line naming the file, line and key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace rollout::agent {
+
+struct AgentConfig {
+  std::string server_url;      // https://host:port (http:// only with allow_plain_http)
+  std::string enrollment_key;  // used once, to enroll
+  std::string state_dir = "/var/lib/rollout-agent";  // identity, journal, report queue, downloads
+  std::string install_root = "/opt/rollout-agent";   // versions/<v>/, current, previous
+  std::string executable = "agent";                  // the managed agent, inside versions/<v>/
+  std::vector<std::string> arguments;                // its arguments
+  std::vector<std::string> release_keys;             // pinned public keys (PEM paths)
+  std::vector<std::string> directive_keys;           // pinned public keys (PEM paths)
+  std::string channel_hint = "stable";               // beta | stable, for enrollment
+  std::string client;                                // optional grouping for policies
+  std::string site;
+  std::string hostname;    // empty: the machine's host name
+  std::string machine_id;  // empty: the OS's machine id (several agents on one host: set it)
+  std::string os;          // empty: this build's OS (tests may pretend otherwise)
+  std::string arch;        // empty: this build's architecture
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};  // until the server says
+  std::chrono::milliseconds probation{std::chrono::minutes(10)};
+  std::uint32_t crash_limit = 2;
+  std::uint64_t max_bandwidth = 0;  // bytes/s, 0 = unlimited
+  std::string proxy;
+  std::string ca_file;  // empty: the system trust store
+  std::chrono::milliseconds clock_tolerance{std::chrono::minutes(5)};
+  std::chrono::milliseconds low_speed_time{std::chrono::seconds(30)};
+  std::uint32_t low_speed_bytes = 1024;
+  std::chrono::milliseconds max_backoff{std::chrono::minutes(15)};
+  bool allow_plain_http = false;  // tests only
+  std::string log_level = "info";
+};
+
+// Error code "invalid_config" with one line naming the key.
+Expected<AgentConfig> load_agent_config(const std::string& path,
+                                        const std::vector<std::string>& overrides = {});
+
+// This build's os and arch names ("linux"/"windows", "x86_64"/"aarch64").
+std::string build_os();
+std::string build_arch();
+
+}  // namespace rollout::agent

@@ -1,0 +1,93 @@
+#include "agent/config.hpp"
+
+#include "common/config.hpp"
+#include "common/release.hpp"
+
+namespace rollout::agent {
+
+std::string build_os() {
+#if defined(_WIN32)
+  return "windows";
+#else
+  return "linux";
+#endif
+}
+
+std::string build_arch() {
+#if defined(__aarch64__) || defined(_M_ARM64)
+  return "aarch64";
+#else
+  return "x86_64";
+#endif
+}
+
+Expected<AgentConfig> load_agent_config(const std::string& path,
+                                        const std::vector<std::string>& overrides) {
+  AgentConfig c;
+  auto apply = [&c](config::Reader& r) -> Status {
+    r.string("server_url", c.server_url, 2048);
+    r.string("enrollment_key", c.enrollment_key, 256);
+    r.string("state_dir", c.state_dir);
+    r.string("install_root", c.install_root);
+    r.string("executable", c.executable, 255);
+    r.string_list("arguments", c.arguments, 64);
+    r.string_list("release_keys", c.release_keys, 16);
+    r.string_list("directive_keys", c.directive_keys, 16);
+    r.one_of("channel_hint", c.channel_hint, {"beta", "stable"});
+    r.string("client", c.client, 128);
+    r.string("site", c.site, 128);
+    r.string("hostname", c.hostname, 255);
+    r.string("machine_id", c.machine_id, 128);
+    r.one_of("os", c.os, {"linux", "windows"});
+    r.one_of("arch", c.arch, {"x86_64", "aarch64"});
+    r.duration("poll_interval", c.poll_interval);
+    r.duration("probation", c.probation);
+    r.number<std::uint32_t>("crash_limit", c.crash_limit, 1, 100);
+    r.size("max_bandwidth", c.max_bandwidth);
+    r.string("proxy", c.proxy, 2048);
+    r.string("ca_file", c.ca_file);
+    r.duration("clock_tolerance", c.clock_tolerance);
+    r.duration("low_speed_time", c.low_speed_time);
+    r.number<std::uint32_t>("low_speed_bytes", c.low_speed_bytes, 1, 1u << 30);
+    r.duration("max_backoff", c.max_backoff);
+    r.boolean("allow_plain_http", c.allow_plain_http);
+    r.one_of("log_level", c.log_level, {"debug", "info", "warn", "error"});
+    if (r.ok() && (c.executable.find('/') != std::string::npos || c.executable == "." ||
+                   c.executable == "..")) {
+      r.fail("executable", "must be a file name inside the version directory, not a path");
+    }
+    return r.finish();
+  };
+  const std::string conf_d = path.substr(0, path.rfind('/') + 1) + "conf.d";
+  if (auto st = config::load_layers(path, conf_d, overrides, apply); !st) {
+    return make_error("invalid_config", st.error().message);
+  }
+  auto required = [&path](const std::string& value, const char* key) -> Status {
+    if (value.empty()) {
+      return make_error("invalid_config", "config " + path + ": '" + key + "' is required");
+    }
+    return {};
+  };
+  if (auto st = required(c.server_url, "server_url"); !st) return st.error();
+  if (auto st = required(c.state_dir, "state_dir"); !st) return st.error();
+  if (auto st = required(c.install_root, "install_root"); !st) return st.error();
+  if (c.server_url.rfind("https://", 0) != 0) {
+    if (c.server_url.rfind("http://", 0) != 0) {
+      return make_error("invalid_config",
+                        "config " + path + ": 'server_url' must be an https:// URL");
+    }
+    if (!c.allow_plain_http) {
+      return make_error("invalid_config", "config " + path +
+                                              ": 'server_url' is plain http://; set "
+                                              "allow_plain_http: true only for tests");
+    }
+  }
+  if (c.release_keys.empty()) return required("", "release_keys").error();
+  if (c.directive_keys.empty()) return required("", "directive_keys").error();
+  if (c.os.empty()) c.os = build_os();
+  if (c.arch.empty()) c.arch = build_arch();
+  while (c.server_url.size() > 8 && c.server_url.back() == '/') c.server_url.pop_back();
+  return c;
+}
+
+}  // namespace rollout::agent

@@ -1,0 +1,551 @@
+#include "agent/controller.hpp"
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <thread>
+
+#include "agent/crash_point.hpp"
+#include "agent/download.hpp"
+#include "agent/policy.hpp"
+#include "common/log.hpp"
+#include "common/protocol.hpp"
+#include "common/release.hpp"
+#include "common/time.hpp"
+#include "platform/host.hpp"
+
+namespace rollout::agent {
+
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr milliseconds kTick{200};
+constexpr milliseconds kFirstBackoff{2000};
+constexpr milliseconds kManagedMaxBackoff{60'000};
+constexpr milliseconds kStopGrace{10'000};
+constexpr std::uint32_t kMaxDownloadAttempts = 5;
+constexpr std::size_t kMaxStderrReport = 4096;
+
+const log::Logger& logger() {
+  static const log::Logger l("controller");
+  return l;
+}
+
+// Where an abandoned update stopped, for the report's `stage`.
+std::string stage_of(const std::string& code) {
+  if (code == "disk_full") return "disk_full";
+  if (code == "hash_mismatch" || code == "size_mismatch") return "verify";
+  if (code == "stage_failed" || code == "insecure" || code == "exists") return "stage";
+  if (code == "crash_limit" || code == "start_failed") return "probation";
+  if (code == "interrupted") return "install";
+  return "download";
+}
+
+std::string join_tail(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  if (out.size() > kMaxStderrReport) out = out.substr(out.size() - kMaxStderrReport);
+  return out;
+}
+
+}  // namespace
+
+Controller::Controller(AgentConfig config, ControllerDeps deps)
+    : cfg_(std::move(config)),
+      deps_(deps),
+      poll_interval_(cfg_.poll_interval),
+      rng_state_(static_cast<std::uint64_t>(
+          deps.clock.steady_now().time_since_epoch().count() ^
+          static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(this)))) {}
+
+Controller::~Controller() = default;
+
+std::string Controller::artifact_url() const {
+  return cfg_.server_url + "/api/agent/v1/artifacts/" + installer_->journal().target_sha256;
+}
+
+std::string Controller::current_version() {
+  auto v = installer_->current_version();
+  return v ? *v : std::string();
+}
+
+std::string Controller::state_text() const {
+  const auto s = installer_->journal().state;
+  return is_at_rest(s) ? "idle" : std::string(to_string(s));
+}
+
+milliseconds Controller::jitter(milliseconds base) {
+  // xorshift64: cheap, and only spreads check-ins over time.
+  rng_state_ ^= rng_state_ << 13;
+  rng_state_ ^= rng_state_ >> 7;
+  rng_state_ ^= rng_state_ << 17;
+  const auto spread = base.count() / 5;  // ±20 %
+  if (spread <= 0) return base;
+  const auto offset =
+      static_cast<std::int64_t>(rng_state_ % static_cast<std::uint64_t>(2 * spread));
+  return milliseconds(base.count() - spread + offset);
+}
+
+milliseconds Controller::next_backoff(milliseconds& current) {
+  current = current.count() == 0 ? kFirstBackoff : std::min(current * 2, cfg_.max_backoff);
+  return jitter(current);
+}
+
+Status Controller::start() {
+  auto& fs = deps_.fs;
+  auto rk = KeyRing::load(cfg_.release_keys);
+  if (!rk) return make_error("invalid_config", "release_keys: " + rk.error().message);
+  auto dk = KeyRing::load(cfg_.directive_keys);
+  if (!dk) return make_error("invalid_config", "directive_keys: " + dk.error().message);
+  release_keys_ = std::move(rk).value();
+  directive_keys_ = std::move(dk).value();
+  if (auto st = fs.make_secure_dir(cfg_.state_dir); !st) return st;
+  if (auto st = fs.make_secure_dir(cfg_.state_dir + "/reports"); !st) return st;
+  store_ = std::make_unique<JournalStore>(fs, cfg_.state_dir + "/journal.json");
+  installer_ = std::make_unique<Installer>(
+      fs, deps_.clock, InstallLayout{cfg_.install_root, cfg_.executable}, *store_);
+  if (auto st = installer_->recover(); !st) return st;
+  reports_ = std::make_unique<ReportQueue>(fs, cfg_.state_dir + "/reports");
+  auto id = load_identity(fs, cfg_.state_dir + "/identity.json");
+  if (!id) return id.error();
+  if (*id) identity_ = **id;
+  logger().info("started",
+                {{"version", current_version()},
+                 {"state", std::string(to_string(journal().state))},
+                 {"agent_id", identity_.agent_id.empty() ? "(not enrolled)" : identity_.agent_id}});
+  const auto now = deps_.clock.steady_now();
+  next_checkin_ = now;
+  next_report_flush_ = now;
+  next_update_step_ = now;
+  deps_.notifier.notify_ready();
+  return {};
+}
+
+Status Controller::enroll() {
+  protocol::EnrollRequest e;
+  e.enrollment_key = cfg_.enrollment_key;
+  e.hostname = cfg_.hostname.empty() ? platform::host_name() : cfg_.hostname;
+  if (!cfg_.machine_id.empty()) {
+    e.machine_id = cfg_.machine_id;
+  } else {
+    auto mid = platform::machine_id();
+    if (!mid) return mid.error();
+    e.machine_id = *mid;
+  }
+  e.os = cfg_.os;
+  e.arch = cfg_.arch;
+  e.current_version = current_version();
+  if (!cfg_.client.empty()) e.client = cfg_.client;
+  if (!cfg_.site.empty()) e.site = cfg_.site;
+  e.channel_hint = cfg_.channel_hint;
+  auto r = deps_.transport.post_json(cfg_.server_url + "/api/agent/v1/enroll", e.to_json(), "");
+  if (!r) return r.error();
+  if (r->status != 200) {
+    return make_error("enroll_refused", "enrollment answered HTTP " + std::to_string(r->status) +
+                                            ": " + r->body.substr(0, 200));
+  }
+  auto resp = protocol::EnrollResponse::parse(r->body);
+  if (!resp) return resp.error();
+  Identity id{resp->agent_id, resp->token};
+  if (auto st = save_identity(deps_.fs, cfg_.state_dir + "/identity.json", id); !st) return st;
+  identity_ = id;
+  logger().info("enrolled", {{"agent_id", id.agent_id}});
+  return {};
+}
+
+void Controller::run(const std::atomic<bool>& stop) {
+  finish_outcome();  // a report a crash left unqueued
+  while (!stop.load()) {
+    const auto now = deps_.clock.steady_now();
+    supervise();
+    if (identity_.agent_id.empty()) {
+      if (now >= next_checkin_) {
+        if (auto st = enroll(); !st) {
+          logger().warn("enrollment failed; retrying", {{"error", st.error().message}});
+          next_checkin_ = now + next_backoff(checkin_backoff_);
+        } else {
+          checkin_backoff_ = milliseconds(0);
+        }
+      }
+    } else {
+      check_probation();
+      const auto s = journal().state;
+      if ((s == UpdateState::downloading || s == UpdateState::verifying ||
+           s == UpdateState::staged) &&
+          deps_.clock.steady_now() >= next_update_step_) {
+        continue_update();
+      }
+      if (deps_.clock.steady_now() >= next_checkin_) checkin();
+      if (deps_.clock.steady_now() >= next_report_flush_) flush_reports();
+    }
+    notify_status();
+    if (managed_) {
+      managed_->wait_for(kTick);
+    } else {
+      std::this_thread::sleep_for(kTick);
+    }
+  }
+  deps_.notifier.notify_stopping();
+  logger().info("stopping");
+}
+
+void Controller::notify_status() {
+  if (auto wd = deps_.notifier.watchdog_interval()) {
+    const auto now = deps_.clock.steady_now();
+    if (now - last_watchdog_ >= *wd / 2) {
+      deps_.notifier.notify_watchdog();
+      last_watchdog_ = now;
+    }
+  }
+  std::string status = "version " + current_version() + ", " + state_text();
+  if (status != last_status_) {
+    deps_.notifier.notify_status(status);
+    last_status_ = std::move(status);
+  }
+}
+
+// ---- the managed agent ----
+
+void Controller::supervise() {
+  if (managed_) {
+    if (auto ended = managed_->poll()) {
+      auto tail = managed_->stderr_tail();
+      managed_.reset();
+      on_managed_exit(*ended, std::move(tail));
+    }
+  }
+  ensure_running();
+}
+
+void Controller::ensure_running() {
+  if (managed_ || deps_.clock.steady_now() < managed_restart_at_) return;
+  const std::string version = current_version();
+  if (version.empty()) return;
+  platform::LaunchOptions o;
+  o.executable = cfg_.install_root + "/versions/" + version + "/" + cfg_.executable;
+  o.args = cfg_.arguments;
+  o.working_dir = cfg_.install_root + "/versions/" + version;
+  auto p = deps_.launcher.launch(o);
+  if (!p) {
+    logger().error("the managed agent did not start",
+                   {{"version", version}, {"error", p.error().message}});
+    if (journal().state == UpdateState::probation && version == journal().target_version) {
+      last_crash_.reset();
+      last_crash_stderr_ = {p.error().message};
+      if (auto st = installer_->revert(make_error(
+              "start_failed", "version " + version + " did not start: " + p.error().message));
+          !st) {
+        logger().error("revert failed", {{"error", st.error().message}});
+      }
+      finish_outcome();
+      return;
+    }
+    managed_restart_at_ = deps_.clock.steady_now() + next_backoff(managed_backoff_);
+    return;
+  }
+  managed_ = std::move(p).value();
+  managed_version_ = version;
+  // What runs now, for operators and tests (the journal says what should run).
+  (void)platform::atomic_write_file(
+      deps_.fs, cfg_.state_dir + "/running.json",
+      boost::json::serialize(boost::json::object{{"version", version}, {"pid", managed_->pid()}}) +
+          "\n",
+      0644);
+  logger().info("managed agent started",
+                {{"version", version}, {"pid", std::to_string(managed_->pid())}});
+}
+
+void Controller::on_managed_exit(const platform::ExitStatus& status,
+                                 std::vector<std::string> stderr_tail) {
+  const auto& j = journal();
+  if (j.state == UpdateState::probation && managed_version_ == j.target_version &&
+      !status.success()) {
+    last_crash_ = status;
+    last_crash_stderr_ = std::move(stderr_tail);
+    auto count = installer_->record_crash();
+    logger().warn("the new version crashed in probation",
+                  {{"version", managed_version_},
+                   {"how", status.describe()},
+                   {"crashes", count ? std::to_string(*count) : "?"}});
+    if (count && *count >= cfg_.crash_limit) {
+      auto st = installer_->revert(make_error(
+          "crash_limit", "version " + managed_version_ + " crashed " + std::to_string(*count) +
+                             " times in probation (last: " + status.describe() + ")"));
+      if (!st) logger().error("revert failed", {{"error", st.error().message}});
+      finish_outcome();
+    }
+    managed_restart_at_ = deps_.clock.steady_now();
+    return;
+  }
+  logger().warn("the managed agent exited; restarting it",
+                {{"version", managed_version_}, {"how", status.describe()}});
+  managed_restart_at_ = deps_.clock.steady_now() + next_backoff(managed_backoff_);
+  if (managed_backoff_ > kManagedMaxBackoff) managed_backoff_ = kManagedMaxBackoff;
+}
+
+void Controller::check_probation() {
+  const auto& j = journal();
+  if (j.state != UpdateState::probation || !j.probation_started_at) return;
+  auto started = parse_rfc3339(*j.probation_started_at);
+  if (!started) return;
+  if (!managed_ || managed_version_ != j.target_version || !checked_in_on_target_) return;
+  if (deps_.clock.now() - *started < cfg_.probation) return;
+  if (auto st = installer_->commit(); !st) {
+    logger().error("commit failed", {{"error", st.error().message}});
+    return;
+  }
+  logger().info("update committed", {{"version", j.target_version}});
+  finish_outcome();
+}
+
+// ---- check-in and directives ----
+
+void Controller::checkin() {
+  const auto& j = journal();
+  protocol::CheckinRequest c;
+  c.agent_id = identity_.agent_id;
+  c.current_version = current_version();
+  c.os = cfg_.os;
+  c.arch = cfg_.arch;
+  c.state = state_text();
+  c.last_sequence = j.directive_sequence;
+  c.security_floor = j.security_floor;
+  if (!is_at_rest(j.state)) c.pending_version = j.target_version;
+  auto r = deps_.transport.post_json(cfg_.server_url + "/api/agent/v1/checkin", c.to_json(),
+                                     identity_.token);
+  const auto now = deps_.clock.steady_now();
+  std::optional<protocol::CheckinResponse> answer;
+  std::string problem;
+  if (!r) {
+    problem = r.error().message;
+  } else if (r->status != 200) {
+    problem = "HTTP " + std::to_string(r->status);
+  } else if (auto parsed = protocol::CheckinResponse::parse(r->body); !parsed) {
+    problem = "unreadable answer: " + parsed.error().message;
+  } else {
+    answer = std::move(parsed).value();
+  }
+  if (!answer) {
+    auto wait = next_backoff(checkin_backoff_);
+    if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
+    logger().warn("check-in failed", {{"error", problem.substr(0, 300)},
+                                      {"retry_in_ms", std::to_string(wait.count())}});
+    next_checkin_ = now + wait;
+    return;
+  }
+  checkin_backoff_ = milliseconds(0);
+  poll_interval_ = std::clamp<milliseconds>(seconds(answer->poll_interval_s), milliseconds(500),
+                                            std::chrono::hours(24));
+  if (cfg_.poll_interval < poll_interval_ && journal().state == UpdateState::probation) {
+    poll_interval_ = cfg_.poll_interval;  // probation wants its check-in soon
+  }
+  next_checkin_ = now + jitter(poll_interval_);
+  if (j.state == UpdateState::probation && c.current_version == j.target_version) {
+    checked_in_on_target_ = true;
+  }
+  if (answer->directive && is_at_rest(journal().state)) handle_directive(*answer->directive);
+}
+
+void Controller::handle_directive(const boost::json::object& envelope) {
+  static std::string last_refusal;
+  auto refuse = [](const Error& e) {
+    const std::string line = e.code + ": " + e.message;
+    if (line != last_refusal) {
+      logger().warn("directive refused", {{"code", e.code}, {"reason", e.message}});
+      last_refusal = line;
+    }
+  };
+  auto verified =
+      verify_directive(boost::json::serialize(envelope), directive_keys_, release_keys_);
+  if (!verified) return refuse(verified.error());
+  const auto& j = journal();
+  AgentFacts facts{identity_.agent_id,   cfg_.os,          cfg_.arch,         current_version(),
+                   j.directive_sequence, j.security_floor, deps_.clock.now(), cfg_.clock_tolerance};
+  auto target = accept_directive(*verified, facts);
+  if (!target) {
+    if (target.error().code != "nothing_to_do") refuse(target.error());
+    return;
+  }
+  if (auto st = installer_->begin(*target); !st) return refuse(st.error());
+  last_refusal.clear();
+  logger().info("update accepted", {{"version", target->version},
+                                    {"action", std::string(to_string(verified->directive.action))},
+                                    {"sequence", std::to_string(target->directive_sequence)}});
+  download_attempts_ = 0;
+  update_backoff_ = milliseconds(0);
+  last_crash_.reset();
+  last_crash_stderr_.clear();
+  continue_update();
+}
+
+// ---- the update steps ----
+
+void Controller::continue_update() {
+  switch (journal().state) {
+    case UpdateState::downloading:
+      download_step();
+      break;
+    case UpdateState::verifying:
+      verify_and_stage();
+      break;
+    case UpdateState::staged:
+      switch_step();
+      break;
+    default:
+      break;
+  }
+}
+
+void Controller::download_step() {
+  const auto& j = journal();
+  DownloadJob job{artifact_url(), identity_.token,
+                  cfg_.install_root + "/staging/" + j.target_sha256 + ".part",
+                  UpdateTarget{j.target_version, j.target_sha256, j.target_size,
+                               j.target_security_version, j.directive_sequence}};
+  auto got = download_artifact(deps_.fs, deps_.transport, job);
+  if (!got) {
+    const auto& code = got.error().code;
+    ++download_attempts_;
+    const bool fatal = code == "disk_full" || code == "insecure" || code == "too_large" ||
+                       code == "invalid_url" || download_attempts_ >= kMaxDownloadAttempts;
+    logger().warn("download failed", {{"version", j.target_version},
+                                      {"error", got.error().message},
+                                      {"attempt", std::to_string(download_attempts_)}});
+    if (fatal) {
+      (void)deps_.fs.remove(job.part_path);
+      abandon(got.error());
+    } else {
+      next_update_step_ = deps_.clock.steady_now() + next_backoff(update_backoff_);
+    }
+    return;
+  }
+  if (got->size != j.target_size || got->sha256_hex != j.target_sha256) {
+    (void)deps_.fs.remove(job.part_path);
+    abandon(make_error("hash_mismatch", "the artifact for " + j.target_version +
+                                            " does not match its signed SHA-256 and size"));
+    return;
+  }
+  if (auto st = installer_->begin_verifying(); !st) return abandon(st.error());
+  verify_and_stage();
+}
+
+void Controller::verify_and_stage() {
+  const auto& j = journal();
+  const std::string part = cfg_.install_root + "/staging/" + j.target_sha256 + ".part";
+  ROLLOUT_CRASH_POINT("after_verify");
+  if (auto st = installer_->stage(part); !st) return abandon(st.error());
+  switch_step();
+}
+
+void Controller::switch_step() {
+  if (managed_) {
+    auto how = managed_->terminate(kStopGrace);
+    logger().info("managed agent stopped for the switch", {{"how", how.describe()}});
+    managed_.reset();
+  }
+  if (auto st = installer_->switch_to_target(); !st) {
+    logger().error("switch failed", {{"error", st.error().message}});
+    abandon(st.error());
+    return;
+  }
+  logger().info("switched; probation started", {{"version", journal().target_version}});
+  checked_in_on_target_ = false;
+  managed_backoff_ = milliseconds(0);
+  managed_restart_at_ = deps_.clock.steady_now();
+  ensure_running();
+  next_checkin_ = deps_.clock.steady_now();
+}
+
+void Controller::abandon(const Error& error) {
+  if (auto st = installer_->fail(error); !st) {
+    logger().error("could not abandon the update", {{"error", st.error().message}});
+    return;
+  }
+  finish_outcome();
+}
+
+// ---- reports ----
+
+void Controller::finish_outcome() {
+  const auto& j = journal();
+  const bool done = j.state == UpdateState::committed || j.state == UpdateState::failed ||
+                    j.state == UpdateState::reverted;
+  if (!done || j.outcome_reported || j.target_version.empty()) return;
+  protocol::Report r;
+  r.outcome = j.state == UpdateState::committed  ? "success"
+              : j.state == UpdateState::reverted ? "crash"
+                                                 : "failure";
+  if (j.state == UpdateState::failed && j.error && j.error->code == "interrupted") {
+    // Our own restart cut the update short; the server re-sends the directive and it is retried.
+    (void)installer_->mark_outcome_reported();
+    return;
+  }
+  r.id = outcome_report_id(identity_.agent_id, j.target_version, j.directive_sequence, r.outcome);
+  r.agent_id = identity_.agent_id;
+  r.version = j.target_version;
+  if (!j.from_version.empty()) r.from_version = j.from_version;
+  r.os = cfg_.os;
+  r.arch = cfg_.arch;
+  if (j.error) {
+    r.error_code = j.error->code;
+    r.stage = stage_of(j.error->code);
+    r.message = j.error->message.substr(0, 1000);
+  }
+  if (j.state == UpdateState::reverted) {
+    if (last_crash_) {
+      if (last_crash_->signaled) {
+        r.signal = last_crash_->signal;
+      } else {
+        r.exit_code = last_crash_->code;
+      }
+    }
+    if (!last_crash_stderr_.empty()) r.stderr_tail = join_tail(last_crash_stderr_);
+  }
+  r.directive_sequence = j.directive_sequence;
+  r.occurred_at = format_rfc3339(deps_.clock.now());
+  if (auto st = reports_->enqueue(r); !st) {
+    logger().error("could not queue the outcome report", {{"error", st.error().message}});
+    return;
+  }
+  ROLLOUT_CRASH_POINT("after_report_queued");
+  if (auto st = installer_->mark_outcome_reported(); !st) {
+    logger().error("could not record the queued report", {{"error", st.error().message}});
+  }
+  logger().info("outcome queued", {{"version", r.version}, {"outcome", r.outcome}, {"id", r.id}});
+  next_report_flush_ = deps_.clock.steady_now();
+}
+
+void Controller::flush_reports() {
+  const auto now = deps_.clock.steady_now();
+  auto batch = reports_->pending(50);
+  if (!batch || batch->empty()) {
+    next_report_flush_ = now + std::chrono::minutes(1);
+    return;
+  }
+  ROLLOUT_CRASH_POINT("before_report_send");
+  auto r = deps_.transport.post_json(cfg_.server_url + "/api/agent/v1/reports",
+                                     protocol::ReportBatch{*batch}.to_json(), identity_.token);
+  std::optional<protocol::ReportAck> ack;
+  if (r && r->status == 200) {
+    if (auto parsed = protocol::ReportAck::parse(r->body)) ack = std::move(parsed).value();
+  }
+  if (!ack) {
+    auto wait = next_backoff(report_backoff_);
+    if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
+    logger().warn("report delivery failed",
+                  {{"error", r ? "HTTP " + std::to_string(r->status) : r.error().message},
+                   {"queued", std::to_string(batch->size())}});
+    next_report_flush_ = now + wait;
+    return;
+  }
+  ROLLOUT_CRASH_POINT("after_report_send");
+  if (auto st = reports_->acknowledge(ack->acknowledged); !st) {
+    logger().error("could not remove acknowledged reports", {{"error", st.error().message}});
+  }
+  report_backoff_ = milliseconds(0);
+  logger().info("reports delivered", {{"count", std::to_string(ack->acknowledged.size())}});
+  next_report_flush_ = batch->size() >= 50 ? now : now + std::chrono::minutes(1);
+}
+
+}  // namespace rollout::agent

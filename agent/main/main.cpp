@@ -1,0 +1,99 @@
+// rollout-agent: the update controller daemon (systemd unit, Type=notify).
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "agent/config.hpp"
+#include "agent/controller.hpp"
+#include "common/http/client.hpp"
+#include "common/log.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: rollout-agent --config FILE [--set key=value ...] [--check-config]\n"
+    "       rollout-agent --version | --help\n"
+    "\n"
+    "Keeps the managed agent running and updates it safely: signed directives only, verified\n"
+    "resumable downloads, atomic switch, automatic revert when the new version crashes in\n"
+    "probation, durable outcome reports. See conf/agent.example.yaml for every key.\n"
+    "Exit codes: 0 stopped cleanly, 1 start-up failed, 2 usage or configuration error.\n";
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+  g_stop.store(true);
+}
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "rollout-agent: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  std::vector<std::string> overrides;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--version") {
+      std::printf("rollout-agent %s\n", ROLLOUT_VERSION);
+      return 0;
+    }
+    if (a == "--check-config") {
+      check_only = true;
+    } else if ((a == "--config" || a == "--set") && i + 1 < argc) {
+      (a == "--config" ? config_path : overrides.emplace_back()) = argv[++i];
+    } else {
+      return usage_error("unknown or incomplete argument '" + a + "' (see --help)");
+    }
+  }
+  if (config_path.empty()) return usage_error("missing --config FILE (see --help)");
+  auto cfg = rollout::agent::load_agent_config(config_path, overrides);
+  if (!cfg) return usage_error(cfg.error().message);
+  if (check_only) {
+    std::printf("configuration ok\n");
+    return 0;
+  }
+  if (auto lvl = rollout::log::parse_level(cfg->log_level)) rollout::log::set_level(*lvl);
+
+  // A file-size limit (or a full disk) must be an error from write(), not a fatal signal.
+  ::signal(SIGXFSZ, SIG_IGN);
+  ::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  rollout::net::TransportOptions t;
+  t.allow_plain_http = cfg->allow_plain_http;
+  t.ca_file = cfg->ca_file;
+  t.proxy = cfg->proxy;
+  t.max_bandwidth = cfg->max_bandwidth;
+  t.low_speed_bytes = cfg->low_speed_bytes;
+  t.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(cfg->low_speed_time);
+  if (t.low_speed_time.count() < 1) t.low_speed_time = std::chrono::seconds(1);
+  t.request_timeout = std::chrono::seconds(30);
+  auto transport = rollout::net::make_curl_transport(t);
+  rollout::agent::Controller controller(
+      *cfg,
+      {rollout::platform::real_file_system(), rollout::platform::system_clock(), *transport,
+       rollout::platform::real_process_launcher(), rollout::platform::system_service_notifier()});
+  if (auto st = controller.start(); !st) {
+    std::fprintf(stderr, "rollout-agent: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  controller.run(g_stop);
+  return 0;
+}

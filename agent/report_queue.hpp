@@ -1,0 +1,44 @@
+// Outcome reports waiting for the server: one file per report (<id>.json) in an owner-only
+// directory, written atomically before anything depends on it and removed only after the server
+// acknowledged the id. A crash at any moment keeps every unacknowledged report; re-queuing the
+// same id is a no-op, and the server counts an id once, so nothing is lost or counted twice.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "common/protocol.hpp"
+#include "platform/fs.hpp"
+
+namespace rollout::agent {
+
+class ReportQueue {
+ public:
+  static constexpr std::size_t kMaxReports = 1000;
+
+  ReportQueue(platform::FileSystem& fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
+
+  // Writes the report durably unless one with the same id is already queued.
+  Status enqueue(const protocol::Report& report);
+  // Up to `max` queued reports, oldest first. Files that do not parse are moved aside
+  // (<id>.json.bad) with a log line instead of blocking the queue forever.
+  Expected<std::vector<protocol::Report>> pending(std::size_t max = 50);
+  // Removes acknowledged reports.
+  Status acknowledge(const std::vector<std::string>& ids);
+  std::size_t size();
+
+ private:
+  std::string file_for(const std::string& id) const { return dir_ + "/" + id + ".json"; }
+
+  platform::FileSystem& fs_;
+  std::string dir_;
+};
+
+// A report id that is the same every time for the same update outcome (agent, target version,
+// directive sequence, outcome): a UUID-shaped digest, so re-queuing after a crash dedups.
+std::string outcome_report_id(const std::string& agent_id, const std::string& version,
+                              std::uint64_t sequence, const std::string& outcome);
+
+}  // namespace rollout::agent
