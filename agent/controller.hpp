@@ -44,8 +44,8 @@ class Controller {
   // Loads keys, prepares the state directory, recovers the install root and the journal, and
   // loads the identity (enrolling once if there is none). Errors are fatal for the process.
   Status start();
-  // Runs until `stop` becomes true (a signal handler sets it); stops the managed agent on the way
-  // out only if `stop_managed` (a service stop), never on a controller upgrade.
+  // Runs until `stop` becomes true (a signal handler sets it), then stops the managed agent
+  // (SIGTERM, SIGKILL after a grace period).
   void run(const std::atomic<bool>& stop);
 
   const Journal& journal() const { return installer_->journal(); }

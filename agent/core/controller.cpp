@@ -188,6 +188,11 @@ void Controller::run(const std::atomic<bool>& stop) {
   }
   deps_.notifier.notify_stopping();
   logger().info("stopping");
+  if (managed_) {
+    auto how = managed_->terminate(kStopGrace);
+    logger().info("managed agent stopped", {{"how", how.describe()}});
+    managed_.reset();
+  }
 }
 
 void Controller::notify_status() {
