@@ -1,0 +1,96 @@
+// The rollout-agent command line: help, version, and configuration errors as exit code 2 with one
+// line naming the key; the shipped example configuration is valid.
+#include <gtest/gtest.h>
+
+#include "tests/agent/fleet_fixture.hpp"
+
+namespace rollout::agent::test {
+namespace {
+
+using rollout::testing::run;
+
+int lines(const std::string& s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
+
+class AgentBinary : public ::testing::Test {
+ protected:
+  std::string config(const std::string& body) {
+    const auto p = dir_.path() / "agent.yaml";
+    rollout::testing::write_file(p, body);
+    return p.string();
+  }
+  const std::string base_ =
+      "server_url: https://127.0.0.1:9\nrelease_keys: [/k/r.pub]\ndirective_keys: [/k/d.pub]\n";
+  rollout::testing::TempDir dir_;
+};
+
+TEST_F(AgentBinary, HelpAndVersion) {
+  auto h = run({kAgentBin, "--help"});
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("usage: rollout-agent --config FILE"), std::string::npos);
+  auto v = run({kAgentBin, "--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("rollout-agent ", 0), 0u);
+}
+
+TEST_F(AgentBinary, UsageErrorsAreExit2WithOneLine) {
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           {kAgentBin}, {kAgentBin, "--bogus"}, {kAgentBin, "--config"}}) {
+    auto r = run(argv);
+    EXPECT_EQ(r.exit_code, 2) << argv.size();
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+  }
+}
+
+TEST_F(AgentBinary, BadConfigNamesTheKey) {
+  struct Case {
+    std::string yaml, needle;
+  };
+  const std::vector<Case> cases = {
+      {base_ + "poll_intervall: 5s\n", "unknown key 'poll_intervall'"},
+      {base_ + "probation: soon\n", "'probation' must be a duration"},
+      {base_ + "crash_limit: 0\n", "crash_limit"},
+      {base_ + "channel_hint: nightly\n", "channel_hint"},
+      {base_ + "executable: ../../bin/sh\n", "'executable'"},
+      {"server_url: http://127.0.0.1:9\nrelease_keys: [a]\ndirective_keys: [b]\n",
+       "'server_url' is plain http://"},
+      {"server_url: ftp://x\nrelease_keys: [a]\ndirective_keys: [b]\n", "'server_url' must be"},
+      {"server_url: https://x\ndirective_keys: [b]\n", "'release_keys' is required"},
+      {"release_keys: [a]\ndirective_keys: [b]\n", "'server_url'"},
+  };
+  for (const auto& c : cases) {
+    auto r = run({kAgentBin, "--config", config(c.yaml), "--check-config"});
+    EXPECT_EQ(r.exit_code, 2) << c.yaml;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.needle), std::string::npos) << r.err;
+  }
+  auto missing = run({kAgentBin, "--config", (dir_.path() / "none.yaml").string()});
+  EXPECT_EQ(missing.exit_code, 2);
+}
+
+TEST_F(AgentBinary, OverridesApplyAfterTheFile) {
+  auto r =
+      run({kAgentBin, "--config", config(base_), "--set", "probation=often", "--check-config"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("probation"), std::string::npos) << r.err;
+}
+
+TEST_F(AgentBinary, TheExampleConfigurationIsValid) {
+  auto r = run({kAgentBin, "--config", std::string(ROLLOUT_SOURCE_DIR) + "/conf/agent.example.yaml",
+                "--check-config"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(AgentBinary, StartupFailureIsExit1WithOneLine) {
+  // Keys that do not exist: the configuration parses, the start-up fails.
+  auto r = run({kAgentBin, "--config",
+                config(base_ + "state_dir: " + (dir_.path() / "s").string() +
+                       "\ninstall_root: " + (dir_.path() / "r").string() + "\n")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("release_keys"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace rollout::agent::test
