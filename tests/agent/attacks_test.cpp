@@ -156,7 +156,7 @@ TEST_F(Attack, BodyLongerThanTheSignedSize) {
 
 TEST_F(Attack, OneBytePerSecondServerTimesOutAndIsRetriedLater) {
   const std::string good = build("1.1.0");
-  set_artifact_script([&good](const ScriptedRequest&, ScriptedConnection& c) {
+  set_artifact_script([good](const ScriptedRequest&, ScriptedConnection& c) {
     c.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(good.size()) +
             "\r\nConnection: close\r\n\r\n");
     c.drip(good, std::chrono::milliseconds(1000));
@@ -171,9 +171,9 @@ TEST_F(Attack, OneBytePerSecondServerTimesOutAndIsRetriedLater) {
 }
 
 TEST_F(Attack, CheckinAnsweredWithHtml500sAndGarbageJson) {
-  int n = 0;
-  set_checkin_script([&n](ScriptedConnection& c) {
-    switch (n++ % 3) {
+  auto n = std::make_shared<int>(0);
+  set_checkin_script([n](ScriptedConnection& c) {
+    switch ((*n)++ % 3) {
       case 0:
         c.write(ScriptedServer::response(200, "<html><body>proxy login</body></html>", "",
                                          "text/html"));

@@ -42,6 +42,8 @@ class Hostile : public ::testing::Test {
       agent_->signal(SIGTERM);
       agent_->wait(std::chrono::seconds(20));
     }
+    // Stop the server thread before the members its script uses are destroyed.
+    server_.reset();
     if (HasFailure()) std::fprintf(stderr, "---- agent log ----\n%s\n", log().c_str());
   }
 
