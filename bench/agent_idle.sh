@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# rollout-agent's idle footprint: resident memory and CPU per check-in of one agent that has
+# finished its update and only checks in (every 2 s, ±20 % jitter) while supervising the demo
+# agent. Uses the main job's fleet script on loopback. CPU is read from /proc (utime + stime of the
+# controller alone, not its managed agent) over a window; the per-check-in figure includes the
+# supervision loop's idle wake-ups, so it is an upper bound.
+# usage: bench/agent_idle.sh [BUILD_DIR] [SECONDS]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+bin=${1:-$ROOT/build/release}
+window=${2:-60}
+state=$(mktemp -d /tmp/rollout-idle-XXXXXX)
+ROLLOUT_PORT=0 "$ROOT/scripts/demo-fleet" "$bin" "$state" --agents 1 > "$state/fleet.out" 2>&1 &
+fleet=$!
+trap 'kill -INT $fleet 2>/dev/null; wait $fleet 2>/dev/null; rm -rf "$state"' EXIT
+for _ in $(seq 1 600); do
+  grep -q "beta agents reported success" "$state/fleet.out" 2>/dev/null &&
+    grep -q "1/1 beta agents reported success" "$state/fleet.out" && break
+  sleep 0.2
+done
+grep -q "1/1 beta agents reported success" "$state/fleet.out" || { cat "$state/fleet.out"; exit 1; }
+pid=$(pgrep -f "rollout-agent --config $state" | head -1)
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+sleep 5  # let the post-update check-ins settle
+c0=$(cpu)
+sleep "$window"
+c1=$(cpu)
+rss_kib=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+hwm_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+checkins=$((window / 2))
+awk -v c0="$c0" -v c1="$c1" -v t="$ticks" -v n="$checkins" -v w="$window" -v rss="$rss_kib" -v hwm="$hwm_kib" 'BEGIN {
+  cpu_ms = (c1 - c0) * 1000 / t
+  printf "rollout-agent idle: RSS %.1f MiB (peak %.1f MiB)\n", rss / 1024, hwm / 1024
+  printf "CPU over %d s: %.0f ms (%.2f%% of one core), ~%d check-ins: %.2f ms CPU per check-in (upper bound)\n",
+    w, cpu_ms, cpu_ms / (w * 10), n, cpu_ms / n
+}'
