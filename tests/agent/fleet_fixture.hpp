@@ -4,6 +4,7 @@
 // for conditions with a bound (never for a fixed time) and read what the server counts.
 #pragma once
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -187,7 +188,12 @@ class Fleet : public ::testing::Test {
             server_->directive_public_key().string() + "]\n" + "channel_hint: " + channel + "\n" +
             "machine_id: machine-" + name + "\n" + "hostname: " + name + "\n" +
             "poll_interval: 1s\nprobation: 2s\ncrash_limit: 2\nmax_backoff: 2s\n" +
-            "log_level: debug\n" + extra_config);
+            "log_level: debug\n");
+    // Extra keys go into conf.d, which is layered over the file (and may override it).
+    if (!extra_config.empty()) {
+      fs::create_directories(a->dir / "conf.d");
+      rollout::testing::write_file(a->dir / "conf.d" / "test.yaml", extra_config);
+    }
     agents_.push_back(std::move(a));
     return *agents_.back();
   }
