@@ -408,9 +408,20 @@ void Controller::download_step() {
                   cfg_.install_root + "/staging/" + j.target_sha256 + ".part",
                   UpdateTarget{j.target_version, j.target_sha256, j.target_size,
                                j.target_security_version, j.directive_sequence}};
+  auto part_size = [&]() -> std::uint64_t {
+    auto info = deps_.fs.stat_no_follow(job.part_path);
+    return info ? info->size : 0;
+  };
+  const std::uint64_t before = part_size();
   auto got = download_artifact(deps_.fs, deps_.transport, job);
   if (!got) {
     const auto& code = got.error().code;
+    // Attempts that made progress (a cut connection on a slow link) do not count towards giving
+    // up: the next one resumes where this one stopped.
+    if (part_size() > before) {
+      download_attempts_ = 0;
+      update_backoff_ = milliseconds(0);
+    }
     ++download_attempts_;
     const bool fatal = code == "disk_full" || code == "insecure" || code == "too_large" ||
                        code == "invalid_url" || download_attempts_ >= kMaxDownloadAttempts;
