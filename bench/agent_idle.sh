@@ -12,7 +12,7 @@ window=${2:-60}
 state=$(mktemp -d /tmp/rollout-idle-XXXXXX)
 ROLLOUT_PORT=0 "$ROOT/scripts/demo-fleet" "$bin" "$state" --agents 1 > "$state/fleet.out" 2>&1 &
 fleet=$!
-trap 'kill -INT $fleet 2>/dev/null; wait $fleet 2>/dev/null; rm -rf "$state"' EXIT
+trap 'kill -TERM $fleet 2>/dev/null; wait $fleet 2>/dev/null; rm -rf "$state"' EXIT
 for _ in $(seq 1 600); do
   grep -q "beta agents reported success" "$state/fleet.out" 2>/dev/null &&
     grep -q "1/1 beta agents reported success" "$state/fleet.out" && break
@@ -28,10 +28,12 @@ sleep "$window"
 c1=$(cpu)
 rss_kib=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
 hwm_kib=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+anon_kib=$(awk '/^Pss_Anon/ {print $2}' "/proc/$pid/smaps_rollup")
 checkins=$((window / 2))
-awk -v c0="$c0" -v c1="$c1" -v t="$ticks" -v n="$checkins" -v w="$window" -v rss="$rss_kib" -v hwm="$hwm_kib" 'BEGIN {
+awk -v c0="$c0" -v c1="$c1" -v t="$ticks" -v n="$checkins" -v w="$window" -v rss="$rss_kib" -v hwm="$hwm_kib" -v anon="$anon_kib" 'BEGIN {
   cpu_ms = (c1 - c0) * 1000 / t
-  printf "rollout-agent idle: RSS %.1f MiB (peak %.1f MiB)\n", rss / 1024, hwm / 1024
+  printf "rollout-agent idle: RSS %.1f MiB (peak %.1f MiB), of which anonymous (heap, stacks) %.1f MiB;\n", rss / 1024, hwm / 1024, anon / 1024
+  printf "  the rest is shared library pages (libcrypto, libstdc++, libc, libcurl)\n"
   printf "CPU over %d s: %.0f ms (%.2f%% of one core), ~%d check-ins: %.2f ms CPU per check-in (upper bound)\n",
     w, cpu_ms, cpu_ms / (w * 10), n, cpu_ms / n
 }'

@@ -175,7 +175,7 @@ class CurlTransport final : public Transport {
   Expected<JsonResult> send(const Request& req) override {
     const std::string& url = req.url;
     if (auto st = check_url_allowed(url, options_); !st) return st.error();
-    std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
+    auto easy = handle();
     if (!easy) return make_error("internal", "curl_easy_init failed");
     Transfer t;
     t.options = &options_;
@@ -223,7 +223,7 @@ class CurlTransport final : public Transport {
     if (auto st = check_url_allowed(url, options_); !st) return st.error();
     if (offset > max_bytes)
       return make_error("invalid_argument", "resume offset beyond signed size");
-    std::unique_ptr<CURL, EasyDeleter> easy(curl_easy_init());
+    auto easy = handle();
     if (!easy) return make_error("internal", "curl_easy_init failed");
     Transfer t;
     t.options = &options_;
@@ -302,7 +302,22 @@ class CurlTransport final : public Transport {
     return make_error(code, "request to " + url + " failed: " + curl_easy_strerror(rc));
   }
 
+  // One easy handle for every request, reset in between: its connection cache, TLS session and
+  // loaded CA store survive, so a check-in reuses the connection (or at least resumes the TLS
+  // session) instead of a full handshake with the CA file parsed again each time.
+  struct Handle {
+    CURL* easy;
+    CURL* get() const { return easy; }
+    explicit operator bool() const { return easy != nullptr; }
+  };
+  Handle handle() {
+    if (!easy_) easy_.reset(curl_easy_init());
+    if (easy_) curl_easy_reset(easy_.get());
+    return Handle{easy_.get()};
+  }
+
   TransportOptions options_;
+  std::unique_ptr<CURL, EasyDeleter> easy_;
 };
 
 }  // namespace
