@@ -6,7 +6,9 @@
 // install pointer names — never a crash.
 //
 // security_floor and directive_sequence never decrease: JournalStore::save refuses a journal that
-// would lower either below what it last loaded or saved.
+// would lower either below what it last loaded or saved, and keeps both in a third small file
+// (<path>.marks, written before the journal whenever either rises), so that even a journal whose
+// two copies are both corrupted comes back with its floor and sequence.
 //
 // Journal is a value type. JournalStore is used by one thread at a time.
 #pragma once
@@ -97,6 +99,8 @@ class JournalStore {
   const std::string& path() const { return path_; }
 
  private:
+  std::optional<std::pair<std::uint64_t, std::uint64_t>> load_high_water_marks();
+
   platform::FileSystem& fs_;
   std::string path_;
   std::uint64_t floor_seen_ = 0;

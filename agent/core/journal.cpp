@@ -186,13 +186,34 @@ Expected<JournalStore::Loaded> JournalStore::load() {
   }
   if (!parsed && out.corruption) {
     // Neither copy is usable: start idle and keep running whatever the pointer names. The floor
-    // and sequence are lost with the journal; the controller logs this loudly.
+    // and sequence come back from their own file below, so a corrupted journal never reopens a
+    // downgrade or a replay.
     logger().error("journal and its backup are unusable; starting from a safe idle state",
                    {{"path", path_}});
+  }
+  if (auto marks = load_high_water_marks()) {
+    out.journal.security_floor = std::max(out.journal.security_floor, marks->first);
+    out.journal.directive_sequence = std::max(out.journal.directive_sequence, marks->second);
   }
   floor_seen_ = std::max(floor_seen_, out.journal.security_floor);
   sequence_seen_ = std::max(sequence_seen_, out.journal.directive_sequence);
   return out;
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> JournalStore::load_high_water_marks() {
+  auto text = platform::read_whole_file(fs_, path_ + ".marks", 1024);
+  if (!text) return std::nullopt;
+  auto obj = json::parse_object(*text, "journal marks");
+  if (!obj) return std::nullopt;
+  json::Reader r(*obj, "journal marks");
+  const auto floor = r.uint("security_floor");
+  const auto sequence = r.uint("directive_sequence");
+  r.no_unknown_keys();
+  if (!r.ok()) {
+    logger().error("journal high-water marks are unreadable", {{"error", r.error().message}});
+    return std::nullopt;
+  }
+  return std::make_pair(floor, sequence);
 }
 
 Status JournalStore::save(const Journal& j) {
@@ -205,6 +226,14 @@ Status JournalStore::save(const Journal& j) {
   }
   const std::string text = serialize(j);
   ROLLOUT_CRASH_POINT("journal_before_write");
+  // The high-water marks first: they are never behind any journal that reaches the disk.
+  if (j.security_floor > floor_seen_ || j.directive_sequence > sequence_seen_) {
+    const std::string marks = boost::json::serialize(boost::json::object{
+        {"security_floor", j.security_floor}, {"directive_sequence", j.directive_sequence}});
+    if (auto st = platform::atomic_write_file(fs_, path_ + ".marks", marks + "\n", 0600); !st) {
+      return st;
+    }
+  }
   if (auto st = platform::atomic_write_file(fs_, path_ + ".bak", text, 0600); !st) return st;
   if (auto st = platform::atomic_write_file(fs_, path_, text, 0600); !st) return st;
   ROLLOUT_CRASH_POINT("journal_after_write");

@@ -145,6 +145,25 @@ TEST_F(StoreFixture, BothCopiesCorruptedGiveASafeIdleState) {
   EXPECT_EQ(loaded->journal.state, UpdateState::idle);
 }
 
+TEST_F(StoreFixture, BothCopiesCorruptedStillKeepTheFloorAndTheSequence) {
+  JournalStore store(fs, path);
+  ASSERT_TRUE(store.save(sample()));
+  ASSERT_GT(sample().security_floor, 0u);
+  ASSERT_GT(sample().directive_sequence, 0u);
+  write_file(path, "garbage");
+  write_file(path + ".bak", "more garbage");
+  JournalStore again(fs, path);
+  auto loaded = again.load();
+  ASSERT_TRUE(loaded);
+  ASSERT_TRUE(loaded->corruption.has_value());
+  EXPECT_EQ(loaded->journal.state, UpdateState::idle);
+  EXPECT_EQ(loaded->journal.security_floor, sample().security_floor);
+  EXPECT_EQ(loaded->journal.directive_sequence, sample().directive_sequence);
+  // And a save that would lower them is refused.
+  Journal reset;
+  EXPECT_EQ(again.save(reset).error().code, "invariant_violation");
+}
+
 TEST_F(StoreFixture, OversizedJournalIsTreatedAsCorrupted) {
   write_file(path, std::string(1024 * 1024, ' '));
   auto loaded = JournalStore(fs, path).load();
