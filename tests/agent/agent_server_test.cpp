@@ -10,16 +10,7 @@ namespace {
 
 using std::chrono::seconds;
 
-class AgentServer : public Fleet {
- protected:
-  // 1.0.0 is stable; the agent starts on it.
-  void SetUp() override {
-    Fleet::SetUp();
-    if (HasFatalFailure()) return;
-    publish("1.0.0");
-    promote("1.0.0");
-  }
-};
+class AgentServer : public StableFleet {};
 
 TEST_F(AgentServer, UpgradesOnBetaAndReportsSuccess) {
   publish("1.1.0");

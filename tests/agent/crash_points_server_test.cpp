@@ -9,15 +9,8 @@
 namespace rollout::agent::test {
 namespace {
 
-class CrashPoints : public Fleet {
+class CrashPoints : public StableFleet {
  protected:
-  void SetUp() override {
-    Fleet::SetUp();
-    if (HasFatalFailure()) return;
-    publish("1.0.0");
-    promote("1.0.0");
-  }
-
   // Kills what the killed controller left running (systemd would, with KillMode=control-group).
   static void kill_orphan(const AgentSandbox& a) {
     std::error_code ec;

@@ -8,13 +8,11 @@
 namespace rollout::agent::test {
 namespace {
 
-class Faults : public Fleet {
+class Faults : public StableFleet {
  protected:
   void SetUp() override {
-    Fleet::SetUp();
+    StableFleet::SetUp();
     if (HasFatalFailure()) return;
-    publish("1.0.0");
-    promote("1.0.0");
     publish("1.1.0");
   }
 };

@@ -255,4 +255,15 @@ class Fleet : public ::testing::Test {
   std::vector<std::unique_ptr<AgentSandbox>> agents_;
 };
 
+// A fleet whose server already has 1.0.0 published and promoted to stable: where most tests start.
+class StableFleet : public Fleet {
+ protected:
+  void SetUp() override {
+    Fleet::SetUp();
+    if (HasFatalFailure()) return;
+    publish("1.0.0");
+    promote("1.0.0");
+  }
+};
+
 }  // namespace rollout::agent::test

@@ -9,15 +9,8 @@
 namespace rollout::agent::test {
 namespace {
 
-class FleetFaults : public Fleet {
+class FleetFaults : public StableFleet {
  protected:
-  void SetUp() override {
-    Fleet::SetUp();
-    if (HasFatalFailure()) return;
-    publish("1.0.0");
-    promote("1.0.0");
-  }
-
   std::uint16_t server_port() const {
     const std::string& u = server_->base_url();
     return static_cast<std::uint16_t>(std::stoi(u.substr(u.rfind(':') + 1)));

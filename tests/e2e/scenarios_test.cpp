@@ -9,15 +9,8 @@
 namespace rollout::agent::test {
 namespace {
 
-class Scenario : public Fleet {
+class Scenario : public StableFleet {
  protected:
-  void SetUp() override {
-    Fleet::SetUp();
-    if (HasFatalFailure()) return;
-    publish("1.0.0");
-    promote("1.0.0");
-  }
-
   std::vector<AgentSandbox*> fleet(const std::string& prefix, int n, const std::string& channel,
                                    const std::string& extra = "") {
     std::vector<AgentSandbox*> out;
