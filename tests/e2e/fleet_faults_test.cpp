@@ -78,7 +78,10 @@ TEST_F(FleetFaults, SlowLinkCompletesTheDownload) {
 
 TEST_F(FleetFaults, PartitionDuringTheUpdateHealsAndTheReportArrives) {
   rollout::testing::TcpProxy proxy(server_port());
-  auto& a = behind(proxy, "partitioned");
+  // A long probation, so the partition surely falls inside it.
+  auto& a = sandbox(
+      "partitioned", "1.0.0", "beta",
+      "server_url: https://127.0.0.1:" + std::to_string(proxy.port()) + "\nprobation: 15s\n");
   start(a);
   ASSERT_TRUE(eventually([&] { return !a.agent_id().empty(); }));
   publish("1.1.0");

@@ -94,7 +94,7 @@ void TcpProxy::pump(int client, int server, std::uint64_t cut_after, std::uint64
   std::uint64_t to_client = 0;
   char buf[16 * 1024];
   bool open = true;
-  while (open && !stop_) {
+  while (open && !stop_ && !partition_) {
     pollfd p[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
     if (::poll(p, 2, 50) <= 0) continue;
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {

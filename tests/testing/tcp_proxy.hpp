@@ -25,7 +25,7 @@ class TcpProxy {
   void cut_after(std::uint64_t bytes_to_client) { cut_after_ = bytes_to_client; }
   // 0 = unthrottled.
   void throttle(std::uint64_t bytes_per_second) { rate_ = bytes_per_second; }
-  // Accept and close at once (the server looks down).
+  // Cut every open connection and accept-and-close new ones (the server looks down).
   void partition(bool on) { partition_ = on; }
   int connections() const { return connections_; }
   int cuts() const { return cuts_; }
