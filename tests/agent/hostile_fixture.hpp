@@ -57,9 +57,10 @@ class Hostile : public ::testing::Test {
       {
         std::lock_guard lock(mu_);
         ++checkins_;
+        checkin_times_.push_back(std::chrono::steady_clock::now());
         custom = checkin_script_;
         protocol::CheckinResponse resp;
-        resp.poll_interval_s = 1;
+        resp.poll_interval_s = poll_interval_s_;
         if (!directive_.empty()) resp.directive = boost::json::parse(directive_).as_object();
         answer = resp.to_json();
       }
@@ -184,6 +185,14 @@ class Hostile : public ::testing::Test {
     std::lock_guard lock(mu_);
     return checkins_;
   }
+  std::vector<std::chrono::steady_clock::time_point> checkin_times() {
+    std::lock_guard lock(mu_);
+    return checkin_times_;
+  }
+  void set_poll_interval(std::uint64_t seconds) {
+    std::lock_guard lock(mu_);
+    poll_interval_s_ = seconds;
+  }
   int artifact_requests() {
     std::lock_guard lock(mu_);
     return artifact_requests_;
@@ -237,6 +246,8 @@ class Hostile : public ::testing::Test {
   ArtifactScript artifact_script_;
   std::function<void(ScriptedConnection&)> checkin_script_;
   int checkins_ = 0;
+  std::uint64_t poll_interval_s_ = 1;
+  std::vector<std::chrono::steady_clock::time_point> checkin_times_;
   int artifact_requests_ = 0;
   std::vector<protocol::Report> reports_;
 };
