@@ -51,6 +51,7 @@ struct JsonResult {
   std::string body;
   std::optional<std::chrono::seconds> retry_after;
   std::vector<std::string> set_cookies;  // values of Set-Cookie headers, in order
+  std::vector<std::pair<std::string, std::string>> headers;  // all of them (lower-case names)
 };
 
 struct DownloadResult {

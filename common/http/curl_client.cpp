@@ -66,6 +66,7 @@ struct Transfer {
   std::optional<std::chrono::seconds> retry_after;
   std::optional<std::uint64_t> content_range_start;
   std::vector<std::string> set_cookies;
+  std::vector<std::pair<std::string, std::string>> headers;
   // First error raised inside a callback; it explains a CURLE_WRITE_ERROR/ABORTED_BY_CALLBACK.
   std::optional<Error> error;
 };
@@ -79,11 +80,13 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
       t.retry_after.reset();
       t.content_range_start.reset();
       t.set_cookies.clear();
+      t.headers.clear();
     }
     return size * n;
   }
   const std::string name = lower(trim(line.substr(0, colon)));
   const std::string value = trim(line.substr(colon + 1));
+  if (t.headers.size() < 64) t.headers.emplace_back(name, value);
   if (name == "retry-after") {
     if (!value.empty() && std::all_of(value.begin(), value.end(), ::isdigit) && value.size() < 9) {
       t.retry_after = std::chrono::seconds(std::stoll(value));
@@ -214,6 +217,7 @@ class CurlTransport final : public Transport {
     r.body = std::move(t.body);
     r.retry_after = t.retry_after;
     r.set_cookies = std::move(t.set_cookies);
+    r.headers = std::move(t.headers);
     return r;
   }
 
@@ -270,6 +274,7 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
                      options_.allow_plain_http ? "http,https" : "https");
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_PATH_AS_IS, 1L);  // send the path exactly as given
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(easy, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));

@@ -1,6 +1,7 @@
-// An App built from a real config (fresh keys, SQLite in a temp dir, a movable clock), driven
-// in-process with HTTP-shaped requests: the same code path rollout-server and the plugin use,
-// without sockets. Helpers publish signed releases, enroll agents and log users in.
+// An App built from a real config (fresh keys, SQLite in a temp dir, a movable clock), served by
+// the real HTTP host (server-plugin/http, the one rollout-server runs) on a loopback port and
+// driven through real sockets with the project's libcurl client. The App stays in this process
+// so a test can move its clock. Helpers publish signed releases, enroll agents and log users in.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,12 +11,14 @@
 #include <thread>
 
 #include "common/encoding.hpp"
+#include "common/http/client.hpp"
 #include "common/protocol.hpp"
 #include "common/release.hpp"
 #include "platform/secret_file.hpp"
 #include "server-plugin/app.hpp"
 #include "server-plugin/auth/password.hpp"
 #include "server-plugin/config.hpp"
+#include "server-plugin/http/server.hpp"
 #include "server-plugin/store.hpp"
 #include "tests/testing/testing.hpp"
 
@@ -53,20 +56,51 @@ class AppFixture : public ::testing::Test {
     auto app = make_app_from(cfg_, [this] { return now_; });
     ASSERT_TRUE(app.ok()) << app.error().message;
     app_ = std::move(app.value());
+    if (!loopback_) {
+      http::ServerOptions o;
+      o.address = "127.0.0.1";
+      o.port = 0;
+      o.body_limit = cfg_.upload_limit + 1024 * 1024;  // the App applies the per-route limits
+      o.worker_threads = 4;
+      loopback_ = std::make_unique<http::Server>(
+          o, [this](const http::Request& r) { return app_->handle(r, std::nullopt); });
+      auto st = loopback_->start();
+      ASSERT_TRUE(st.ok()) << st.error().message;
+    }
+  }
+
+  void TearDown() override {
+    if (loopback_) loopback_->shutdown();
+    loopback_.reset();
   }
 
   // A second handle on the same database, to inspect what requests changed.
   std::unique_ptr<Store> store() { return open_store(cfg_.database_url).value(); }
 
+  // One request through the loopback socket; a transport failure is status 0 with the error as
+  // the body. A client per call: tests call from several threads at once.
   http::Response call(const std::string& method, const std::string& target,
                       const std::string& body = "", std::vector<http::Header> headers = {}) {
-    http::Request r;
+    net::TransportOptions o;
+    o.allow_plain_http = true;
+    o.max_json_response = 64 * 1024 * 1024;
+    auto client = net::make_curl_transport(o);
+    net::Request r;
     r.method = method;
-    r.target = target;
+    r.url = "http://127.0.0.1:" + std::to_string(loopback_->port()) + target;
     r.body = body;
-    r.headers = std::move(headers);
-    r.remote_addr = "127.0.0.1";
-    return app_->handle(r, std::nullopt);
+    for (auto& h : headers) r.headers.emplace_back(h.name, h.value);
+    auto answer = client->send(r);
+    http::Response out;
+    if (!answer) {
+      out.status = 0;
+      out.body = answer.error().message;
+      return out;
+    }
+    out.status = static_cast<unsigned>(answer->status);
+    out.body = std::move(answer->body);
+    for (auto& [name, value] : answer->headers) out.headers.push_back({name, value});
+    return out;
   }
 
   http::Response as(const Session& s, const std::string& method, const std::string& target,
@@ -183,6 +217,7 @@ class AppFixture : public ::testing::Test {
   ServerConfig cfg_;
   std::optional<crypto::PrivateKey> release_key_, directive_key_;
   std::unique_ptr<App> app_;
+  std::unique_ptr<http::Server> loopback_;
   std::int64_t now_ = 1'795'000'000;
 };
 
