@@ -178,7 +178,7 @@ class Hostile : public ::testing::Test {
   }
 
   std::string log() const { return rollout::testing::read_file(dir_.path() / "agent.log"); }
-  bool logged(const std::string& needle, std::chrono::seconds limit = std::chrono::seconds(30)) {
+  bool logged(const std::string& needle, std::chrono::seconds limit = std::chrono::seconds(90)) {
     return eventually([&] { return log().find(needle) != std::string::npos; }, limit);
   }
   int checkins() {
