@@ -44,6 +44,7 @@ Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport&
   const std::uint64_t size = job.target.size;
   std::optional<crypto::Sha256> hash(std::in_place);
   std::uint64_t offset = 0;
+  bool have_part = false;  // a part file from an earlier attempt is on disk (maybe 0 bytes)
   std::optional<platform::File> file;
 
   auto info = fs.stat_no_follow(job.part_path);
@@ -61,6 +62,7 @@ Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport&
       hash.emplace();
     } else {
       offset = *n;
+      have_part = true;
     }
   }
   if (offset < size) {
@@ -69,7 +71,7 @@ Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport&
       return make_error("disk_full", "not enough free space for " + std::to_string(size - offset) +
                                          " bytes in " + platform::parent_dir(job.part_path));
     }
-    auto opened = offset > 0 ? fs.open_append(job.part_path) : fs.create_new(job.part_path, 0600);
+    auto opened = have_part ? fs.open_append(job.part_path) : fs.create_new(job.part_path, 0600);
     if (!opened) return opened.error();
     file.emplace(std::move(opened).value());
     bool first_chunk = true;
