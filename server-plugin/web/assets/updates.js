@@ -17,6 +17,10 @@ const expanded = new Set();   // keys of rows whose details are open
 const details = new Map();    // key -> detail answer (or {error})
 let dialogOpen = false;
 
+// The API names levels in lower case ("healthy"); the page shows them as the guide does.
+const statusName = (s) => (s ? s[0].toUpperCase() + s.slice(1).toLowerCase() : 'Unknown');
+function normalise(r) { r.health.status = statusName(r.health.status); return r; }
+
 const keyOf = (r) => `${r.version}|${r.os}|${r.arch}`;
 const osArch = (r) => `${r.os} / ${r.arch}`;
 
@@ -217,7 +221,7 @@ export async function refresh() {
     const r = await api('GET', '/api/updates/rollouts');
     const err = document.getElementById('refresh-error');
     if (r.ok && Array.isArray(r.data.rollouts)) {
-      rows = r.data.rollouts;
+      rows = r.data.rollouts.map(normalise);
       staleAfter = r.data.stale_stable_after_s || 0;
       loaded = true;
       err.hidden = true;
