@@ -5,7 +5,7 @@
 # Missing node or chromium is a failure, never a skip: the pages are part of the product.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:?usage: run-tests.sh BUILD_DIR}
+build=$(cd "${1:?usage: run-tests.sh BUILD_DIR}" && pwd)
 chromium=${CHROMIUM:-/usr/bin/chromium}
 command -v node >/dev/null || { echo "browser tests: node is not installed (Debian package nodejs)" >&2; exit 1; }
 command -v npm >/dev/null || { echo "browser tests: npm is not installed (Debian package npm)" >&2; exit 1; }

@@ -28,6 +28,9 @@ before(async () => {
   // windows/aarch64: 4.0.0 beta with 1 crash in 10 -> Blocked (crash rate >= 5 %).
   await s.publish('4.0.0', 'windows', 'aarch64');
   await s.fleet('4.0.0', { success: 9, crash: 1 }, { os: 'windows', arch: 'aarch64' });
+  // linux/aarch64: 5.0.0 beta at 7/10 (30 % failures) -> Critical, success rate red.
+  await s.publish('5.0.0', 'linux', 'aarch64');
+  await s.fleet('5.0.0', { success: 7, failure: 3 }, { arch: 'aarch64' });
   browser = await launch();
 });
 
@@ -53,7 +56,7 @@ test('the table: columns, newest first, monospace versions, badges, rates and ag
   assert.deepEqual(heads.slice(1).map((h) => h.trim()),
     ['Version', 'OS / Arch', 'Channel', 'Health', 'Success Rate', 'Beta Agents', 'Stable Agents', 'Actions']);
   const versions = await page.locator('#rollouts tbody td.version').allInnerTexts();
-  assert.deepEqual(versions, ['4.0.0', '3.0.0', '2.1.0', '2.0.0', '1.1.0', '1.0.0']);
+  assert.deepEqual(versions, ['5.0.0', '4.0.0', '3.0.0', '2.1.0', '2.0.0', '1.1.0', '1.0.0']);
   assert.match(await page.locator('td.version').first().evaluate((e) => getComputedStyle(e).fontFamily), /mono|Consolas|Menlo/i);
 
   const healthy = row(page, '1.1.0');
@@ -84,6 +87,12 @@ test('the table: columns, newest first, monospace versions, badges, rates and ag
   assert.equal(await blocked.locator('.badge.health').innerText(), 'Blocked');
   assert.equal(await bg(blocked.locator('.badge.health')), 'rgb(130, 7, 30)');             // dark red
   assert.equal(await blocked.locator('td.success').innerText(), '90% (9/10)');
+
+  const critical = row(page, '5.0.0', 'linux', 'aarch64');
+  assert.equal(await critical.locator('.badge.health').innerText(), 'Critical');
+  assert.equal(await bg(critical.locator('.badge.health')), 'rgb(207, 34, 46)');           // red
+  assert.equal(await critical.locator('td.success').innerText(), '70% (7/10)');
+  assert.equal(await fg(critical.locator('.rate')), 'rgb(207, 34, 46)');                    // < 80: red
 
   const unknown = row(page, '2.0.0', 'windows');
   assert.equal(await unknown.locator('.badge.health').innerText(), 'Unknown');
@@ -125,7 +134,8 @@ test('disabled buttons explain why on hover and on keyboard focus; Warning rows 
     await b.click({ force: true });                    // and the click does nothing
     assert.equal(await page.locator('dialog').count(), 0);
   }
-  for (const [v, os, arch, status] of [['2.1.0', 'windows', 'x86_64', 'Warning'], ['3.0.0', 'linux', 'aarch64', 'Healthy']]) {
+  for (const [v, os, arch, status] of [['2.1.0', 'windows', 'x86_64', 'Warning'], ['5.0.0', 'linux', 'aarch64', 'Critical'],
+    ['3.0.0', 'linux', 'aarch64', 'Healthy']]) {
     const b = row(page, v, os, arch).locator('button.promote');
     assert.equal(await b.getAttribute('aria-disabled'), null);
     await b.focus();
@@ -198,11 +208,11 @@ test('the Refresh button shows a loading indicator; a failed refresh keeps the t
   const err = page.locator('#refresh-error');
   await err.waitFor({ state: 'visible' });
   assert.match(await err.innerText(), /Refresh failed .*showing the last data\. Retrying in 30 s/);
-  assert.equal(await page.locator('#rollouts tbody tr[data-key]').count(), 6, 'never a blank table');
+  assert.equal(await page.locator('#rollouts tbody tr[data-key]').count(), 7, 'never a blank table');
   await page.unroute('**/api/updates/rollouts');
   await err.getByRole('button', { name: 'Retry' }).click();
   await err.waitFor({ state: 'hidden' });
-  assert.equal(await page.locator('#rollouts tbody tr[data-key]').count(), 6);
+  assert.equal(await page.locator('#rollouts tbody tr[data-key]').count(), 7);
   await context.close();
 });
 
