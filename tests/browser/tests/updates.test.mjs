@@ -329,6 +329,22 @@ test('375 px: the table scrolls sideways, dialogs fit, actions work by touch', a
   await dialog.waitFor({ state: 'detached' });
   await row(page, '4.0.0', 'windows', 'aarch64').locator('button.expand').tap();
   await page.locator('tr[data-detail="4.0.0|windows|aarch64"] table.failures').waitFor();
-  await row(page, '2.0.0', 'windows').locator('button.promote').scrollIntoViewIfNeeded();
+  // Promote by touch: the confirm dialog, then the server's refusal with Force Promote (Critical).
+  const promote = row(page, '5.0.0', 'linux', 'aarch64').locator('button.promote');
+  await promote.scrollIntoViewIfNeeded();
+  await promote.tap();
+  const confirm = page.getByRole('dialog', { name: 'Promote 5.0.0 to stable?' });
+  await confirm.waitFor();
+  await shot(page, 'dialog-promote-375');
+  await confirm.getByRole('button', { name: 'Promote' }).tap();
+  const warn = page.getByRole('dialog', { name: 'Health check failed for 5.0.0' });
+  await warn.waitFor();
+  const wbox = await warn.boundingBox();
+  assert.ok(wbox.x >= 0 && wbox.x + wbox.width <= 375, JSON.stringify(wbox));
+  await warn.getByLabel('Reason for forcing (required)').fill('Phone test');
+  await shot(page, 'dialog-force-promote-375');
+  await warn.getByRole('button', { name: 'Cancel' }).tap();
+  await warn.waitFor({ state: 'detached' });
+  assert.equal(await row(page, '5.0.0', 'linux', 'aarch64').locator('.badge.channel').innerText(), 'Beta');
   await context.close();
 });
