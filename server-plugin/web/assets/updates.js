@@ -303,7 +303,7 @@ function showForce(dialog, close, r, answer) {
   reason.addEventListener('input', () => { force.disabled = reason.value.trim() === ''; });
   const form = el('form', { method: 'dialog', class: 'force-dialog' },
     dialogHeader('promote-title', `Health check failed for ${r.version}`),
-    el('p', { class: 'warning-text', role: 'alert', text: answer.message || 'The server refused the promotion.' }),
+    el('p', { class: 'warning-text', role: 'alert', text: `The server's health check refused to promote ${r.version} to stable:` }),
     el('ul', { class: 'reasons' }, (answer.reasons || []).map((x) =>
       el('li', { 'data-code': x.code }, el('span', { text: x.message }), ' ', el('code', { text: `(${x.code})` })))),
     el('p', { id: 'force-help', text: 'Only force promote if you understand the risks. The reason is kept in the audit trail.' }),
