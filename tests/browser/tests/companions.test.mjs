@@ -68,6 +68,13 @@ test('stale stable: a banner when beta has waited longer than the configured tim
   const banner = page.locator('#stale-banner');
   await banner.waitFor({ state: 'visible' });
   assert.match(await banner.innerText(), /^Stable has fallen behind beta: 1\.1\.0 \(linux \/ x86_64\) has been on beta for more than/);
+  // 1.1.0 has no reports yet: Unknown (gray), and Promote stays clickable with a force warning.
+  const r = row(page, '1.1.0');
+  assert.equal(await r.locator('.badge.health').innerText(), 'Unknown');
+  const promote = r.locator('button.promote');
+  assert.equal(await promote.getAttribute('aria-disabled'), null);
+  await promote.focus();
+  assert.match(await r.locator('button.promote + [role=tooltip]').innerText(), /^Health is Unknown: promoting will need a force promotion/);
   await context.close();
 });
 
