@@ -16,8 +16,17 @@ const ENROLL = 'browser-test-enrollment-key';
 const live = new Set();
 process.on('exit', () => { for (const p of live) { try { p.kill('SIGKILL'); } catch { /* gone */ } } });
 
-export async function startServer({ stale = '7d', timeoutS = 900 } = {}) {
+export async function startServer(opts = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'rollout-browser-'));
+  try {
+    return await start(dir, opts);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });  // a failed start leaves nothing behind
+    throw e;
+  }
+}
+
+async function start(dir, { stale = '7d', timeoutS = 900 }) {
   mkdirSync(join(dir, 'data'));
   execFileSync(CTL, ['keygen', '--role', 'release', '--out', dir], { stdio: 'ignore' });
   execFileSync(CTL, ['keygen', '--role', 'directive', '--out', dir], { stdio: 'ignore' });
@@ -43,7 +52,7 @@ export async function startServer({ stale = '7d', timeoutS = 900 } = {}) {
       if (m) { clearTimeout(t); resolve(m[1]); }
     });
     proc.on('exit', (code) => { clearTimeout(t); reject(new Error(`rollout-server exited (${code}): ${stderr}`)); });
-  });
+  }).catch((e) => { live.delete(proc); proc.kill('SIGKILL'); throw e; });
   const s = new Seeder(url, dir);
   s.close = async () => {
     live.delete(proc);
