@@ -20,6 +20,7 @@ ROLLOUT_PACKAGES=(
   libssl-dev openssl libcurl4-openssl-dev curl libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsystemd-dev
+  chromium nodejs npm
 )
 
 install_missing() {

@@ -101,8 +101,15 @@ http::Response logout(AppState& s, Ctx& c) {
   return resp;
 }
 
-http::Response me(AppState&, Ctx& c) {
-  return json_ok(bj::object{{"username", c.user->user}, {"role", c.user->role}});
+http::Response me(AppState& s, Ctx& c) {
+  // The session's CSRF token, so a reloaded page can act; empty for API tokens and plugin hosts.
+  std::string csrf;
+  if (auto cookie = session_cookie(c.req); !cookie.empty()) {
+    auto sess = s.store->get_session(crypto::sha256_hex(cookie));
+    if (sess && *sess) csrf = (*sess)->csrf_token;
+  }
+  return json_ok(bj::object{
+      {"username", c.user->user}, {"role", c.user->role}, {"csrf_token", std::move(csrf)}});
 }
 
 http::Response list_agents(AppState& s, Ctx&) {

@@ -70,6 +70,14 @@ const std::vector<Route>& routes() {
       {"POST", "/api/tokens", Access::viewer, create_token},
       {"GET", "/metrics", Access::viewer, metrics},
       {"GET", "/healthz", Access::open, healthz},
+      // Pages hold no data (their scripts call the API above), so anyone may fetch them.
+      {"GET", "/", Access::open, page_root},
+      {"GET", "/updates", Access::open, page_updates},
+      {"GET", "/agents/{id}", Access::open, page_agent},
+      {"GET", "/policies", Access::open, page_policies},
+      {"GET", "/logs", Access::open, page_logs},
+      {"GET", "/login", Access::open, page_login},
+      {"GET", "/assets/{name}", Access::open, page_asset},
   };
   return r;
 }

@@ -1,6 +1,6 @@
 // The route handlers, grouped by file: agent_api.cpp (the endpoint-facing API),
 // rollouts_api.cpp (the Updates table and its actions), admin_api.cpp (login, agents, policies,
-// logs, users, tokens, metrics).
+// logs, users, tokens, metrics), pages.cpp (the HTML pages and their assets).
 #pragma once
 
 #include "server-plugin/app/state.hpp"
@@ -31,6 +31,15 @@ http::Response add_user(AppState& s, Ctx& c);
 http::Response create_token(AppState& s, Ctx& c);
 http::Response metrics(AppState& s, Ctx& c);
 http::Response healthz(AppState& s, Ctx& c);
+
+// pages.cpp: the pages and their assets, embedded at build time.
+http::Response page_root(AppState& s, Ctx& c);
+http::Response page_updates(AppState& s, Ctx& c);
+http::Response page_agent(AppState& s, Ctx& c);
+http::Response page_policies(AppState& s, Ctx& c);
+http::Response page_logs(AppState& s, Ctx& c);
+http::Response page_login(AppState& s, Ctx& c);
+http::Response page_asset(AppState& s, Ctx& c);
 
 // The session token from the "rollout_session" cookie, or empty.
 std::string session_cookie(const http::Request& req);
