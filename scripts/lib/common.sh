@@ -20,12 +20,16 @@ ROLLOUT_PACKAGES=(
   libssl-dev openssl libcurl4-openssl-dev curl libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsystemd-dev
-  chromium nodejs npm
+  chromium
 )
 
 install_missing() {
-  local missing=() p
-  for p in "${ROLLOUT_PACKAGES[@]}" "$@"; do
+  local missing=() p extra=()
+  # Node.js for the browser tests: Debian's packages unless a node and npm are already there
+  # (e.g. from NodeSource, whose nodejs package conflicts with Debian's npm).
+  command -v node >/dev/null 2>&1 || extra+=(nodejs)
+  command -v npm >/dev/null 2>&1 || extra+=(npm)
+  for p in "${ROLLOUT_PACKAGES[@]}" "${extra[@]}" "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$p")
     fi
