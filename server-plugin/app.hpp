@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,10 @@ class App {
   virtual ~App() = default;
   virtual http::Response handle(const http::Request& request,
                                 const std::optional<Identity>& host_identity) = 0;
+  // The largest body the route behind `method` and `target` accepts (uploads take more than
+  // JSON calls), so that a host can refuse an oversized request from its headers alone, before
+  // reading the body. handle() enforces the same limit on whatever reaches it.
+  virtual std::size_t body_limit(std::string_view method, std::string_view target) const = 0;
 };
 
 // Every (method, path pattern) the App serves, e.g. {"POST",

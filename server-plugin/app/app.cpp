@@ -100,6 +100,14 @@ class AppImpl final : public App {
     }
   }
 
+  std::size_t body_limit(std::string_view method, std::string_view target) const override {
+    auto parsed = api::parse_target(target);
+    api::Match match;
+    if (parsed && router_.match(method, *parsed, match) == api::Router::Result::found)
+      return limit_of(routes()[static_cast<std::size_t>(match.id)]);
+    return s_->cfg.body_limit;  // answered 400/404/405 without reading much anyway
+  }
+
   http::Response handle(const http::Request& req, const std::optional<Identity>& host) override {
     const auto start = std::chrono::steady_clock::now();
     http::Response resp = dispatch(req, host);
@@ -142,12 +150,16 @@ class AppImpl final : public App {
         break;
     }
     const Route& route = routes()[static_cast<std::size_t>(match.id)];
-    if (req.body.size() > (route.upload ? s_->cfg.upload_limit : s_->cfg.body_limit)) {
+    if (req.body.size() > limit_of(route)) {
       return http::error_response(413, "too_large", "request body is too large");
     }
     Ctx ctx{req, std::move(*target), std::move(match.params), std::nullopt, std::nullopt};
     if (auto denied = authenticate(route, ctx, host)) return *denied;
     return route.handler(*s_, ctx);
+  }
+
+  std::size_t limit_of(const Route& route) const {
+    return static_cast<std::size_t>(route.upload ? s_->cfg.upload_limit : s_->cfg.body_limit);
   }
 
   std::optional<http::Response> authenticate(const Route& route, Ctx& ctx,

@@ -1,3 +1,4 @@
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -22,6 +23,12 @@ using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::seconds kWriteTimeout{60};
 constexpr std::size_t kFileChunk = 64 * 1024;
+// After refusing a request whose body is still arriving, keep reading (and discarding) for a
+// bounded time before closing: closing a socket with unread input makes the kernel send a RST,
+// which can destroy the refusal in the client's receive buffer before the client reads it
+// (nginx's "lingering close"). Each read waits at most kLingerRead; the whole drain kLingerTotal.
+constexpr std::chrono::seconds kLingerRead{2};
+constexpr std::chrono::seconds kLingerTotal{10};
 
 const log::Logger kLog("http");
 
@@ -139,6 +146,53 @@ struct Server::Impl {
     co_return true;
   }
 
+  // Reads the body of a request whose headers are in: refuses a declared length over the route's
+  // limit before reading any of it, answers "Expect: 100-continue", and gives every read of the
+  // body read_timeout (a large upload on a slow link is not cut off while it still moves).
+  template <class Stream>
+  net::awaitable<boost::system::error_code> read_body(
+      Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& p) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    std::size_t limit = opt.body_limit;
+    if (opt.body_limit_for) {
+      const auto& h = p.get();
+      limit = std::min(limit, opt.body_limit_for(h.method_string(), h.target()));
+    }
+    if (p.content_length() && *p.content_length() > limit) co_return bhttp::error::body_limit;
+    p.body_limit(limit);
+    if (!p.is_done() && beast::iequals(p.get()[bhttp::field::expect], "100-continue")) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, p.get().version()};
+      lowest.expires_after(kWriteTimeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream, cont, use_tuple);
+      if (wec) co_return wec;
+    }
+    while (!p.is_done()) {
+      lowest.expires_after(opt.read_timeout);
+      auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, p, use_tuple);
+      if (ec) co_return ec;
+    }
+    co_return boost::system::error_code{};
+  }
+
+  // Answers a request that will not be read to its end, then closes the connection without
+  // losing that answer to a RST (see kLingerRead).
+  template <class Stream>
+  net::awaitable<void> refuse(Stream& stream, const Response& res) {
+    if (!co_await write_response(stream, res, false, 11, false)) co_return;
+    auto& lowest = beast::get_lowest_layer(stream);
+    if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+      boost::system::error_code ignored;
+      lowest.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    std::array<char, 16 * 1024> sink{};
+    const auto until = std::chrono::steady_clock::now() + kLingerTotal;
+    while (!stopping && std::chrono::steady_clock::now() < until) {
+      lowest.expires_after(kLingerRead);
+      auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
+      if (ec) break;  // the client closed (the usual end), timed out or the server stops
+    }
+  }
+
   // `remote` is a reference on purpose: GCC 12 relocates a by-value std::string coroutine
   // parameter bitwise, leaving its small-string pointer aimed at the old frame (ASan: bad free).
   // The caller co_awaits this coroutine, so the referent outlives it.
@@ -154,23 +208,23 @@ struct Server::Impl {
       parser.body_limit(opt.body_limit);
       parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
       lowest.expires_after(opt.read_timeout);
-      auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+      auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
       set_busy(id, true);
+      if (!ec) ec = co_await read_body(stream, buffer, parser);
       if (ec == bhttp::error::body_limit) {
-        auto r = error_response(
-            413, "too_large", "request body exceeds " + std::to_string(opt.body_limit) + " bytes");
-        co_await write_response(stream, r, false, 11, false);
+        co_await refuse(stream, error_response(413, "too_large",
+                                               "request body exceeds " +
+                                                   std::to_string(opt.body_limit) + " bytes"));
         break;
       }
       if (ec == bhttp::error::header_limit) {
-        auto r = error_response(431, "too_large", "request headers too large");
-        co_await write_response(stream, r, false, 11, false);
+        co_await refuse(stream, error_response(431, "too_large", "request headers too large"));
         break;
       }
       if (ec && ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-        auto r = error_response(400, "bad_request", "malformed HTTP request: " + ec.message());
-        co_await write_response(stream, r, false, 11, false);
+        co_await refuse(
+            stream, error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
         break;
       }
       if (ec) break;  // closed, timed out or cancelled

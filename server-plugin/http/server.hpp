@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "common/error.hpp"
 #include "server-plugin/http/message.hpp"
@@ -21,9 +22,13 @@ using Handler = std::function<Response(const Request&)>;
 
 struct ServerOptions {
   std::string address = "127.0.0.1";
-  std::uint16_t port = 8443;  // 0 picks a free port (tests)
-  std::size_t body_limit = 1024 * 1024;
+  std::uint16_t port = 8443;             // 0 picks a free port (tests)
+  std::size_t body_limit = 1024 * 1024;  // hard cap on every request body
+  // When set, the cap for one request, asked once its headers are in (a route-specific limit):
+  // a larger Content-Length is refused with 413 before any of the body is read.
+  std::function<std::size_t(std::string_view method, std::string_view target)> body_limit_for;
   std::size_t header_limit = 16 * 1024;
+  // Headers must arrive within read_timeout; after that, each read of the body may wait as long.
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};
   unsigned io_threads = 2;

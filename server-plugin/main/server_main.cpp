@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   rollout::server::App& handler = **app;
+  opt.body_limit_for = [&handler](std::string_view method, std::string_view target) {
+    return handler.body_limit(method, target);
+  };
   rollout::http::Server server(
       opt, [&handler](const rollout::http::Request& r) { return handler.handle(r, std::nullopt); });
   if (auto st = server.start(); !st) {

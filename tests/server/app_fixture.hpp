@@ -60,7 +60,10 @@ class AppFixture : public ::testing::Test {
       http::ServerOptions o;
       o.address = "127.0.0.1";
       o.port = 0;
-      o.body_limit = cfg_.upload_limit + 1024 * 1024;  // the App applies the per-route limits
+      o.body_limit = cfg_.upload_limit + 1024 * 1024;
+      o.body_limit_for = [this](std::string_view method, std::string_view target) {
+        return app_->body_limit(method, target);  // as rollout-server does
+      };
       o.worker_threads = 4;
       loopback_ = std::make_unique<http::Server>(
           o, [this](const http::Request& r) { return app_->handle(r, std::nullopt); });

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <future>
 #include <thread>
@@ -70,6 +71,80 @@ TEST(HttpServer, OversizedBodyIs413AndNeverReachesTheHandler) {
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out;
   EXPECT_NE(out.find("\"error\":\"too_large\""), std::string::npos);
   EXPECT_FALSE(called);
+}
+
+// A route-specific limit (uploads larger than JSON calls) is applied from the headers alone.
+ServerOptions routed_options() {
+  auto o = local_options();
+  o.body_limit = 64 * 1024;
+  o.body_limit_for = [](std::string_view, std::string_view target) -> std::size_t {
+    return target == "/upload" ? 4096 : 100;
+  };
+  return o;
+}
+
+std::string post(const std::string& target, const std::string& body,
+                 const std::string& extra_headers = "") {
+  return "POST " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n" + extra_headers + "\r\n" + body;
+}
+
+TEST(HttpServer, EachRouteGetsItsOwnBodyLimit) {
+  std::atomic<int> calls{0};
+  Server server(routed_options(), [&](const Request& r) {
+    ++calls;
+    return json_response(200, "{\"got\":" + std::to_string(r.body.size()) + "}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string kb2(2048, 'x');
+  EXPECT_EQ(raw_exchange(server.port(), post("/json", kb2)).rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_EQ(calls.load(), 0);
+  const std::string out = raw_exchange(server.port(), post("/upload", kb2));
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_NE(out.find("{\"got\":2048}"), std::string::npos);
+  // The limit also holds for a chunked body, which declares no length up front.
+  const std::string chunked =
+      "POST /json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" + kb2 +
+      "\r\n0\r\n\r\n";
+  EXPECT_EQ(raw_exchange(server.port(), chunked).rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(HttpServer, TheRefusalOfALargeBodyStillInFlightReachesTheClient) {
+  // The client sends its whole 8 MiB body before it reads: a server that closed at once, with
+  // the body unread, would reset the connection and the 413 could be lost.
+  Server server(routed_options(), [](const Request&) { return json_response(200, "{}"); });
+  ASSERT_TRUE(server.start().ok());
+  const std::string out = raw_exchange(server.port(), post("/upload", std::string(8 << 20, 'x')));
+  EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out.substr(0, 200);
+}
+
+TEST(HttpServer, ExpectContinueIsAnsweredOrRefusedFromTheHeaders) {
+  Server server(routed_options(), [](const Request& r) {
+    return json_response(200, "{\"got\":" + std::to_string(r.body.size()) + "}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.connect({net::ip::make_address("127.0.0.1"), server.port()});
+  const std::string body(1000, 'y');
+  const std::string request = post("/upload", body, "Expect: 100-continue\r\n");
+  net::write(sock, net::buffer(request.substr(0, request.size() - body.size())));
+  std::string got(25, '\0');
+  net::read(sock, net::buffer(got));
+  EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  net::write(sock, net::buffer(body));
+  std::string rest;
+  boost::system::error_code ec;
+  net::read(sock, net::dynamic_buffer(rest), ec);
+  EXPECT_EQ(rest.rfind("HTTP/1.1 200", 0), 0u) << rest;
+  EXPECT_NE(rest.find("{\"got\":1000}"), std::string::npos);
+  // Too large: the final answer comes at once, and no 100 Continue invites the body.
+  const std::string refused =
+      raw_exchange(server.port(),
+                   "POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                   "Expect: 100-continue\r\n\r\n");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 413", 0), 0u) << refused;
 }
 
 TEST(HttpServer, GarbageRequestIs400) {
