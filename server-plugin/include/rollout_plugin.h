@@ -70,6 +70,12 @@ ROLLOUT_PLUGIN_API rollout_plugin* rollout_plugin_create(const char* config_path
 ROLLOUT_PLUGIN_API int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
                                              rollout_response* response);
 
+/* The largest request body the route behind method and target (as in rollout_request) accepts:
+ * artifact uploads take more than JSON calls. A host that asks before reading a body can refuse a
+ * larger Content-Length with 413 at once instead of buffering it; rollout_plugin_handle() refuses
+ * it either way. Returns 0 when an argument is NULL. */
+ROLLOUT_PLUGIN_API uint64_t rollout_plugin_body_limit(rollout_plugin* plugin, const char* method,
+                                                      const char* target);
 ROLLOUT_PLUGIN_API void rollout_response_free(rollout_response* response);
 ROLLOUT_PLUGIN_API void rollout_string_free(char* s);
 ROLLOUT_PLUGIN_API void rollout_plugin_destroy(rollout_plugin* plugin);

@@ -131,6 +131,15 @@ void rollout_plugin_destroy(rollout_plugin* plugin) {
 const char* rollout_plugin_version(void) {
   return ROLLOUT_VERSION;
 }
+uint64_t rollout_plugin_body_limit(rollout_plugin* plugin, const char* method, const char* target) {
+  if (plugin == nullptr || method == nullptr || target == nullptr) return 0;
+  try {
+    return plugin->app->body_limit(method, target);
+  } catch (...) {
+    return 0;
+  }
+}
+
 int rollout_plugin_abi_version(void) {
   return ROLLOUT_PLUGIN_ABI_VERSION;
 }

@@ -66,6 +66,10 @@ TEST_F(PluginHost, HostIdentityDecidesWhatACallerMayDo) {
   auto ok = call(p, "POST", "/api/updates/rollouts/1.0.0/promote", promote, "bob", "operator");
   EXPECT_EQ(ok.status, 200) << std::string(ok.body, ok.body_len);
   rollout_response_free(&ok);
+  EXPECT_EQ(rollout_plugin_body_limit(p, "POST", "/api/updates/releases"), cfg_.upload_limit);
+  EXPECT_EQ(rollout_plugin_body_limit(p, "POST", "/api/updates/rollouts/1.0.0/promote"),
+            cfg_.body_limit);
+  EXPECT_EQ(rollout_plugin_body_limit(p, nullptr, "/x"), 0u);
   rollout_plugin_destroy(p);
 
   auto events = store()->list_events(0, 10, std::nullopt).value();
