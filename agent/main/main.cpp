@@ -11,6 +11,8 @@
 #include "agent/controller.hpp"
 #include "common/http/client.hpp"
 #include "common/log.hpp"
+#include "platform/fs.hpp"
+#include "platform/instance_lock.hpp"
 
 namespace {
 
@@ -75,6 +77,17 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+
+  // Before anything touches the journal: a second agent on the same state would race this one.
+  if (auto st = rollout::platform::real_file_system().make_secure_dir(cfg->state_dir); !st) {
+    std::fprintf(stderr, "rollout-agent: state_dir: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  auto lock = rollout::platform::lock_instance(cfg->state_dir + "/agent.lock");
+  if (!lock) {
+    std::fprintf(stderr, "rollout-agent: %s\n", lock.error().message.c_str());
+    return 1;
+  }
 
   rollout::net::TransportOptions t;
   t.allow_plain_http = cfg->allow_plain_http;

@@ -2,6 +2,7 @@
 // line naming the key; the shipped example configuration is valid.
 #include <gtest/gtest.h>
 
+#include "platform/instance_lock.hpp"
 #include "tests/agent/fleet_fixture.hpp"
 
 namespace rollout::agent::test {
@@ -90,6 +91,20 @@ TEST_F(AgentBinary, StartupFailureIsExit1WithOneLine) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("release_keys"), std::string::npos) << r.err;
+}
+
+TEST_F(AgentBinary, ASecondAgentOnTheSameStateIsRefused) {
+  const auto state = dir_.path() / "s";
+  std::filesystem::create_directories(state);
+  auto held = platform::lock_instance((state / "agent.lock").string());
+  ASSERT_TRUE(held.ok());
+  auto r = run({kAgentBin, "--config",
+                config(base_ + "state_dir: " + state.string() +
+                       "\ninstall_root: " + (dir_.path() / "r").string() + "\n")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("only one rollout-agent may run"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(state / "journal.json")) << "nothing touched";
 }
 
 }  // namespace
