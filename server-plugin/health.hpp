@@ -39,6 +39,7 @@ struct Counts {
   std::uint64_t failure = 0;
   std::uint64_t crash = 0;
   std::uint64_t total() const { return success + failure + crash; }
+  friend bool operator==(const Counts&, const Counts&) = default;
 };
 
 enum class HealthStatus { healthy, warning, critical, blocked, unknown };

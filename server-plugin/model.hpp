@@ -146,4 +146,17 @@ struct LogEntry {
 
 using CountsByRelease = std::map<ReleaseKey, Counts>;
 
+// Agents that run one version and share what decides their channel: client, site, enrollment
+// hint, and their own id only when an agent-scoped policy names them (empty otherwise).
+struct AgentGroup {
+  std::string version;
+  std::string os;
+  std::string arch;
+  std::string client;
+  std::string site;
+  std::string channel_hint;
+  std::string agent_id;
+  std::uint64_t count = 0;
+};
+
 }  // namespace rollout::server

@@ -40,6 +40,9 @@ class Store {
   virtual Expected<std::optional<Agent>> find_agent_by_machine_id(
       const std::string& machine_id) = 0;
   virtual Expected<std::vector<Agent>> list_agents() = 0;
+  // Every agent in exactly one group, a few hundred groups for a fleet of any size: the rollouts
+  // table resolves the channel of a group, not of each agent.
+  virtual Expected<std::vector<AgentGroup>> agent_population() = 0;
   // Updates the fields an agent reports at check-in (version, state, floor, last_checkin_at).
   virtual Status update_agent_checkin(const Agent& a) = 0;
   virtual Status set_agent_token(const std::string& id, const std::string& token_hash) = 0;

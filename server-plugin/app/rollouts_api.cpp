@@ -46,14 +46,19 @@ http::Response list_rollouts(AppState& s, Ctx&) {
   auto releases = s.store->list_releases();
   auto counts = s.store->release_counts(std::nullopt);
   auto recent = s.store->release_counts(s.now() - 86400);
-  auto agents = s.store->list_agents();
+  auto groups = s.store->agent_population();
   auto policies = s.store->list_policies();
-  if (!releases || !counts || !recent || !agents || !policies)
+  if (!releases || !counts || !recent || !groups || !policies)
     return internal_error(make_error("internal", "storage error"));
   // Agents currently on each release, by channel.
   std::map<std::pair<ReleaseKey, std::string>, std::uint64_t> on;
-  for (const auto& a : *agents) {
-    on[{ReleaseKey{a.current_version, a.os, a.arch}, resolve_policy(a, *policies).channel}]++;
+  for (const auto& g : *groups) {
+    Agent a;
+    a.id = g.agent_id;
+    a.client = g.client;
+    a.site = g.site;
+    a.channel_hint = g.channel_hint;
+    on[{ReleaseKey{g.version, g.os, g.arch}, resolve_policy(a, *policies).channel}] += g.count;
   }
   std::vector<const Release*> sorted;
   for (const auto& r : *releases) sorted.push_back(&r);

@@ -4,6 +4,9 @@
 #include <sqlite3.h>
 
 #include <csignal>
+#include <limits>
+#include <map>
+#include <random>
 #include <thread>
 
 #ifndef _WIN32
@@ -418,6 +421,74 @@ TEST_P(StoreTest, UsersSessionsTokensPoliciesLogs) {
   EXPECT_EQ(store_->query_logs("%_", "", 10).value().size(), 1u) << "wildcards are literal";
 }
 
+// The all-time counts come from latest_attempts, kept by record_attempts; the windowed counts
+// rank the attempts themselves. With a window that holds everything both must agree, whatever the
+// order, ties, fractions and replays of the reports.
+TEST_P(StoreTest, KeptLatestOutcomesAgreeWithRankingEveryAttempt) {
+  std::mt19937 rng(20261127);
+  const char* outcomes[] = {"success", "failure", "crash"};
+  const char* times[] = {"2026-11-24T10:00:00Z", "2026-11-24T10:00:00.5Z",
+                         "2026-11-24T10:00:00.25Z", "2026-11-24T09:59:59.999Z",
+                         "2026-11-24T10:00:01Z"};
+  std::vector<Attempt> sent;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<Attempt> b;
+    for (int i = 0; i < 8; ++i) {
+      const int n = static_cast<int>(sent.size());
+      if (n > 0 && rng() % 6 == 0) {  // a replay of an earlier report
+        b.push_back(sent[rng() % static_cast<unsigned>(n)]);
+        continue;
+      }
+      auto a = attempt("id-" + std::to_string(n), "a" + std::to_string(rng() % 7),
+                       rng() % 2 ? "1.0.0" : "2.0.0", outcomes[rng() % 3], times[rng() % 5],
+                       static_cast<std::int64_t>(batch));
+      sent.push_back(a);
+      b.push_back(a);
+    }
+    ASSERT_TRUE(store_->record_attempts(b).ok());
+    ASSERT_EQ(store_->release_counts(std::nullopt).value(),
+              store_->release_counts(std::numeric_limits<std::int64_t>::min()).value())
+        << "after batch " << batch;
+  }
+}
+
+TEST_P(StoreTest, AgentPopulationGroupsByWhatDecidesTheChannel) {
+  auto add = [&](const std::string& id, const std::string& version, const std::string& site,
+                 const std::string& hint) {
+    Agent a;
+    a.id = id;
+    a.token_hash = "h-" + id;
+    a.hostname = id;
+    a.machine_id = "m-" + id;
+    a.os = "linux";
+    a.arch = "x86_64";
+    a.current_version = version;
+    a.client = "acme";
+    a.site = site;
+    a.channel_hint = hint;
+    a.enrolled_at = 1;
+    ASSERT_TRUE(store_->insert_agent(a).ok());
+  };
+  for (int i = 0; i < 5; ++i) add("hq-" + std::to_string(i), "1.0.0", "hq", "");
+  add("lab-1", "1.0.0", "lab", "beta");
+  add("lab-2", "1.0.0", "lab", "beta");
+  add("lab-3", "1.1.0", "lab", "beta");
+  ASSERT_TRUE(store_->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt}).ok());
+  auto groups = store_->agent_population().value();
+  std::map<std::string, std::uint64_t> by;
+  std::uint64_t total = 0;
+  for (const auto& g : groups) {
+    by[g.version + "/" + g.site + "/" + g.channel_hint + "/" + g.agent_id] += g.count;
+    total += g.count;
+  }
+  EXPECT_EQ(total, 8u) << "every agent in exactly one group";
+  EXPECT_EQ(by["1.0.0/hq//"], 4u);
+  EXPECT_EQ(by["1.0.0/hq//hq-4"], 1u) << "an agent with its own policy stands alone";
+  EXPECT_EQ(by["1.0.0/lab/beta/"], 2u);
+  EXPECT_EQ(by["1.1.0/lab/beta/"], 1u);
+  EXPECT_EQ(groups.size(), 4u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend{"sqlite",
                                                    [](const std::filesystem::path& d) {
@@ -473,6 +544,44 @@ TEST(SqliteStore, WalModeAndOneRowPerMigrationAfterReopens) {
   EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM schema_migrations"), std::to_string(version));
   EXPECT_EQ(scalar(db, "SELECT MAX(version) FROM schema_migrations"), std::to_string(version));
   sqlite3_close(db);
+}
+
+// A database made before latest_attempts existed gets it filled from its attempts on upgrade.
+TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  {
+    auto store = open_store("sqlite:" + path).value();
+    Attempt a;
+    a.release = {"1.0.0", "linux", "x86_64"};
+    a.received_at = 5;
+    std::vector<Attempt> batch;
+    for (auto [id, agent, outcome, at] :
+         {std::tuple{"r1", "a1", "failure", "2026-11-24T10:00:00.5Z"},
+          std::tuple{"r2", "a1", "success", "2026-11-24T10:00:00.25Z"},
+          std::tuple{"r3", "a2", "crash", "2026-11-24T10:00:00Z"}}) {
+      a.id = id;
+      a.agent_id = agent;
+      a.outcome = outcome;
+      a.occurred_at = at;
+      batch.push_back(a);
+    }
+    ASSERT_TRUE(store->record_attempts(batch).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE latest_attempts; DROP INDEX attempts_received; "
+                         "DELETE FROM schema_migrations WHERE version = 2",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << "back to the first schema, as an older rollout-server left it";
+  sqlite3_close(db);
+  auto upgraded = open_store("sqlite:" + path).value();
+  const auto c = upgraded->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
+  EXPECT_EQ(c.failure, 1u) << "a1: .5 is after .25";
+  EXPECT_EQ(c.success, 0u);
+  EXPECT_EQ(c.crash, 1u);
 }
 
 // A migration that fails halfway leaves nothing behind: the tables it created are gone and the

@@ -87,6 +87,22 @@ Expected<std::vector<Agent>> SqliteStore::list_agents() {
   return out;
 }
 
+Expected<std::vector<AgentGroup>> SqliteStore::agent_population() {
+  std::lock_guard lock(mu_);
+  auto s = db_.prepare(
+      "SELECT current_version, os, arch, client, site, channel_hint, "
+      "CASE WHEN id IN (SELECT scope_id FROM policies WHERE scope = 'agent') THEN id ELSE '' END, "
+      "COUNT(*) FROM agents GROUP BY 1, 2, 3, 4, 5, 6, 7");
+  if (!s) return s.error();
+  std::vector<AgentGroup> out;
+  while (s->step()) {
+    out.push_back(AgentGroup{s->text(0), s->text(1), s->text(2), s->text(3), s->text(4), s->text(5),
+                             s->text(6), s->u64(7)});
+  }
+  if (auto st = s->status(); !st) return st.error();
+  return out;
+}
+
 Status SqliteStore::update_agent_checkin(const Agent& a) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(

@@ -1,6 +1,4 @@
 // Update attempts (outcome reports): idempotent recording and the health counts.
-#include <limits>
-
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 
 namespace rollout::server::sqlite {
@@ -21,6 +19,23 @@ Expected<std::vector<std::string>> SqliteStore::record_attempts(
       ins->bind(13, a.stderr_tail).bind(14, a.occurred_at).bind(15, a.received_at);
       if (auto r = ins->run(); !r) return r;
       stored.push_back(a.id);
+      if (db_.changes() == 0) continue;  // a replay: its first report already counts
+      // Becomes the agent's latest outcome for the release unless a later one is already there.
+      auto latest = db_.prepare(
+          "INSERT INTO latest_attempts (version, os, arch, agent_id, outcome, occurred_s, "
+          "occurred_frac, attempt_rowid) VALUES (?1, ?2, ?3, ?4, ?5, substr(?6, 1, 19), "
+          "CAST('0' || substr(?6, 20, length(?6) - 20) AS REAL), ?7) "
+          "ON CONFLICT (version, os, arch, agent_id) DO UPDATE SET outcome = excluded.outcome, "
+          "occurred_s = excluded.occurred_s, occurred_frac = excluded.occurred_frac, "
+          "attempt_rowid = excluded.attempt_rowid "
+          "WHERE (excluded.occurred_s, excluded.occurred_frac, excluded.attempt_rowid) > "
+          "(latest_attempts.occurred_s, latest_attempts.occurred_frac, "
+          "latest_attempts.attempt_rowid)");
+      if (!latest) return latest.error();
+      latest->bind(1, a.release.version).bind(2, a.release.os).bind(3, a.release.arch);
+      latest->bind(4, a.agent_id).bind(5, a.outcome).bind(6, a.occurred_at);
+      latest->bind(7, db_.last_insert_rowid());
+      if (auto r = latest->run(); !r) return r;
     }
     return {};
   });
@@ -34,16 +49,22 @@ Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t
   // arrival order for ties. occurred_at is RFC 3339 UTC ("...:SSZ" or "...:SS.fffZ"); compared as
   // text, "10:00:00Z" would sort after "10:00:00.5Z" ('Z' > '.'), so the whole seconds and the
   // fraction are ordered separately.
-  auto s = db_.prepare(
-      "SELECT version, os, arch, outcome, COUNT(*) FROM ("
-      "  SELECT version, os, arch, outcome, ROW_NUMBER() OVER ("
-      "    PARTITION BY version, os, arch, agent_id ORDER BY substr(occurred_at, 1, 19) DESC,"
-      "    CAST('0' || substr(occurred_at, 20, length(occurred_at) - 20) AS REAL) DESC,"
-      "    rowid DESC) AS rn"
-      "  FROM update_attempts WHERE received_at >= ?)"
-      " WHERE rn = 1 GROUP BY version, os, arch, outcome");
+  // All time: latest_attempts holds exactly that ranking's winners (kept by record_attempts).
+  // A window: rank the attempts that arrived in it (attempts_received bounds the scan).
+  auto s = since ? db_.prepare(
+                       "SELECT version, os, arch, outcome, COUNT(*) FROM ("
+                       "  SELECT version, os, arch, outcome, ROW_NUMBER() OVER ("
+                       "    PARTITION BY version, os, arch, agent_id ORDER BY "
+                       "    substr(occurred_at, 1, 19) DESC,"
+                       "    CAST('0' || substr(occurred_at, 20, length(occurred_at) - 20) AS REAL) "
+                       "    DESC, rowid DESC) AS rn"
+                       "  FROM update_attempts WHERE received_at >= ?)"
+                       " WHERE rn = 1 GROUP BY version, os, arch, outcome")
+                 : db_.prepare(
+                       "SELECT version, os, arch, outcome, COUNT(*) FROM latest_attempts "
+                       "GROUP BY version, os, arch, outcome");
   if (!s) return s.error();
-  s->bind(1, since.value_or(std::numeric_limits<std::int64_t>::min()));
+  if (since) s->bind(1, *since);
   CountsByRelease out;
   while (s->step()) {
     Counts& c = out[ReleaseKey{s->text(0), s->text(1), s->text(2)}];

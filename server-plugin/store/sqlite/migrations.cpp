@@ -63,6 +63,29 @@ CREATE TABLE policies (scope TEXT NOT NULL CHECK (scope IN ('default', 'client',
 CREATE TABLE logs (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, level TEXT NOT NULL,
   component TEXT NOT NULL, message TEXT NOT NULL, fields TEXT NOT NULL DEFAULT '{}');
 )sql",
+    // 2: the health counts without re-ranking every attempt on each page refresh. One row per
+    // (release, agent): its latest outcome, kept current by record_attempts in the same
+    // transaction, ordered exactly as the ranking query orders (whole seconds of occurred_at,
+    // then its fraction, then arrival). The last-24h counts rank only recent arrivals.
+    R"sql(
+CREATE TABLE latest_attempts (
+  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL, agent_id TEXT NOT NULL,
+  outcome TEXT NOT NULL, occurred_s TEXT NOT NULL, occurred_frac REAL NOT NULL,
+  attempt_rowid INTEGER NOT NULL,
+  PRIMARY KEY (version, os, arch, agent_id)) WITHOUT ROWID;
+CREATE INDEX latest_attempts_outcome ON latest_attempts(version, os, arch, outcome);
+CREATE INDEX attempts_received ON update_attempts(received_at);
+INSERT INTO latest_attempts
+  SELECT version, os, arch, agent_id, outcome, occurred_s, occurred_frac, rid FROM (
+    SELECT version, os, arch, agent_id, outcome, substr(occurred_at, 1, 19) AS occurred_s,
+      CAST('0' || substr(occurred_at, 20, length(occurred_at) - 20) AS REAL) AS occurred_frac,
+      rowid AS rid, ROW_NUMBER() OVER (
+        PARTITION BY version, os, arch, agent_id ORDER BY substr(occurred_at, 1, 19) DESC,
+        CAST('0' || substr(occurred_at, 20, length(occurred_at) - 20) AS REAL) DESC,
+        rowid DESC) AS rn
+    FROM update_attempts)
+  WHERE rn = 1;
+)sql",
 };
 
 }  // namespace

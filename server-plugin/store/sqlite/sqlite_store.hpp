@@ -31,6 +31,7 @@ class SqliteStore final : public Store {
   Expected<std::optional<Agent>> find_agent_by_token_hash(const std::string& hash) override;
   Expected<std::optional<Agent>> find_agent_by_machine_id(const std::string& machine_id) override;
   Expected<std::vector<Agent>> list_agents() override;
+  Expected<std::vector<AgentGroup>> agent_population() override;
   Status update_agent_checkin(const Agent& a) override;
   Status set_agent_token(const std::string& id, const std::string& token_hash) override;
   Status set_agent_directive(const std::string& id, const DirectiveRecord& d) override;
