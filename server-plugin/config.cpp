@@ -34,6 +34,7 @@ Expected<ServerConfig> load_server_config(const std::string& path,
     r.string_list("enrollment_keys", c.enrollment_keys, 256);
     r.string("admin_password_file", c.admin_password_file);
     r.duration("poll_interval", c.poll_interval);
+    r.duration("checkin_record_interval", c.checkin_record_interval);
     r.duration("directive_lifetime", c.directive_lifetime);
     r.duration("stale_stable_after", c.stale_stable_after);
     r.duration("session_lifetime", c.session_lifetime);

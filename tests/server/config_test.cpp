@@ -16,6 +16,7 @@ TEST(ServerConfig, TheShippedExampleLoadsWithTheDocumentedValues) {
   EXPECT_EQ(c->thresholds.min_attempts, 5u);
   EXPECT_EQ(c->upload_limit, 256u << 20);
   EXPECT_EQ(c->stale_stable_after, std::chrono::hours(24 * 7));
+  EXPECT_EQ(c->checkin_record_interval, std::chrono::minutes(5));
 }
 
 TEST(ServerConfig, RequiredKeysAndHalfTlsAreErrors) {

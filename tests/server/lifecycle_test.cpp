@@ -233,6 +233,29 @@ TEST_F(Lifecycle, ReenrollingTheSameMachineKeepsItsIdentity) {
   EXPECT_EQ(bad.status, 401u);
 }
 
+// A steady agent's check-ins are answered without a write until its recorded time is
+// checkin_record_interval (default 5 min) old; any change of version or state is written at once.
+TEST_F(Lifecycle, UnchangedCheckInsRecordTheTimeOnlyEveryInterval) {
+  auto a = enroll("machine-steady", "1.0.0");
+  auto last = [&] { return store()->get_agent(a.id).value()->last_checkin_at; };
+  checkin(a);
+  const auto first = now_;
+  EXPECT_EQ(last(), first);
+  now_ += 60;
+  checkin(a);
+  EXPECT_EQ(last(), first) << "nothing changed, recorded a minute ago";
+  now_ += 60;
+  checkin(a, "downloading");
+  EXPECT_EQ(last(), now_) << "a new state is written at once";
+  EXPECT_EQ(store()->get_agent(a.id).value()->state, "downloading");
+  now_ += 299;
+  checkin(a, "downloading");
+  EXPECT_EQ(last(), now_ - 299);
+  now_ += 1;
+  checkin(a, "downloading");
+  EXPECT_EQ(last(), now_) << "five minutes old: written";
+}
+
 TEST_F(Lifecycle, ArtifactDownloadWithRangeAndEtag) {
   ASSERT_EQ(publish(admin(), "1.0.0").status, 201u);
   auto a = enroll("dl", "0.9.0", "beta");
