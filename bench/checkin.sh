@@ -2,16 +2,24 @@
 # Benchmark: rollout-server's check-in endpoint against nginx serving a static file of the same
 # size, both plain HTTP on loopback, driven by wrk from this machine. Prints requests/s for each
 # and the ratio. Not a test: numbers depend on the machine; write them down with the command.
+# The check-ins cycle through AGENTS enrolled agents (default 10 000), as a fleet's do; the server
+# runs twice, with the default checkin_record_interval and with 0s (every check-in written).
 # usage: bench/checkin.sh [BIN_DIR (default build/release)] [SECONDS (default 10)]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 bin=${1:-$ROOT/build/release}
 secs=${2:-10}
 conns=${CONNS:-16}
+agents=${AGENTS:-10000}  # distinct agents the check-ins cycle through
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 2; }
 work=$(mktemp -d)
-cleanup() { [ -n "${spid:-}" ] && kill "$spid" 2>/dev/null; [ -n "${npid:-}" ] && kill "$npid" 2>/dev/null; rm -rf "$work"; }
+spids=()
+cleanup() {
+  for p in "${spids[@]}"; do kill "$p" 2>/dev/null; done
+  [ -n "${npid:-}" ] && kill "$npid" 2>/dev/null
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 "$bin/tools/rolloutctl" keygen --role release --out "$work" >/dev/null
@@ -25,16 +33,43 @@ release_keys: [$work/release.pub]
 enrollment_keys: [bench]
 log_level: error
 YAML
-"$bin/server-plugin/rollout-server" --config "$work/server.yaml" > "$work/out" 2>"$work/err" &
-spid=$!
-for _ in $(seq 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/^listening on //p' "$work/out")
-enroll=$(curl -s -d '{"enrollment_key":"bench","hostname":"b","machine_id":"b","os":"linux","arch":"x86_64","current_version":"1.0.0"}' "$url/api/agent/v1/enroll")
-id=$(printf '%s' "$enroll" | sed -n 's/.*"agent_id":"\([^"]*\)".*/\1/p')
-export ROLLOUT_TOKEN=$(printf '%s' "$enroll" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
-export ROLLOUT_BODY="{\"agent_id\":\"$id\",\"current_version\":\"1.0.0\",\"os\":\"linux\",\"arch\":\"x86_64\",\"state\":\"idle\",\"last_sequence\":0,\"security_floor\":0}"
-answer=$(curl -s -H "Authorization: Bearer $ROLLOUT_TOKEN" -d "$ROLLOUT_BODY" "$url/api/agent/v1/checkin")
+# start_server NAME [--set ...]: a rollout-server on its own database with $agents enrolled agents;
+# sets url_NAME and writes $work/NAME.agents.
+start_server() {
+  local name=$1; shift
+  "$bin/server-plugin/rollout-server" --config "$work/server.yaml" \
+    --set "database_url=sqlite:$work/$name.db" "$@" > "$work/$name.out" 2>"$work/$name.err" &
+  spids+=($!)
+  for _ in $(seq 100); do grep -q listening "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
+  local url
+  url=$(sed -n 's/^listening on //p' "$work/$name.out")
+  printf -v "url_$name" '%s' "$url"
+  # Enrolls the fleet over one keep-alive connection; one "token<TAB>check-in body" line each.
+  python3 - "$url" "$agents" > "$work/$name.agents" <<'PY'
+import http.client, json, sys, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(u.hostname, u.port)
+for i in range(int(sys.argv[2])):
+    body = json.dumps({"enrollment_key": "bench", "hostname": f"b{i}", "machine_id": f"m{i}",
+                       "os": "linux", "arch": "x86_64", "current_version": "1.0.0"})
+    c.request("POST", "/api/agent/v1/enroll", body, {"Content-Type": "application/json"})
+    r = json.loads(c.getresponse().read())
+    checkin = json.dumps({"agent_id": r["agent_id"], "current_version": "1.0.0", "os": "linux",
+                          "arch": "x86_64", "state": "idle", "last_sequence": 0,
+                          "security_floor": 0}, separators=(",", ":"))
+    print(f"{r['token']}\t{checkin}")
+PY
+}
+# "steady": the shipped default (an unchanged agent's time written every 5 min);
+# "every": every check-in written durably, as before checkin_record_interval existed.
+start_server steady
+start_server every --set checkin_record_interval=0s
+IFS=$'\t' read -r token body < "$work/steady.agents"
+answer=$(curl -s -H "Authorization: Bearer $token" -d "$body" "$url_steady/api/agent/v1/checkin")
 printf '%s' "$answer" > "$work/static.json"
+# nginx's workers drop to an unprivileged user when started as root: let them read the file.
+chmod 755 "$work"
+chmod 644 "$work/static.json"
 
 mkdir -p "$work/nginx"
 cat > "$work/nginx.conf" <<NGINX
@@ -58,10 +93,22 @@ sleep 0.5
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "answer body: $answer"
-echo "== rollout-server POST /api/agent/v1/checkin ($conns connections, ${secs}s)"
-wrk -t2 -c"$conns" -d"${secs}s" -s "$ROOT/bench/checkin.lua" "$url/api/agent/v1/checkin" | tee "$work/ours"
+for name in steady every; do
+  url_var=url_$name
+  echo "== rollout-server ($name) POST /api/agent/v1/checkin, $agents agents ($conns connections, ${secs}s)"
+  # Unmeasured warm-up: every agent's first check-in is a write whatever the interval.
+  ROLLOUT_AGENTS="$work/$name.agents" wrk -t2 -c"$conns" -d3s -s "$ROOT/bench/checkin.lua" \
+    "${!url_var}/api/agent/v1/checkin" > /dev/null
+  ROLLOUT_AGENTS="$work/$name.agents" wrk -t2 -c"$conns" -d"${secs}s" \
+    -s "$ROOT/bench/checkin.lua" "${!url_var}/api/agent/v1/checkin" | tee "$work/$name.txt"
+done
 echo "== nginx GET static file of the same size"
 wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$nport/static.json" | tee "$work/nginx.txt"
-ours=$(awk '/Requests\/sec/ {print $2}' "$work/ours")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
+steady=$(awk '/Requests\/sec/ {print $2}' "$work/steady.txt")
+every=$(awk '/Requests\/sec/ {print $2}' "$work/every.txt")
 theirs=$(awk '/Requests\/sec/ {print $2}' "$work/nginx.txt")
-echo "check-in: $ours req/s; nginx static: $theirs req/s; ratio $(awk -v a="$ours" -v b="$theirs" 'BEGIN {printf "%.3f", a/b}')"
+echo "check-in (default): $steady req/s; check-in (every one written): $every req/s;" \
+  "nginx static: $theirs req/s"
+echo "ratio default/nginx $(ratio "$steady" "$theirs"); every-write/nginx $(ratio "$every" "$theirs");" \
+  "default/every-write $(ratio "$steady" "$every")"
