@@ -1,6 +1,10 @@
 // Opening, transactions and the Store factory.
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "server-plugin/store/sqlite/migrations.hpp"
 
 namespace rollout::server {
@@ -17,19 +21,42 @@ Expected<std::unique_ptr<Store>> open_store(const std::string& url) {
 
 namespace sqlite {
 
+namespace {
+
+// Converting a fresh file to WAL needs the file to itself, and SQLite answers "database is
+// locked" at once when another connection (a second server starting, a test's threads) has it
+// open at that moment: it does not run the busy handler for this. WAL is a property of the file,
+// so a file already in WAL needs nothing; otherwise retry for as long as busy_timeout would wait.
+Status use_wal(Db& db) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    auto mode = db.prepare("PRAGMA journal_mode=WAL");
+    if (mode && mode->step() && mode->text(0) == "wal") return {};
+    if (std::chrono::steady_clock::now() >= deadline) {
+      const Status st = mode ? mode->status() : Status(mode.error());
+      return make_error("storage",
+                        "could not switch to WAL: " + (st ? "refused" : st.error().message));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
   if (path.empty()) return make_error("invalid_config", "database_url: sqlite: needs a file path");
   auto db = Db::open(path);
   if (!db) return db.error();
-  // busy_timeout first: switching a fresh file to WAL takes a lock, and another server opening
-  // the same file at the same moment must make this one wait, not fail with "database is locked".
   // WAL lets readers run beside the writer; synchronous=FULL makes every COMMIT durable before it
   // returns, which is what lets the server acknowledge a report.
-  if (auto st = db->exec("PRAGMA busy_timeout=10000; PRAGMA journal_mode=WAL;"
-                         "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+  if (auto st = db->exec("PRAGMA busy_timeout=10000; PRAGMA synchronous=FULL;"
+                         "PRAGMA foreign_keys=ON;");
       !st) {
     return st.error().context("database " + path);
   }
+  if (auto st = use_wal(*db); !st) return st.error().context("database " + path);
   auto version = migrate(*db);
   if (!version) return version.error();
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db.value())));
