@@ -452,6 +452,41 @@ TEST_P(StoreTest, KeptLatestOutcomesAgreeWithRankingEveryAttempt) {
   }
 }
 
+// Windowed counts may be answered from a cache: it must follow every new report, differ per
+// window, and never keep what a rolled-back transaction saw.
+TEST_P(StoreTest, WindowedCountsFollowNewReportsAndIgnoreRolledBackOnes) {
+  auto in_window = [&](std::int64_t since) {
+    return store_->release_counts(since).value()[{"1.0.0", "linux", "x86_64"}];
+  };
+  ASSERT_TRUE(
+      store_
+          ->record_attempts({attempt("w1", "a1", "1.0.0", "success", "2026-11-24T10:00:00Z", 100)})
+          .ok());
+  EXPECT_EQ(in_window(50), (Counts{1, 0, 0}));
+  EXPECT_EQ(in_window(50), (Counts{1, 0, 0})) << "asked again";
+  ASSERT_TRUE(
+      store_
+          ->record_attempts({attempt("w2", "a2", "1.0.0", "failure", "2026-11-24T10:00:00Z", 200)})
+          .ok());
+  EXPECT_EQ(in_window(50), (Counts{1, 1, 0})) << "a new report is seen";
+  EXPECT_EQ(in_window(150), (Counts{0, 1, 0})) << "another window";
+  auto st = store_->transaction([&]() -> Status {
+    if (auto r = store_->record_attempts(
+            {attempt("w3", "a3", "1.0.0", "crash", "2026-11-24T10:00:00Z", 300)});
+        !r)
+      return r.error();
+    EXPECT_EQ(in_window(50), (Counts{1, 1, 1})) << "inside the transaction";
+    return make_error("test", "roll back");
+  });
+  ASSERT_FALSE(st.ok());
+  // No read between: what the transaction saw must not answer for the rowid reused here.
+  ASSERT_TRUE(
+      store_
+          ->record_attempts({attempt("w4", "a4", "1.0.0", "success", "2026-11-24T10:00:00Z", 300)})
+          .ok());
+  EXPECT_EQ(in_window(50), (Counts{2, 1, 0})) << "a report that reuses the rolled-back rowid";
+}
+
 TEST_P(StoreTest, AgentPopulationGroupsByWhatDecidesTheChannel) {
   auto add = [&](const std::string& id, const std::string& version, const std::string& site,
                  const std::string& hint) {

@@ -45,6 +45,16 @@ Expected<std::vector<std::string>> SqliteStore::record_attempts(
 
 Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t> since) {
   std::lock_guard lock(mu_);
+  std::int64_t max_rowid = 0;
+  const bool cacheable = since && in_tx_ == 0;
+  if (cacheable) {
+    auto m = db_.prepare("SELECT COALESCE(MAX(rowid), 0) FROM update_attempts");
+    if (!m) return m.error();
+    if (m->step()) max_rowid = m->i64(0);
+    if (auto st = m->status(); !st) return st.error();
+    if (window_cache_ && window_cache_->since == *since && window_cache_->max_rowid == max_rowid)
+      return window_cache_->counts;
+  }
   // Each agent counts once per release: its latest final outcome by the agent's clock, then
   // arrival order for ties. occurred_at is RFC 3339 UTC ("...:SSZ" or "...:SS.fffZ"); compared as
   // text, "10:00:00Z" would sort after "10:00:00.5Z" ('Z' > '.'), so the whole seconds and the
@@ -75,6 +85,7 @@ Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t
     if (outcome == "crash") c.crash = n;
   }
   if (auto st = s->status(); !st) return st.error();
+  if (cacheable) window_cache_ = WindowCounts{*since, max_rowid, out};
   return out;
 }
 

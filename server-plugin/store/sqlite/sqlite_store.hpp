@@ -68,10 +68,20 @@ class SqliteStore final : public Store {
   explicit SqliteStore(Db db) : db_(std::move(db)) {}
   Expected<std::optional<Agent>> agent_where(std::string_view where, const std::string& value);
 
-  std::recursive_mutex mu_;  // guards db_ and in_tx_
+  // The last windowed release_counts, valid while no attempt has been added since (update_attempts
+  // only grows, so its largest rowid says). Filled and used only outside transactions: a rolled
+  // back insert would let a later one reuse its rowid.
+  struct WindowCounts {
+    std::int64_t since = 0;
+    std::int64_t max_rowid = 0;
+    CountsByRelease counts;
+  };
+
+  std::recursive_mutex mu_;  // guards db_, in_tx_ and window_cache_
   Db db_;
   int schema_version_ = 0;
   int in_tx_ = 0;
+  std::optional<WindowCounts> window_cache_;
 };
 
 }  // namespace rollout::server::sqlite
