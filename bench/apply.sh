@@ -10,6 +10,7 @@
 # usage: bench/apply.sh [BUILD_DIR (default build/release)] [MIB (default 64)] [REPS (default 5)]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/bench/lib/nginx.sh"
 build=${1:-$ROOT/build/release}
 mib=${2:-64}
 reps=${3:-5}
@@ -37,31 +38,9 @@ chmod 0644 "$work/artifact.bin"
 size=$(stat -c %s "$work/artifact.bin")
 sha=$(sha256sum "$work/artifact.bin" | cut -d' ' -f1)
 
-mkdir -p "$work/nginx" "$work/runs"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 1;
-error_log $work/nginx/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:0; location / { root $work; } }
-}
-NGINX
-# nginx cannot bind port 0 usefully; pick a free port through the kernel first.
-nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-sed -i "s/127.0.0.1:0/127.0.0.1:$nport/" "$work/nginx.conf"
-nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon off;' &
-npid=$!
+mkdir -p "$work/runs"
+start_nginx "$work" 1 artifact.bin
 url="http://127.0.0.1:$nport/artifact.bin"
-for _ in $(seq 50); do
-  curl -sf -o /dev/null -r 0-0 "$url" && break
-  kill -0 "$npid" 2>/dev/null || { echo "nginx did not start:" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -sf -o /dev/null -r 0-0 "$url" || { echo "nginx does not answer on $url" >&2; exit 1; }
 
 # One run of ours; prints its time in ms (the program's own per-phase line goes to stderr).
 ours_once() {

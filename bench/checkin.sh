@@ -7,6 +7,7 @@
 # usage: bench/checkin.sh [BIN_DIR (default build/release)] [SECONDS (default 10)]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/bench/lib/nginx.sh"
 bin=${1:-$ROOT/build/release}
 secs=${2:-10}
 conns=${CONNS:-16}
@@ -71,25 +72,7 @@ printf '%s' "$answer" > "$work/static.json"
 chmod 755 "$work"
 chmod 644 "$work/static.json"
 
-mkdir -p "$work/nginx"
-cat > "$work/nginx.conf" <<NGINX
-worker_processes 2;
-error_log $work/nginx/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx;
-  uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:0; location / { root $work; } }
-}
-NGINX
-# nginx cannot bind port 0 usefully; pick a free port through the kernel first.
-nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18099)
-sed -i "s/127.0.0.1:0/127.0.0.1:$nport/" "$work/nginx.conf"
-nginx -c "$work/nginx.conf" -g 'daemon off;' &
-npid=$!
-sleep 0.5
+start_nginx "$work" 2 static.json
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "answer body: $answer"
