@@ -29,6 +29,9 @@ constexpr std::size_t kFileChunk = 64 * 1024;
 // (nginx's "lingering close"). Each read waits at most kLingerRead; the whole drain kLingerTotal.
 constexpr std::chrono::seconds kLingerRead{2};
 constexpr std::chrono::seconds kLingerTotal{10};
+// A body must arrive at this average rate at least (beyond read_timeout): an upload on a slow link
+// finishes, a client that dribbles a byte now and then cannot hold a connection for hours.
+constexpr std::uint64_t kMinBodyBytesPerSecond = 16 * 1024;
 
 const log::Logger kLog("http");
 
@@ -147,18 +150,23 @@ struct Server::Impl {
   }
 
   // Reads the body of a request whose headers are in: refuses a declared length over the route's
-  // limit before reading any of it, answers "Expect: 100-continue", and gives every read of the
-  // body read_timeout (a large upload on a slow link is not cut off while it still moves).
+  // limit (set in `limit`) before reading any of it, answers "Expect: 100-continue", and gives
+  // each read of the body read_timeout, within a deadline set by kMinBodyBytesPerSecond.
   template <class Stream>
-  net::awaitable<boost::system::error_code> read_body(
-      Stream& stream, beast::flat_buffer& buffer, bhttp::request_parser<bhttp::string_body>& p) {
+  net::awaitable<boost::system::error_code> read_body(Stream& stream, beast::flat_buffer& buffer,
+                                                      bhttp::request_parser<bhttp::string_body>& p,
+                                                      std::size_t& limit) {
     auto& lowest = beast::get_lowest_layer(stream);
-    std::size_t limit = opt.body_limit;
+    limit = opt.body_limit;
     if (opt.body_limit_for) {
       const auto& h = p.get();
       limit = std::min(limit, opt.body_limit_for(h.method_string(), h.target()));
     }
     if (p.content_length() && *p.content_length() > limit) co_return bhttp::error::body_limit;
+    const std::uint64_t expected = p.content_length().value_or(limit);
+    const auto deadline =
+        std::chrono::steady_clock::now() + opt.read_timeout +
+        std::chrono::seconds(static_cast<std::int64_t>(expected / kMinBodyBytesPerSecond));
     p.body_limit(limit);
     if (!p.is_done() && beast::iequals(p.get()[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, p.get().version()};
@@ -167,7 +175,7 @@ struct Server::Impl {
       if (wec) co_return wec;
     }
     while (!p.is_done()) {
-      lowest.expires_after(opt.read_timeout);
+      lowest.expires_at(std::min(deadline, std::chrono::steady_clock::now() + opt.read_timeout));
       auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, p, use_tuple);
       if (ec) co_return ec;
     }
@@ -210,11 +218,12 @@ struct Server::Impl {
       lowest.expires_after(opt.read_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
       set_busy(id, true);
-      if (!ec) ec = co_await read_body(stream, buffer, parser);
+      std::size_t limit = opt.body_limit;
+      if (!ec) ec = co_await read_body(stream, buffer, parser, limit);
       if (ec == bhttp::error::body_limit) {
         co_await refuse(stream, error_response(413, "too_large",
-                                               "request body exceeds " +
-                                                   std::to_string(opt.body_limit) + " bytes"));
+                                               "request body exceeds " + std::to_string(limit) +
+                                                   " bytes for this route"));
         break;
       }
       if (ec == bhttp::error::header_limit) {

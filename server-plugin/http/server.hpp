@@ -28,7 +28,8 @@ struct ServerOptions {
   // a larger Content-Length is refused with 413 before any of the body is read.
   std::function<std::size_t(std::string_view method, std::string_view target)> body_limit_for;
   std::size_t header_limit = 16 * 1024;
-  // Headers must arrive within read_timeout; after that, each read of the body may wait as long.
+  // Headers must arrive within read_timeout; after that, each read of the body may wait as long,
+  // and the whole body must come at 16 KiB/s on average at least.
   std::chrono::milliseconds read_timeout{30'000};
   std::chrono::milliseconds shutdown_grace{10'000};
   unsigned io_threads = 2;

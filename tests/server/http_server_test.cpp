@@ -97,7 +97,9 @@ TEST(HttpServer, EachRouteGetsItsOwnBodyLimit) {
   });
   ASSERT_TRUE(server.start().ok());
   const std::string kb2(2048, 'x');
-  EXPECT_EQ(raw_exchange(server.port(), post("/json", kb2)).rfind("HTTP/1.1 413", 0), 0u);
+  const std::string refused = raw_exchange(server.port(), post("/json", kb2));
+  EXPECT_EQ(refused.rfind("HTTP/1.1 413", 0), 0u);
+  EXPECT_NE(refused.find("exceeds 100 bytes for this route"), std::string::npos) << refused;
   EXPECT_EQ(calls.load(), 0);
   const std::string out = raw_exchange(server.port(), post("/upload", kb2));
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
@@ -117,6 +119,33 @@ TEST(HttpServer, TheRefusalOfALargeBodyStillInFlightReachesTheClient) {
   ASSERT_TRUE(server.start().ok());
   const std::string out = raw_exchange(server.port(), post("/upload", std::string(8 << 20, 'x')));
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out.substr(0, 200);
+}
+
+TEST(HttpServer, ABodyDribbledBelowTheMinimumRateIsCutOff) {
+  // read_timeout 1 s and a 100-byte body: the whole body is due within about 1 s, however often
+  // a byte arrives. Dribbling one byte every 200 ms would take 10 s.
+  auto o = routed_options();
+  o.read_timeout = std::chrono::seconds(1);
+  bool called = false;
+  Server server(o, [&](const Request&) {
+    called = true;
+    return json_response(200, "{}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  net::io_context ioc;
+  tcp::socket sock(ioc);
+  sock.connect({net::ip::make_address("127.0.0.1"), server.port()});
+  net::write(
+      sock,
+      net::buffer(std::string("POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n")));
+  int sent = 0;
+  boost::system::error_code ec;
+  for (; sent < 50 && !ec; ++sent) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    net::write(sock, net::buffer("x", 1), ec);
+  }
+  EXPECT_LT(sent, 50) << "the server still waited after the whole drip";
+  EXPECT_FALSE(called);
 }
 
 TEST(HttpServer, ExpectContinueIsAnsweredOrRefusedFromTheHeaders) {
