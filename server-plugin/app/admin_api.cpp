@@ -160,6 +160,10 @@ http::Response get_agent(AppState& s, Ctx& c) {
       {"security_floor", a.security_floor},
       {"enrolled_at", format_rfc3339(SysTime(std::chrono::seconds(a.enrolled_at)))},
       {"last_checkin_at", format_rfc3339(SysTime(std::chrono::seconds(a.last_checkin_at)))},
+      // last_checkin_at may be this much older than the agent's latest check-in when nothing
+      // else about it changed (checkin_record_interval).
+      {"checkin_recorded_every_s",
+       std::chrono::duration_cast<std::chrono::seconds>(s.cfg.checkin_record_interval).count()},
       {"history", std::move(h)}});
 }
 

@@ -254,6 +254,9 @@ TEST_F(Lifecycle, UnchangedCheckInsRecordTheTimeOnlyEveryInterval) {
   now_ += 1;
   checkin(a, "downloading");
   EXPECT_EQ(last(), now_) << "five minutes old: written";
+  const auto detail = as(admin(), "GET", "/api/agents/" + a.id);
+  EXPECT_NE(detail.body.find("\"checkin_recorded_every_s\":300"), std::string::npos)
+      << "the agent page says how stale the time may be";
 }
 
 TEST_F(Lifecycle, ArtifactDownloadWithRangeAndEtag) {

@@ -4,6 +4,14 @@ import { api, requireLogin, renderNav, el, fmtTime, releaseAnchor } from '/asset
 
 const SOURCE = { default: 'the default policy', enrollment: 'its enrollment', builtin: 'the built-in default (stable)' };
 
+// The server writes an unchanged agent's check-in time only this often: say so beside it.
+function recordedEvery(seconds) {
+  if (!seconds) return null;
+  const every = seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+  return el('dd', { id: 'last-checkin-note', class: 'note',
+    text: `recorded every ${every} while the agent's version and state stay the same` });
+}
+
 function sourceText(a) {
   const s = a.channel_source || 'default';
   if (s.startsWith('client')) return `inherited from client ${a.client}`;
@@ -41,6 +49,7 @@ async function main() {
       el('dt', { text: 'Client / Site' }), el('dd', { text: `${a.client || '—'} / ${a.site || '—'}` }),
       el('dt', { text: 'State' }), el('dd', { text: a.state || '—' }),
       el('dt', { text: 'Last check-in' }), el('dd', { id: 'last-checkin', text: fmtTime(a.last_checkin_at) }),
+      recordedEvery(a.checkin_recorded_every_s),
       el('dt', { text: 'Enrolled' }), el('dd', { text: fmtTime(a.enrolled_at) }))),
     el('h2', { text: 'Update history' }),
     history.length ? el('div', { class: 'table-wrap' }, el('table', { id: 'history' },

@@ -123,6 +123,9 @@ test('/agents/{id}: version, channel and its source, last check-in, history with
   assert.equal(await page.locator('#current-version').innerText(), '1.2.0');
   assert.match(await page.locator('#channel').innerText(), /Beta.*\(inherited from its enrollment\)/);
   assert.match(await page.locator('#last-checkin').innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+  assert.equal(await page.locator('#last-checkin-note').innerText(),
+    "recorded every 5 min while the agent's version and state stay the same");
+  await shot(page, 'agent-desktop');
   const h = page.locator('#history tbody tr').first();
   assert.match(await h.innerText(), /crash/);
   assert.match(await h.locator('td.evidence').innerText(), /exit code 139.*signal 11[\s\S]*panic: nil map write/);
