@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/text.hpp"
+
 namespace rollout::server {
 namespace {
 
@@ -128,9 +130,10 @@ PromoteCheck promote_check(const Health& health, bool is_beta, std::chrono::seco
     c.blockers.push_back({"not_healthy:" + std::string(to_string(health.status)), why});
   }
   if (health.counts.total() < t.min_attempts) {
-    c.blockers.push_back({"too_few_attempts", std::to_string(health.counts.total()) +
-                                                  " attempts, at least " +
-                                                  std::to_string(t.min_attempts) + " are needed"});
+    c.blockers.push_back(
+        {"too_few_attempts",
+         text::counted(static_cast<std::int64_t>(health.counts.total()), "attempt") +
+             ", at least " + std::to_string(t.min_attempts) + " are needed"});
   }
   if (soaked < t.min_soak) {
     c.blockers.push_back({"soak_not_met", "published " + std::to_string(soaked.count()) +

@@ -41,7 +41,7 @@ TEST_F(AgentServer, RollbackDirectsADowngradeToThePreviousStable) {
   auto rb =
       ctl({"rollback", "1.1.0", "--os", "linux", "--arch", "x86_64", "--reason", "bad build"});
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
-  EXPECT_NE(rb.out.find("1 agents downgraded"), std::string::npos) << rb.out;
+  EXPECT_NE(rb.out.find("1 agent downgraded"), std::string::npos) << rb.out;
   ASSERT_TRUE(eventually([&] {
     auto j = a.journal();
     return j && j->state == UpdateState::committed && j->target_version == "1.0.0";

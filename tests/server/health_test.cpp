@@ -120,6 +120,9 @@ TEST(Health, PromoteGate) {
   EXPECT_FALSE(few.allowed);
   EXPECT_TRUE(few.can_force);
   EXPECT_EQ(few.blockers[0].code, "too_few_attempts");
+  EXPECT_EQ(few.blockers[0].message, "4 attempts, at least 5 are needed");
+  auto one = promote_check(evaluate(of(1, 0, 0), false), true, std::chrono::seconds(0));
+  EXPECT_EQ(one.blockers[0].message, "1 attempt, at least 5 are needed");
 
   Thresholds soak;
   soak.min_soak = std::chrono::hours(24);

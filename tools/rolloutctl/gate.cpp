@@ -3,6 +3,7 @@
 
 #include "common/release.hpp"
 #include "common/semver.hpp"
+#include "common/text.hpp"
 #include "tools/rolloutctl/api.hpp"
 #include "tools/rolloutctl/commands.hpp"
 
@@ -112,9 +113,10 @@ int rollback(const std::vector<std::string>& argv) {
   if (!answer) return report_error(answer.error());
   if (answer->status != 200) return report_refusal(*answer);
   const auto& o = answer->body.as_object();
-  std::printf("Version %s rolled back. %lld agents downgraded (to %s)\n", t->version.c_str(),
-              static_cast<long long>(o.at("downgraded_agents").to_number<std::int64_t>()),
-              std::string(o.at("fallback_version").as_string()).c_str());
+  const std::string downgraded =
+      text::counted(o.at("downgraded_agents").to_number<std::int64_t>(), "agent");
+  std::printf("Version %s rolled back. %s downgraded (to %s)\n", t->version.c_str(),
+              downgraded.c_str(), std::string(o.at("fallback_version").as_string()).c_str());
   return kOk;
 }
 

@@ -44,6 +44,11 @@ export async function requireLogin() {
   return currentUser;
 }
 
+// "1 agent" / "3 agents": every number a person reads before a noun goes through here.
+export function counted(n, singular, plural = singular + 's') {
+  return `${n} ${Math.abs(n) === 1 ? singular : plural}`;
+}
+
 // Builds an element: el('td', {class: 'x', text: 'y'}, child, ...).
 export function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);

@@ -1,7 +1,7 @@
 // /policies: the channel and update window per client / site / agent, with each agent's
 // resolved channel and where it is inherited from (agent → site → client → default). Admins edit
 // through PUT /api/policies (with the session's CSRF token); everyone else only reads.
-import { api, requireLogin, renderNav, el, withTip, toast, isAdmin, user } from '/assets/common.js';
+import { api, requireLogin, renderNav, el, withTip, toast, isAdmin, user, counted } from '/assets/common.js';
 
 const mainEl = document.getElementById('main');
 
@@ -77,7 +77,7 @@ async function load() {
         el('td', {}, el('a', { href: `/agents/${encodeURIComponent(x.id)}`, text: x.hostname })),
         el('td', { text: x.client || '—' }), el('td', { text: x.site || '—' }),
         el('td', { class: 'channel', text: x.channel }), el('td', { class: 'source', text: sourceLabel(x) })))))),
-    agents.length > 500 ? el('p', { text: `Showing 500 of ${agents.length} agents.` }) : null);
+    agents.length > 500 ? el('p', { text: `Showing 500 of ${counted(agents.length, 'agent')}.` }) : null);
 }
 
 async function main() {

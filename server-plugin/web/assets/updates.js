@@ -3,7 +3,7 @@
 // (which re-renders only the table body) never touches an open dialog or a typed reason.
 import {
   api, requireLogin, renderNav, el, withTip, toast, openDialog, canOperate, user, fmtTime,
-  releaseAnchor,
+  releaseAnchor, counted,
 } from '/assets/common.js';
 
 const REFRESH_MS = 30000;
@@ -130,7 +130,8 @@ function detailRow(key) {
   if (!d) content = el('p', { text: 'Loading details…' });
   else if (d.error) content = el('p', { class: 'warning-text', text: `Could not load details: ${d.error}` });
   else content = el('div', { class: 'detail-grid' }, failuresBlock(d), historyBlock(d));
-  return el('tr', { class: 'detail-row', 'data-detail': key }, el('td', { colspan: '9' }, content));
+  return el('tr', { class: 'detail-row', 'data-detail': key }, el('td', { colspan: '9' },
+    el('div', { class: 'detail' }, content)));
 }
 
 function failuresBlock(d) {
@@ -157,7 +158,7 @@ function historyBlock(d) {
     `${fmtTime(e.at)} — ${e.action}${e.force ? ' (forced)' : ''} by ${e.user}`,
     e.reason ? `: “${e.reason}”` : '',
     e.detail && e.detail.downgraded_agents !== undefined
-      ? ` — ${e.detail.downgraded_agents} agents downgraded to ${e.detail.fallback_version}` : ''))));
+      ? ` — ${counted(e.detail.downgraded_agents, 'agent')} downgraded to ${e.detail.fallback_version}` : ''))));
   return box;
 }
 
@@ -339,7 +340,7 @@ function openRollback(r) {
       const form = el('form', { method: 'dialog', class: 'rollback-dialog' },
         dialogHeader('rollback-title', `Roll back ${r.version} (${osArch(r)})?`),
         el('p', { id: 'rollback-warning', class: 'warning-text', text: 'This will force-downgrade all agents' }),
-        el('p', { text: `${r.beta_agents + r.stable_agents} agents are on ${r.version} now. The release is blocked and ` +
+        el('p', { text: `${counted(r.beta_agents + r.stable_agents, 'agent')} ${r.beta_agents + r.stable_agents === 1 ? 'is' : 'are'} on ${r.version} now. The release is blocked and ` +
           'the previous stable release becomes the target again.' }),
         el('label', { for: 'rollback-reason', text: 'Reason (required)' }), reason,
         el('div', { class: 'buttons' },
@@ -353,7 +354,7 @@ function openRollback(r) {
           { os: r.os, arch: r.arch, reason: reason.value.trim() });
         close();
         if (res.ok) {
-          toast(`Version ${r.version} rolled back. ${res.data.downgraded_agents} agents downgraded`, 'success');
+          toast(`Version ${r.version} rolled back. ${counted(res.data.downgraded_agents, 'agent')} downgraded`, 'success');
         } else if (res.data.error === 'no_fallback_version') {
           toast(`Cannot roll back ${r.version}: there is no earlier stable version to fall back to. ${res.data.message || ''}`.trim(), 'error');
         } else {

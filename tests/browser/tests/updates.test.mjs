@@ -54,7 +54,7 @@ test('the table: columns, newest first, monospace versions, badges, rates and ag
   const { page, context } = await updates();
   const heads = await page.locator('#rollouts thead th').allInnerTexts();
   assert.deepEqual(heads.slice(1).map((h) => h.trim()),
-    ['Version', 'OS / Arch', 'Channel', 'Health', 'Success Rate', 'Beta Agents', 'Stable Agents', 'Actions']);
+    ['Version', 'OS / Arch', 'Channel', 'Health Status', 'Success Rate', 'Beta Agents', 'Stable Agents', 'Actions']);
   const versions = await page.locator('#rollouts tbody td.version').allInnerTexts();
   assert.deepEqual(versions, ['5.0.0', '4.0.0', '3.0.0', '2.1.0', '2.0.0', '1.1.0', '1.0.0']);
   assert.match(await page.locator('td.version').first().evaluate((e) => getComputedStyle(e).fontFamily), /mono|Consolas|Menlo/i);
