@@ -1,8 +1,8 @@
 // Cryptographic primitives through OpenSSL 3 EVP: Ed25519 keys (generate, PEM load/save,
-// sign, verify), SHA-256 (one-shot and streaming), random bytes and constant-time comparison.
-// Verification fails closed: any error anywhere (wrong key type, malformed key or signature,
-// EVP failure) is "not verified". Keys are immutable values that share the underlying EVP_PKEY;
-// they are safe to use from several threads at once. Sha256 is single-threaded.
+// sign, verify), SHA-256 (one-shot and streaming), HMAC-SHA256, random bytes and constant-time
+// comparison. Verification fails closed: any error anywhere (wrong key type, malformed key or
+// signature, EVP failure) is "not verified". Keys are immutable values that share the underlying
+// EVP_PKEY; they are safe to use from several threads at once. Sha256 is single-threaded.
 #pragma once
 
 #include <memory>
@@ -78,6 +78,9 @@ class Sha256 {
 
 std::string sha256(std::string_view data);      // raw
 std::string sha256_hex(std::string_view data);  // lower-case hex
+
+// HMAC-SHA256 (RFC 2104), 32 raw bytes: how webhook bodies are signed for their receivers.
+std::string hmac_sha256(std::string_view key, std::string_view data);
 
 std::string random_bytes(std::size_t n);  // aborts if the system RNG fails
 bool constant_time_equal(std::string_view a, std::string_view b);

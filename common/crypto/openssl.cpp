@@ -2,6 +2,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -204,6 +205,20 @@ std::string sha256(std::string_view data) {
 
 std::string sha256_hex(std::string_view data) {
   return encoding::hex(sha256(data));
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // An empty key is valid HMAC; OpenSSL wants a non-null pointer for it.
+  static const unsigned char kEmpty = 0;
+  const void* k = key.empty() ? static_cast<const void*>(&kEmpty) : key.data();
+  if (HMAC(EVP_sha256(), k, static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
+           &len) == nullptr) {
+    std::abort();  // SHA-256 HMAC cannot fail short of a broken library
+  }
+  return std::string(reinterpret_cast<const char*>(out), len);
 }
 
 std::string random_bytes(std::size_t n) {

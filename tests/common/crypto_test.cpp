@@ -111,5 +111,13 @@ TEST(Crypto, RandomAndConstantTimeCompare) {
   EXPECT_FALSE(constant_time_equal("abc", "abcd"));
 }
 
+TEST(Crypto, HmacSha256MatchesRfc4231) {
+  EXPECT_EQ(encoding::hex(hmac_sha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(encoding::hex(hmac_sha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(hmac_sha256("", "").size(), 32u);
+}
+
 }  // namespace
 }  // namespace rollout::crypto
