@@ -177,14 +177,19 @@ Expected<VerifiedDirective> verify_directive(const Envelope& envelope,
   }
   VerifiedDirective out;
   if (release != nullptr) {
+    auto in_release = [](Error e) {
+      e.code = "release_" + e.code;
+      return e.context("directive release");
+    };
     auto env = envelope_from_json(*release);
-    if (!env) return env.error().context("directive release");
+    if (!env) return in_release(env.error());
     auto vr = verify_release(*env, release_keys);
-    if (!vr) return vr.error().context("directive release");
+    if (!vr) return in_release(vr.error());
     d.release = *env;
     out.release = std::move(vr.value());
   }
   out.directive = std::move(d);
+  out.digest = crypto::sha256_hex(*payload);
   return out;
 }
 

@@ -68,9 +68,14 @@ struct Directive {
 struct VerifiedDirective {
   Directive directive;
   std::optional<VerifiedRelease> release;
+  // SHA-256 (lower-case hex) of the signed payload bytes as received: the directive's identity.
+  // Signatures are not part of it, so the same directive signed again (key rotation) is the same.
+  std::string digest;
 };
 
-// Both signatures: the directive by a directive key, its release by a release key.
+// Both signatures: the directive by a directive key, its release by a release key. A failure of
+// the embedded release carries its code prefixed with "release_" (release_invalid_signature,
+// release_invalid_document), so a refusal names which of the two documents was at fault.
 Expected<VerifiedDirective> verify_directive(const Envelope& envelope,
                                              const KeyRing& directive_keys,
                                              const KeyRing& release_keys);

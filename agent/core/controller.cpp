@@ -404,10 +404,10 @@ void Controller::continue_update() {
 
 void Controller::download_step() {
   const auto& j = journal();
-  DownloadJob job{artifact_url(), identity_.token,
-                  cfg_.install_root + "/staging/" + j.target_sha256 + ".part",
-                  UpdateTarget{j.target_version, j.target_sha256, j.target_size,
-                               j.target_security_version, j.directive_sequence}};
+  DownloadJob job{
+      artifact_url(), identity_.token, cfg_.install_root + "/staging/" + j.target_sha256 + ".part",
+      UpdateTarget{j.target_version, j.target_sha256, j.target_size, j.target_security_version,
+                   j.directive_sequence, j.directive_digest}};
   auto part_size = [&]() -> std::uint64_t {
     auto info = deps_.fs.stat_no_follow(job.part_path);
     return info ? info->size : 0;

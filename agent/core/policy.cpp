@@ -48,7 +48,7 @@ Expected<UpdateTarget> accept_directive(const VerifiedDirective& v, const AgentF
                                                   ", below this endpoint's floor " +
                                                   std::to_string(f.security_floor));
   }
-  return UpdateTarget{version, m.sha256, m.size, m.security_version, d.sequence};
+  return UpdateTarget{version, m.sha256, m.size, m.security_version, d.sequence, v.digest};
 }
 
 }  // namespace rollout::agent

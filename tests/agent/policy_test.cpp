@@ -27,6 +27,7 @@ VerifiedDirective directive(const std::string& version, DirectiveAction action,
   r.manifest.sha256 = std::string(64, 'a');
   r.manifest.security_version = security_version;
   v.release = r;
+  v.digest = std::string(64, 'f');
   return v;
 }
 
@@ -46,6 +47,7 @@ TEST(DirectivePolicy, AcceptsAnUpgradeAndCarriesTheSignedFacts) {
   EXPECT_EQ(t->size, 100u);
   EXPECT_EQ(t->security_version, 3u);
   EXPECT_EQ(t->directive_sequence, 10u);
+  EXPECT_EQ(t->directive_digest, std::string(64, 'f'));
 }
 
 TEST(DirectivePolicy, DirectiveForAnotherAgent) {
