@@ -9,16 +9,6 @@ namespace {
 
 constexpr std::size_t kMaxPayload = 32 * 1024;
 
-bool valid_product(std::string_view p) {
-  if (p.empty() || p.size() > 64) return false;
-  for (char c : p) {
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool valid_sha256_hex(std::string_view h) {
   if (h.size() != 64) return false;
   for (char c : h) {
@@ -50,6 +40,15 @@ bool valid_os(std::string_view os) {
 }
 bool valid_arch(std::string_view arch) {
   return arch == "x86_64" || arch == "aarch64";
+}
+bool valid_product(std::string_view p) {
+  if (p.empty() || p.size() > 64) return false;
+  for (char c : p) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 std::string ReleaseManifest::to_payload() const {

@@ -23,6 +23,8 @@ inline constexpr std::uint64_t kMaxArtifactSize = 8ull << 30;
 // "linux" | "windows", "x86_64" | "aarch64".
 bool valid_os(std::string_view os);
 bool valid_arch(std::string_view arch);
+// A manifest's product name: 1 to 64 of [a-z0-9._-].
+bool valid_product(std::string_view product);
 
 struct ReleaseManifest {
   std::string product = "rollout-agent";

@@ -366,7 +366,8 @@ void Controller::handle_directive(const boost::json::object& envelope) {
   if (!verified) return refuse(verified.error());
   const auto& j = journal();
   AgentFacts facts{identity_.agent_id,   cfg_.os,          cfg_.arch,         current_version(),
-                   j.directive_sequence, j.security_floor, deps_.clock.now(), cfg_.clock_tolerance};
+                   j.directive_sequence, j.security_floor, deps_.clock.now(), cfg_.clock_tolerance,
+                   cfg_.product};
   auto target = accept_directive(*verified, facts);
   if (!target) {
     if (target.error().code != "nothing_to_do") refuse(target.error());
