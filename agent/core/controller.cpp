@@ -321,20 +321,24 @@ void Controller::checkin() {
                                      identity_.token);
   const auto now = deps_.clock.steady_now();
   std::optional<protocol::CheckinResponse> answer;
-  std::string problem;
+  std::string problem, code;
   if (!r) {
     problem = r.error().message;
+    code = r.error().code;
   } else if (r->status != 200) {
     problem = "HTTP " + std::to_string(r->status);
+    code = "http_status";
   } else if (auto parsed = protocol::CheckinResponse::parse(r->body); !parsed) {
     problem = "unreadable answer: " + parsed.error().message;
+    code = parsed.error().code;
   } else {
     answer = std::move(parsed).value();
   }
   if (!answer) {
     auto wait = next_backoff(checkin_backoff_);
     if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
-    logger().warn("check-in failed", {{"error", problem.substr(0, 300)},
+    logger().warn("check-in failed", {{"code", code},
+                                      {"error", problem.substr(0, 300)},
                                       {"retry_in_ms", std::to_string(wait.count())}});
     next_checkin_ = now + wait;
     return;
@@ -427,6 +431,7 @@ void Controller::download_step() {
     const bool fatal = code == "disk_full" || code == "insecure" || code == "too_large" ||
                        code == "invalid_url" || download_attempts_ >= kMaxDownloadAttempts;
     logger().warn("download failed", {{"version", j.target_version},
+                                      {"code", code},
                                       {"error", got.error().message},
                                       {"attempt", std::to_string(download_attempts_)}});
     if (fatal) {
