@@ -40,7 +40,7 @@ class Download : public ::testing::Test {
   void SetUp() override { fs::create_directories(dir_.path() / "staging"); }
   DownloadJob job() {
     return {"https://x/a", "t", (dir_.path() / "staging" / "a.part").string(),
-            UpdateTarget{"1.1.0", crypto::sha256_hex(body_), body_.size(), 1, 1}};
+            UpdateTarget{"1.1.0", crypto::sha256_hex(body_), body_.size(), 1, 1, ""}};
   }
   rollout::testing::TempDir dir_;
   const std::string body_ = std::string(300'000, 'q') + "end";
