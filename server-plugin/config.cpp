@@ -42,6 +42,19 @@ Expected<ServerConfig> load_server_config(const std::string& path,
     r.size("upload_limit", c.upload_limit);
     r.number<std::uint32_t>("password_cost", c.password_cost, 10, 20);
     r.one_of("log_level", c.log_level, {"debug", "info", "warn", "error"});
+    r.section("http", [&](config::Reader& h) {
+      h.number<unsigned>("io_threads", c.io_threads, 1, 256);
+      h.number<unsigned>("worker_threads", c.worker_threads, 1, 1024);
+      h.duration("read_timeout", c.read_timeout);
+    });
+    r.section("login_limit", [&](config::Reader& l) {
+      l.number<std::uint32_t>("attempts", c.login_attempts, 1, 1'000'000);
+      l.duration("window", c.login_window);
+    });
+    if (r.ok() && c.read_timeout < std::chrono::seconds(1))
+      r.fail("http", "read_timeout must be at least 1s");
+    if (r.ok() && c.login_window < std::chrono::seconds(1))
+      r.fail("login_limit", "window must be at least 1s");
     r.section("health", [&](config::Reader& h) {
       auto& t = c.thresholds;
       bp(h, "healthy_success", t.healthy_success_bp);

@@ -33,6 +33,15 @@ struct ServerConfig {
   std::uint64_t upload_limit = 256ull << 20;
   std::uint32_t password_cost = 15;  // scrypt N = 2^cost
   std::string log_level = "info";
+  // The standalone host (rollout-server): threads doing socket I/O, threads running handlers
+  // (database calls), and how long a client may take to send its headers (and each body read).
+  unsigned io_threads = 2;
+  unsigned worker_threads = 4;
+  std::chrono::milliseconds read_timeout{30'000};
+  // Failed logins per remote address and user name: a burst of `login_attempts`, regained at
+  // that many per `login_window`.
+  std::uint32_t login_attempts = 5;
+  std::chrono::milliseconds login_window{60'000};
   Thresholds thresholds;
 };
 

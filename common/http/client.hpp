@@ -41,7 +41,9 @@ struct TransportOptions {
 struct Request {
   std::string method = "GET";
   std::string url;
-  std::string body;  // sent as application/json when not empty or when method is not GET
+  // Sent as application/json when not empty or when method is not GET, unless `headers` names
+  // another Content-Type.
+  std::string body;
   std::string bearer_token;
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
 };

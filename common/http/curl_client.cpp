@@ -1,4 +1,5 @@
 #include <curl/curl.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <cctype>
@@ -187,7 +188,10 @@ class CurlTransport final : public Transport {
     const bool has_body = req.method != "GET" && req.method != "HEAD";
     std::unique_ptr<curl_slist, SlistDeleter> headers(
         curl_slist_append(nullptr, "Accept: application/json"));
-    if (has_body) {
+    const bool own_type = std::any_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
+      return h.first.size() == 12 && ::strncasecmp(h.first.c_str(), "Content-Type", 12) == 0;
+    });
+    if (has_body && !own_type) {
       headers.reset(curl_slist_append(headers.release(), "Content-Type: application/json"));
     }
     if (!req.bearer_token.empty()) {

@@ -56,7 +56,10 @@ http::Response login(AppState& s, Ctx& c) {
   r.no_unknown_keys();
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
   const std::string limiter_key = c.req.remote_addr + "|" + username;
-  const auto decision = s.login_limiter.check(limiter_key, auth::RateLimiter::Clock::now());
+  // One atomic step before the slow password check: every attempt spends a token, and a right
+  // password gives it back. Checking first and spending after the hash let concurrent guesses
+  // all pass the check while the first ones were still hashing.
+  const auto decision = s.login_limiter->take(limiter_key, auth::RateLimiter::Clock::now());
   if (!decision.allowed) {
     s.log("warn", "auth", "login rate limited",
           {{"user", username}, {"remote", c.req.remote_addr}});
@@ -68,11 +71,11 @@ http::Response login(AppState& s, Ctx& c) {
   auto user = s.store->get_user(username);
   if (!user) return internal_error(user.error());
   if (!*user || !auth::verify_password(password, (*user)->password_hash)) {
-    s.login_limiter.take(limiter_key, auth::RateLimiter::Clock::now());
     s.metrics.auth_failures++;
     s.log("warn", "auth", "login failed", {{"user", username}, {"remote", c.req.remote_addr}});
     return http::error_response(401, "unauthorized", "wrong user name or password");
   }
+  s.login_limiter->give_back(limiter_key);
   // A fresh session id on every login (no fixation): whatever cookie the browser sent is ignored.
   const std::string token = encoding::hex(crypto::random_bytes(32));
   const std::string csrf = encoding::hex(crypto::random_bytes(32));
@@ -95,7 +98,11 @@ http::Response login(AppState& s, Ctx& c) {
 
 http::Response logout(AppState& s, Ctx& c) {
   const std::string token = session_cookie(c.req);
-  if (!token.empty()) (void)s.store->delete_session(crypto::sha256_hex(token));
+  // A session that could not be deleted still works: say so instead of "logged out".
+  if (!token.empty()) {
+    if (auto st = s.store->delete_session(crypto::sha256_hex(token)); !st)
+      return internal_error(st.error());
+  }
   auto resp = json_ok(bj::object{{"logged_out", true}});
   resp.set_header("Set-Cookie", "rollout_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
   return resp;
@@ -115,7 +122,7 @@ http::Response me(AppState& s, Ctx& c) {
 http::Response list_agents(AppState& s, Ctx&) {
   auto agents = s.store->list_agents();
   auto policies = s.store->list_policies();
-  if (!agents || !policies) return internal_error(make_error("internal", "storage error"));
+  if (auto failed = first_failure(agents, policies)) return internal_error(*failed);
   bj::array out;
   for (const auto& a : *agents) {
     const auto pol = resolve_policy(a, *policies);
@@ -141,7 +148,7 @@ http::Response get_agent(AppState& s, Ctx& c) {
   if (!*agent) return http::error_response(404, "not_found", "no agent " + c.params.at("id"));
   auto policies = s.store->list_policies();
   auto history = s.store->agent_attempts((*agent)->id, 100);
-  if (!policies || !history) return internal_error(make_error("internal", "storage error"));
+  if (auto failed = first_failure(policies, history)) return internal_error(*failed);
   const auto& a = **agent;
   const auto pol = resolve_policy(a, *policies);
   bj::array h;
@@ -305,10 +312,16 @@ http::Response create_token(AppState& s, Ctx& c) {
   r.no_unknown_keys();
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
   const std::string token = "rt_" + encoding::hex(crypto::random_bytes(32));
-  auto st = s.store->insert_api_token({crypto::sha256_hex(token), c.user->user, name, s.now()});
+  // The token exists only if its audit row does.
+  auto st = s.store->transaction([&]() -> Status {
+    if (auto x =
+            s.store->insert_api_token({crypto::sha256_hex(token), c.user->user, name, s.now()});
+        !x)
+      return x;
+    return audit(s, Event{0, s.now(), c.user->user, "token_create", "", "", "", "", false, "{}",
+                          bj::serialize(bj::object{{"name", name}})});
+  });
   if (!st) return internal_error(st.error());
-  (void)s.store->append_event(Event{0, s.now(), c.user->user, "token_create", "", "", "", "", false,
-                                    "{}", bj::serialize(bj::object{{"name", name}})});
   return json_ok(bj::object{{"token", token}, {"name", name}, {"username", c.user->user}}, 201);
 }
 

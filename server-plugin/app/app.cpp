@@ -43,6 +43,8 @@ struct Route {
   Access access;
   Handler handler;
   bool upload = false;  // may exceed body_limit, up to upload_limit
+  // The route's own header-phase step, after authentication (publish: a streamed upload).
+  void (*admit)(AppState&, const Ctx&, http::Admission&) = nullptr;
 };
 
 const std::vector<Route>& routes() {
@@ -56,7 +58,7 @@ const std::vector<Route>& routes() {
       {"POST", "/api/auth/logout", Access::viewer, logout},
       {"GET", "/api/auth/me", Access::viewer, me},
       {"GET", "/api/updates/rollouts", Access::viewer, list_rollouts},
-      {"POST", "/api/updates/releases", Access::operator_, publish, true},
+      {"POST", "/api/updates/releases", Access::operator_, publish, true, admit_publish},
       {"POST", "/api/updates/rollouts/{version}/promote", Access::operator_, promote},
       {"POST", "/api/updates/rollouts/{version}/rollback", Access::operator_, rollback},
       {"GET", "/api/updates/rollouts/{version}/detail", Access::viewer, rollout_detail},
@@ -108,6 +110,29 @@ class AppImpl final : public App {
     return s_->cfg.body_limit;  // answered 400/404/405 without reading much anyway
   }
 
+  http::Admission admit(const http::Request& head, const std::optional<Identity>& host) override {
+    http::Admission a;
+    a.body_limit = static_cast<std::size_t>(s_->cfg.body_limit);
+    auto target = api::parse_target(head.target);
+    api::Match match;
+    if (!target || router_.match(head.method, *target, match) != api::Router::Result::found)
+      return a;
+    const Route& route = routes()[static_cast<std::size_t>(match.id)];
+    a.body_limit = limit_of(route);
+    Ctx ctx{head, std::move(*target), std::move(match.params), std::nullopt, std::nullopt};
+    if (auto denied = authenticate(route, ctx, host)) {
+      a.refusal = finish(std::move(*denied));
+      return a;
+    }
+    if (route.admit) route.admit(*s_, ctx, a);
+    if (a.refusal) {
+      a.refusal = finish(std::move(*a.refusal));
+    } else if (auto declared = content_length(head); declared && *declared > a.body_limit) {
+      a.refusal = finish(too_large(a.body_limit));
+    }
+    return a;
+  }
+
   http::Response handle(const http::Request& req, const std::optional<Identity>& host) override {
     const auto start = std::chrono::steady_clock::now();
     http::Response resp = dispatch(req, host);
@@ -125,12 +150,32 @@ class AppImpl final : public App {
     m.latency[bucket]++;
     m.latency_sum_us += static_cast<std::uint64_t>(us);
     m.requests++;
+    return finish(std::move(resp));
+  }
+
+ private:
+  static http::Response finish(http::Response resp) {
     if (!resp.header("Cache-Control")) resp.set_header("Cache-Control", "no-store");
     resp.set_header("X-Content-Type-Options", "nosniff");
     return resp;
   }
 
- private:
+  static http::Response too_large(std::size_t limit) {
+    return http::error_response(
+        413, "too_large",
+        "request body exceeds " + std::to_string(limit) + " bytes for this route");
+  }
+
+  // A well-formed Content-Length header, or nullopt (absent, chunked or garbage: the host's
+  // parser enforces the cap while reading).
+  static std::optional<std::uint64_t> content_length(const http::Request& head) {
+    auto h = head.header("Content-Length");
+    if (!h || h->empty() || h->size() > 19 ||
+        h->find_first_not_of("0123456789") != std::string_view::npos)
+      return std::nullopt;
+    return std::stoull(std::string(*h));
+  }
+
   http::Response dispatch(const http::Request& req, const std::optional<Identity>& host) {
     auto target = api::parse_target(req.target);
     if (!target) return http::error_response(400, "bad_request", "malformed request target");
@@ -150,11 +195,10 @@ class AppImpl final : public App {
         break;
     }
     const Route& route = routes()[static_cast<std::size_t>(match.id)];
-    if (req.body.size() > limit_of(route)) {
-      return http::error_response(413, "too_large", "request body is too large");
-    }
+    // Who the caller is comes before what they sent, as in admit().
     Ctx ctx{req, std::move(*target), std::move(match.params), std::nullopt, std::nullopt};
     if (auto denied = authenticate(route, ctx, host)) return *denied;
+    if (req.body.size() > limit_of(route)) return too_large(limit_of(route));
     return route.handler(*s_, ctx);
   }
 
@@ -230,14 +274,29 @@ Status bootstrap_admin(AppState& s) {
     return make_error("invalid_config", "admin_password_file: the password needs 12+ characters");
   auto hash = auth::hash_password(password, s.cfg.password_cost);
   if (!hash) return hash.error();
-  return s.store->insert_user({"admin", *hash, "admin"});
+  auto st = s.store->insert_user({"admin", *hash, "admin"});
+  // Two first starts on one database both saw no user; the one whose insert lost finds the
+  // other's admin and starts too (the password file is the same, so either hash is right).
+  if (!st && st.error().code == "duplicate_user") {
+    auto existing = s.store->get_user("admin");
+    if (existing && *existing) return {};
+  }
+  if (!st) return st.error().context("creating the first admin user");
+  return {};
 }
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> route_table() {
-  std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& r : routes()) out.emplace_back(r.method, r.pattern);
+std::vector<RouteSpec> route_table() {
+  std::vector<RouteSpec> out;
+  for (const auto& r : routes()) {
+    const char* access = r.access == Access::open        ? "open"
+                         : r.access == Access::agent     ? "agent"
+                         : r.access == Access::viewer    ? "viewer"
+                         : r.access == Access::operator_ ? "operator"
+                                                         : "admin";
+    out.push_back({r.method, r.pattern, access});
+  }
   return out;
 }
 
@@ -249,6 +308,9 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
                                          std::chrono::system_clock::now().time_since_epoch())
                                          .count());
   };
+  s->login_limiter.emplace(static_cast<double>(s->cfg.login_attempts),
+                           static_cast<double>(s->cfg.login_attempts) * 60'000.0 /
+                               static_cast<double>(s->cfg.login_window.count()));
   auto key = crypto::load_private_key(s->cfg.directive_key);
   if (!key) return key.error().context("directive_key");
   s->directive_key = std::move(key.value());

@@ -14,6 +14,10 @@ http::Response artifact(AppState& s, Ctx& c);
 
 http::Response list_rollouts(AppState& s, Ctx& c);
 http::Response publish(AppState& s, Ctx& c);
+// publish's header phase (after authentication): a streamed upload (the manifest in
+// X-Rollout-Manifest, the raw artifact as the body) is verified and its Content-Length checked
+// against the signed size before any byte is read, and gets a sink that streams it to disk.
+void admit_publish(AppState& s, const Ctx& c, http::Admission& a);
 http::Response promote(AppState& s, Ctx& c);
 http::Response rollback(AppState& s, Ctx& c);
 http::Response rollout_detail(AppState& s, Ctx& c);

@@ -2,13 +2,13 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <filesystem>
-#include <fstream>
 
 #include "common/encoding.hpp"
 #include "common/json.hpp"
 #include "common/release.hpp"
 #include "common/semver.hpp"
 #include "common/time.hpp"
+#include "server-plugin/app/artifact_upload.hpp"
 #include "server-plugin/app/handlers.hpp"
 #include "server-plugin/app/targets.hpp"
 #include "server-plugin/app/views.hpp"
@@ -50,8 +50,8 @@ http::Response list_rollouts(AppState& s, Ctx&) {
   auto recent = s.store->release_counts((s.now() - 86400) / 60 * 60);
   auto groups = s.store->agent_population();
   auto policies = s.store->list_policies();
-  if (!releases || !counts || !recent || !groups || !policies)
-    return internal_error(make_error("internal", "storage error"));
+  if (auto failed = first_failure(releases, counts, recent, groups, policies))
+    return internal_error(*failed);
   // Agents currently on each release, by channel.
   std::map<std::pair<ReleaseKey, std::string>, std::uint64_t> on;
   for (const auto& g : *groups) {
@@ -115,53 +115,137 @@ http::Response list_rollouts(AppState& s, Ctx&) {
   return json_ok(bj::object{{"rollouts", std::move(rows)}, {"stale_stable_after_s", stale_after}});
 }
 
-http::Response publish(AppState& s, Ctx& c) {
-  http::Response err;
-  auto body = json_body(c, s.cfg.upload_limit, err);
-  if (!body) return err;
-  json::Reader r(*body, "publish");
-  const auto* manifest = r.object("manifest");
-  const std::string artifact_b64 = r.string("artifact", s.cfg.upload_limit);
-  r.no_unknown_keys();
-  if (!r.ok()) return bad_request("invalid_body", r.error().message);
-  auto env = envelope_from_json(*manifest);
-  if (!env) return bad_request(env.error().code, env.error().message);
+namespace {
+
+// The manifest of a streamed publish: base64 of the signed envelope's JSON, in a header so that
+// it is verified before any of the artifact is read.
+constexpr std::string_view kManifestHeader = "X-Rollout-Manifest";
+
+struct VerifiedUpload {
+  Envelope envelope;
+  ReleaseManifest manifest;
+};
+
+// Decodes and verifies a manifest envelope; on failure sets `answer` to the 400 to send.
+std::optional<VerifiedUpload> verified(AppState& s, const Ctx& c, Expected<Envelope> env,
+                                       http::Response& answer) {
+  if (!env) {
+    answer = bad_request(env.error().code, env.error().message);
+    return std::nullopt;
+  }
   auto release = verify_release(*env, s.release_keys);
   if (!release) {
     s.log("warn", "rollout", "publish refused: " + release.error().message, {{"user", user_of(c)}});
-    return bad_request(release.error().code,
-                       "the manifest does not verify: " + release.error().message);
+    answer = bad_request(release.error().code,
+                         "the manifest does not verify: " + release.error().message);
+    return std::nullopt;
   }
-  const auto& m = release->manifest;
-  auto bytes = encoding::unbase64(artifact_b64);
-  if (!bytes) return bad_request("invalid_body", "publish: 'artifact' is not valid base64");
-  if (bytes->size() != m.size || crypto::sha256_hex(*bytes) != m.sha256) {
-    return bad_request("artifact_mismatch",
-                       "the artifact's size or SHA-256 differs from the signed manifest");
+  return VerifiedUpload{std::move(env.value()), std::move(release->manifest)};
+}
+
+std::optional<VerifiedUpload> header_manifest(AppState& s, const Ctx& c, http::Response& answer) {
+  const auto text = encoding::unbase64(*c.req.header(kManifestHeader));
+  if (!text || text->size() > kMaxEnvelopeBytes) {
+    answer = bad_request("invalid_manifest", std::string(kManifestHeader) +
+                                                 " must be the base64 of the signed manifest");
+    return std::nullopt;
   }
-  // Content-addressed, written atomically: a crash leaves either no file or the whole file.
-  const std::filesystem::path dir = std::filesystem::path(s.cfg.data_dir) / "artifacts";
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  const auto final_path = dir / m.sha256;
-  if (!std::filesystem::exists(final_path, ec)) {
-    const auto tmp = dir / (m.sha256 + ".tmp");
-    {
-      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-      f.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
-      f.flush();
-      if (!f) return internal_error(make_error("io_error", "cannot write artifact"));
+  return verified(s, c, parse_envelope(*text), answer);
+}
+
+std::string artifact_dir(const AppState& s) {
+  return (std::filesystem::path(s.cfg.data_dir) / "artifacts").string();
+}
+
+// Stores the artifact through `upload` and answers the failure, if any: 400 when the bytes are
+// not the signed ones, 500 with the cause when the disk failed.
+std::optional<http::Response> store_artifact(ArtifactUpload& upload) {
+  auto st = upload.commit();
+  if (st) return std::nullopt;
+  if (st.error().code == "artifact_mismatch")
+    return bad_request(st.error().code, st.error().message);
+  return internal_error(st.error());
+}
+
+}  // namespace
+
+void admit_publish(AppState& s, const Ctx& c, http::Admission& a) {
+  if (!c.req.header(kManifestHeader)) {
+    // The JSON form holds the artifact in memory, so it gets the JSON cap.
+    a.body_limit = static_cast<std::size_t>(s.cfg.body_limit);
+    return;
+  }
+  http::Response answer;
+  auto up = header_manifest(s, c, answer);
+  if (!up) {
+    a.refusal = std::move(answer);
+    return;
+  }
+  const auto declared = c.req.header("Content-Length");
+  if (!declared || *declared != std::to_string(up->manifest.size)) {
+    a.refusal =
+        bad_request("artifact_mismatch", "Content-Length must be the signed manifest's size, " +
+                                             std::to_string(up->manifest.size) + " bytes");
+    return;
+  }
+  if (up->manifest.size > s.cfg.upload_limit) {
+    a.refusal = http::error_response(
+        413, "too_large",
+        "the artifact exceeds upload_limit (" + std::to_string(s.cfg.upload_limit) + " bytes)");
+    return;
+  }
+  auto sink = ArtifactUpload::begin(artifact_dir(s), up->manifest.sha256, up->manifest.size);
+  if (!sink) {
+    a.refusal = internal_error(sink.error());
+    return;
+  }
+  a.body_limit = static_cast<std::size_t>(up->manifest.size);
+  a.sink = std::move(sink.value());
+}
+
+http::Response publish(AppState& s, Ctx& c) {
+  http::Response err;
+  std::optional<VerifiedUpload> up;
+  std::shared_ptr<ArtifactUpload> upload;
+  if (c.req.header(kManifestHeader)) {
+    // Streamed: the host wrote the body into the sink admit_publish() gave it, or (a host that
+    // buffers bodies) it is in memory and goes through a sink now.
+    up = header_manifest(s, c, err);
+    if (!up) return err;
+    upload = std::dynamic_pointer_cast<ArtifactUpload>(c.req.sink);
+    if (!upload) {
+      auto fresh = ArtifactUpload::begin(artifact_dir(s), up->manifest.sha256, up->manifest.size);
+      if (!fresh) return internal_error(fresh.error());
+      upload = std::move(fresh.value());
+      upload->write(c.req.body);
     }
-    std::filesystem::rename(tmp, final_path, ec);
-    if (ec) return internal_error(make_error("io_error", "cannot store artifact: " + ec.message()));
+  } else {
+    auto body = json_body(c, s.cfg.body_limit, err);
+    if (!body) return err;
+    json::Reader r(*body, "publish");
+    const auto* manifest = r.object("manifest");
+    const std::string artifact_b64 = r.string("artifact", s.cfg.body_limit);
+    r.no_unknown_keys();
+    if (!r.ok()) return bad_request("invalid_body", r.error().message);
+    up = verified(s, c, envelope_from_json(*manifest), err);
+    if (!up) return err;
+    auto bytes = encoding::unbase64(artifact_b64);
+    if (!bytes) return bad_request("invalid_body", "publish: 'artifact' is not valid base64");
+    auto fresh = ArtifactUpload::begin(artifact_dir(s), up->manifest.sha256, up->manifest.size);
+    if (!fresh) return internal_error(fresh.error());
+    upload = std::move(fresh.value());
+    upload->write(*bytes);
   }
+  if (auto refused = store_artifact(*upload)) return *refused;
+  const auto& m = up->manifest;
+  const auto& env = up->envelope;
   Release row;
   row.key = {m.version.str(), m.os, m.arch};
   row.product = m.product;
   row.size = m.size;
   row.sha256 = m.sha256;
   row.security_version = m.security_version;
-  row.manifest = serialize_envelope(*env);
+  row.manifest = serialize_envelope(env);
   row.created_at = s.now();
   row.published_by = user_of(c);
   auto st = s.store->transaction([&]() -> Status {
@@ -328,7 +412,7 @@ http::Response rollout_detail(AppState& s, Ctx& c) {
                                 "no release " + key.version + " " + key.os + "/" + key.arch);
   auto patterns = s.store->failure_patterns(key, s.now() - 86400);
   auto events = s.store->list_events(0, 50, key);
-  if (!patterns || !events) return internal_error(make_error("internal", "storage error"));
+  if (auto failed = first_failure(patterns, events)) return internal_error(*failed);
   bj::array failures;
   for (const auto& p : *patterns) {
     failures.push_back(

@@ -40,7 +40,7 @@ struct AppState {
   std::unique_ptr<Store> store;
   std::optional<crypto::PrivateKey> directive_key;
   KeyRing release_keys;
-  auth::RateLimiter login_limiter{5, 5};
+  std::optional<auth::RateLimiter> login_limiter;  // from cfg.login_attempts / login_window
   Metrics metrics;
   std::function<std::int64_t()> now;  // Unix seconds
 

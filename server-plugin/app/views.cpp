@@ -2,6 +2,7 @@
 #include "common/time.hpp"
 
 #include "common/json.hpp"
+#include "common/log.hpp"
 #include "common/time.hpp"
 
 namespace rollout::server {
@@ -63,6 +64,7 @@ http::Response bad_request(const std::string& code, const std::string& message) 
 }
 
 http::Response internal_error(const Error& e) {
+  log::Logger("app").error("request failed", {{"code", e.code}, {"message", e.message}});
   return http::error_response(500, "internal", e.message);
 }
 

@@ -16,9 +16,21 @@ boost::json::object event_json(const Event& e);
 boost::json::object attempt_json(const Attempt& a);
 http::Response json_ok(const boost::json::value& v, unsigned status = 200);
 http::Response bad_request(const std::string& code, const std::string& message);
+// A 500 whose message keeps the cause (the store's own message), which is also logged.
 http::Response internal_error(const Error& e);
 
+// The error of the first failed result among several reads, so that a handler that needs them
+// all reports what actually failed rather than a bare "storage error".
+template <class... Results>
+std::optional<Error> first_failure(const Results&... results) {
+  std::optional<Error> out;
+  ((out || results ? void() : void(out = results.error())), ...);
+  return out;
+}
+
 // Appends an audit event; a failed write is a storage error that aborts the caller's transaction.
+// Every audited action calls this inside the same Store::transaction as its change, so an action
+// whose audit row cannot be written does not happen.
 Status audit(AppState& s, const Event& e);
 
 // The release with `key`, or nullopt with `answer` set to the 404 (or 500) to send.

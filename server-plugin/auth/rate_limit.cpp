@@ -43,6 +43,12 @@ RateLimiter::Decision RateLimiter::take(const std::string& key, Clock::time_poin
   return {false, std::chrono::seconds(static_cast<long>(std::ceil(wait)))};
 }
 
+void RateLimiter::give_back(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(key);
+  if (it != buckets_.end()) it->second.tokens = std::min(burst_, it->second.tokens + 1.0);
+}
+
 RateLimiter::Decision RateLimiter::check(const std::string& key, Clock::time_point now) {
   std::lock_guard lock(mu_);
   auto it = buckets_.find(key);

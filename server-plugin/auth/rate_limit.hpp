@@ -1,6 +1,8 @@
 // Token-bucket rate limiter keyed by a string (login: remote address and user name). Each key
 // holds `burst` tokens refilled at `per_minute`; take() spends one or says how long to wait,
-// check() only looks.
+// check() only looks, give_back() returns a token that take() spent (login: an attempt spends
+// before the slow password check, so that concurrent guesses cannot all pass a check made while
+// the first are hashing; a right password gives its token back).
 // The table is bounded: when it is full, buckets that have refilled completely are dropped (they
 // carry no information), then the oldest. Time comes from the caller, so tests need no clock.
 // Thread-safe (one mutex).
@@ -27,6 +29,8 @@ class RateLimiter {
   Decision take(const std::string& key, Clock::time_point now);
   // The same answer take() would give, without spending a token (login: only failures spend).
   Decision check(const std::string& key, Clock::time_point now);
+  // Returns one token to `key` (never above burst); nothing when the key is unknown.
+  void give_back(const std::string& key);
   std::size_t size() {
     std::lock_guard lock(mu_);
     return buckets_.size();

@@ -98,6 +98,30 @@ struct Server::Impl {
     return error_response(500, "internal", "internal server error");
   }
 
+  // A refusal is the safe answer when admission itself fails.
+  Admission call_admit(const Request& head) {
+    try {
+      return opt.admit(head);
+    } catch (const std::exception& e) {
+      kLog.error("admission threw", {{"target", head.target}, {"what", e.what()}});
+    } catch (...) {
+      kLog.error("admission threw", {{"target", head.target}});
+    }
+    return {error_response(500, "internal", "internal server error"), 0, nullptr};
+  }
+
+  static Request request_of(const bhttp::request_header<>& in, const std::string& remote,
+                            bool is_tls) {
+    Request req;
+    req.method = std::string(in.method_string());
+    req.target = std::string(in.target());
+    for (const auto& f : in)
+      req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    req.remote_addr = remote;
+    req.tls = is_tls;
+    return req;
+  }
+
   template <class Stream>
   net::awaitable<bool> write_response(Stream& stream, const Response& res, bool keep_alive,
                                       unsigned version, bool head) {
@@ -149,19 +173,15 @@ struct Server::Impl {
     co_return true;
   }
 
-  // Reads the body of a request whose headers are in: refuses a declared length over the route's
-  // limit (set in `limit`) before reading any of it, answers "Expect: 100-continue", and gives
-  // each read of the body read_timeout, within a deadline set by kMinBodyBytesPerSecond.
-  template <class Stream>
+  // Reads the body of an admitted request whose headers are in: refuses a declared length over
+  // `limit` before reading any of it, answers "Expect: 100-continue", and gives
+  // each read of the body read_timeout, within a deadline set by kMinBodyBytesPerSecond. With a
+  // buffer_body parser, each piece goes to `sink` as it arrives (nothing accumulates here).
+  template <class Stream, class Body>
   net::awaitable<boost::system::error_code> read_body(Stream& stream, beast::flat_buffer& buffer,
-                                                      bhttp::request_parser<bhttp::string_body>& p,
-                                                      std::size_t& limit) {
+                                                      bhttp::request_parser<Body>& p,
+                                                      std::size_t limit, BodySink* sink) {
     auto& lowest = beast::get_lowest_layer(stream);
-    limit = opt.body_limit;
-    if (opt.body_limit_for) {
-      const auto& h = p.get();
-      limit = std::min(limit, opt.body_limit_for(h.method_string(), h.target()));
-    }
     if (p.content_length() && *p.content_length() > limit) co_return bhttp::error::body_limit;
     const std::uint64_t expected = p.content_length().value_or(limit);
     const auto deadline =
@@ -174,9 +194,22 @@ struct Server::Impl {
       auto [wec, wn] = co_await bhttp::async_write(stream, cont, use_tuple);
       if (wec) co_return wec;
     }
+    [[maybe_unused]] std::vector<char> piece(std::is_same_v<Body, bhttp::buffer_body> ? kFileChunk
+                                                                                      : 0);
     while (!p.is_done()) {
+      if constexpr (std::is_same_v<Body, bhttp::buffer_body>) {
+        p.get().body().data = piece.data();
+        p.get().body().size = piece.size();
+      }
       lowest.expires_at(std::min(deadline, std::chrono::steady_clock::now() + opt.read_timeout));
       auto [ec, n] = co_await bhttp::async_read_some(stream, buffer, p, use_tuple);
+      if constexpr (std::is_same_v<Body, bhttp::buffer_body>) {
+        if (ec == bhttp::error::need_buffer) ec = {};
+        const std::size_t got = piece.size() - p.get().body().size;
+        if (!ec && got > 0) sink->write(std::string_view(piece.data(), got));
+      } else {
+        (void)sink;
+      }
       if (ec) co_return ec;
     }
     co_return boost::system::error_code{};
@@ -219,7 +252,34 @@ struct Server::Impl {
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
       set_busy(id, true);
       std::size_t limit = opt.body_limit;
-      if (!ec) ec = co_await read_body(stream, buffer, parser, limit);
+      // An upload the application streams: the same parser, moved onto a body that hands each
+      // piece to the sink instead of keeping it.
+      std::optional<bhttp::request_parser<bhttp::buffer_body>> streamed;
+      std::shared_ptr<BodySink> sink;
+      if (!ec && !parser.is_done()) {
+        // Headers only: the application decides who may send this body before any of it is read.
+        if (opt.admit) {
+          Request head = request_of(parser.get(), remote, is_tls);
+          Admission a = co_await net::co_spawn(
+              workers, [&]() -> net::awaitable<Admission> { co_return call_admit(head); },
+              net::use_awaitable);
+          if (a.refusal) {
+            co_await refuse(stream, *a.refusal);
+            break;
+          }
+          limit = std::min(limit, a.body_limit);
+          sink = std::move(a.sink);
+        } else if (opt.body_limit_for) {
+          const auto& h = parser.get();
+          limit = std::min(limit, opt.body_limit_for(h.method_string(), h.target()));
+        }
+        if (sink) {
+          streamed.emplace(std::move(parser));
+          ec = co_await read_body(stream, buffer, *streamed, limit, sink.get());
+        } else {
+          ec = co_await read_body(stream, buffer, parser, limit, nullptr);
+        }
+      }
       if (ec == bhttp::error::body_limit) {
         co_await refuse(stream, error_response(413, "too_large",
                                                "request body exceeds " + std::to_string(limit) +
@@ -237,19 +297,20 @@ struct Server::Impl {
         break;
       }
       if (ec) break;  // closed, timed out or cancelled
-      auto& in = parser.get();
-      Request req;
-      req.method = std::string(in.method_string());
-      req.target = std::string(in.target());
-      for (const auto& f : in)
-        req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-      req.body = std::move(in.body());
-      req.remote_addr = remote;
-      req.tls = is_tls;
+      const bhttp::request_header<>& in =
+          streamed ? static_cast<const bhttp::request_header<>&>(streamed->get()) : parser.get();
+      Request req = request_of(in, remote, is_tls);
+      if (streamed) {
+        req.sink = std::move(sink);
+      } else {
+        req.body = std::move(parser.get().body());
+      }
       Response res = co_await net::co_spawn(
           workers, [&]() -> net::awaitable<Response> { co_return call_handler(req); },
           net::use_awaitable);
-      const bool keep = in.keep_alive() && !stopping;
+      req.sink.reset();  // an upload's temporary file goes now, not with the next request
+      const bool keep =
+          (streamed ? streamed->get().keep_alive() : parser.get().keep_alive()) && !stopping;
       const bool ok = co_await write_response(stream, res, keep, in.version(),
                                               in.method() == bhttp::verb::head);
       if (!ok || !keep) break;

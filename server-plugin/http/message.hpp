@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,11 +19,22 @@ struct Header {
   std::string value;
 };
 
+// Takes a request body piece by piece as it arrives instead of holding it in memory (an
+// artifact upload streamed to disk). The application hands one out at admission; the host calls
+// write() for each piece in order, from one thread at a time, then passes the request (with an
+// empty body) and this sink to the application, which judges what was written.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  virtual void write(std::string_view chunk) = 0;
+};
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as received ("/api/agents?limit=5")
   std::vector<Header> headers;
   std::string body;
+  std::shared_ptr<BodySink> sink;  // when set, the body went there instead of into `body`
   std::string remote_addr;
   bool tls = false;
 
@@ -44,6 +56,18 @@ struct Response {
 
   void set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;
+};
+
+// The application's answer to a request whose headers are in, before any of its body is read:
+// either a refusal that the host sends at once, closing the connection without reading the body
+// (401/403 for a caller who may not use the route, 413 for a declared length over its cap), or
+// the largest body the host may read for it.
+struct Admission {
+  std::optional<Response> refusal;
+  std::size_t body_limit = 0;
+  // When set, the host streams the body into it (and sets Request::sink) instead of reading it
+  // into memory.
+  std::shared_ptr<BodySink> sink;
 };
 
 // { "error": code, "message": text } with the given status and a JSON content type.

@@ -1,6 +1,8 @@
 // The standalone HTTP/1.1 host: Boost.Beast over Asio with C++20 coroutines, one strand per
 // connection, keep-alive, a body-size cap and a read timeout on every request, optional TLS, and
 // graceful shutdown (stop accepting, let in-flight requests finish, close idle connections).
+// Who may send a body is asked of the application from the headers (ServerOptions::admit), so
+// an unauthenticated client is refused before the server reads what it sends.
 // The application is a Handler called on a worker pool, so a blocking database call never stalls
 // the I/O threads. start() binds and returns at once; run() blocks until shutdown() completes.
 // shutdown() is thread-safe and may be called from a signal handler thread.
@@ -27,6 +29,11 @@ struct ServerOptions {
   // When set, the cap for one request, asked once its headers are in (a route-specific limit):
   // a larger Content-Length is refused with 413 before any of the body is read.
   std::function<std::size_t(std::string_view method, std::string_view target)> body_limit_for;
+  // When set, asked (on a worker thread) for every request that has a body, once its headers
+  // are in and before any of the body is read: a refusal is sent at once and the connection
+  // closed unread; otherwise the admission's body_limit caps the body. Takes the place of
+  // body_limit_for. The Request passed has an empty body.
+  std::function<Admission(const Request& head)> admit;
   std::size_t header_limit = 16 * 1024;
   // Headers must arrive within read_timeout; after that, each read of the body may wait as long,
   // and the whole body must come at 16 KiB/s on average at least.

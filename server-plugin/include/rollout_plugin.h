@@ -17,7 +17,8 @@
 extern "C" {
 #endif
 
-#define ROLLOUT_PLUGIN_ABI_VERSION 1
+/* 2 added rollout_plugin_admit(); every version-1 function is unchanged. */
+#define ROLLOUT_PLUGIN_ABI_VERSION 2
 
 #if defined(_WIN32)
 #define ROLLOUT_PLUGIN_API __declspec(dllexport)
@@ -66,7 +67,8 @@ typedef struct rollout_response {
 ROLLOUT_PLUGIN_API rollout_plugin* rollout_plugin_create(const char* config_path, char** error);
 
 /* Handles one request. Always fills *response (an error status with a JSON body on failure) and
- * returns 0; returns -1 only when an argument is NULL. */
+ * returns 0; returns -1 only when an argument is NULL. *response is overwritten, never read: it
+ * may be uninitialised, and a previous response in it must be freed first. */
 ROLLOUT_PLUGIN_API int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
                                              rollout_response* response);
 
@@ -76,6 +78,17 @@ ROLLOUT_PLUGIN_API int rollout_plugin_handle(rollout_plugin* plugin, const rollo
  * it either way. Returns 0 when an argument is NULL. */
 ROLLOUT_PLUGIN_API uint64_t rollout_plugin_body_limit(rollout_plugin* plugin, const char* method,
                                                       const char* target);
+/* The header phase (ABI 2): call it once a request's headers are in, before reading its body,
+ * with request->body ignored. The plugin authenticates the caller as rollout_plugin_handle()
+ * would (request->user/role, or its own: agent bearer token, API token, session cookie plus
+ * X-CSRF-Token), checks the role the route needs and a declared Content-Length against the
+ * route's cap. Returns 0 when the host may read the body, at most *body_limit bytes, and then
+ * call rollout_plugin_handle(); *refusal is left empty. Returns 1 when the host must send
+ * *refusal (401, 403, 413; free it with rollout_response_free) at once and close the connection
+ * without reading the body (drain briefly first, so the client sees the answer, not a reset).
+ * Returns -1 when an argument is NULL. rollout_plugin_handle() checks everything again. */
+ROLLOUT_PLUGIN_API int rollout_plugin_admit(rollout_plugin* plugin, const rollout_request* request,
+                                            rollout_response* refusal, uint64_t* body_limit);
 ROLLOUT_PLUGIN_API void rollout_response_free(rollout_response* response);
 ROLLOUT_PLUGIN_API void rollout_string_free(char* s);
 ROLLOUT_PLUGIN_API void rollout_plugin_destroy(rollout_plugin* plugin);

@@ -63,6 +63,9 @@ int main(int argc, char** argv) {
   opt.tls_cert_file = cfg->tls_cert_file;
   opt.tls_key_file = cfg->tls_key_file;
   opt.body_limit = std::max(cfg->body_limit, cfg->upload_limit);
+  opt.io_threads = cfg->io_threads;
+  opt.worker_threads = cfg->worker_threads;
+  opt.read_timeout = cfg->read_timeout;
   const bool tls = !cfg->tls_cert_file.empty();
   const std::string address = cfg->listen_address;
   auto app = rollout::server::make_app_from(std::move(cfg.value()), nullptr);
@@ -76,8 +79,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   rollout::server::App& handler = **app;
-  opt.body_limit_for = [&handler](std::string_view method, std::string_view target) {
-    return handler.body_limit(method, target);
+  opt.admit = [&handler](const rollout::http::Request& head) {
+    return handler.admit(head, std::nullopt);
   };
   rollout::http::Server server(
       opt, [&handler](const rollout::http::Request& r) { return handler.handle(r, std::nullopt); });

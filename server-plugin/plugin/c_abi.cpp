@@ -58,6 +58,27 @@ void fill_error(int status, const char* json, rollout_response* out) {
   }
 }
 
+constexpr const char* kInternal = R"({"error":"internal","message":"internal server error"})";
+
+rollout::http::Request request_of(const rollout_request& in, bool with_body) {
+  rollout::http::Request req;
+  req.method = in.method ? in.method : "";
+  req.target = in.target ? in.target : "";
+  for (std::size_t i = 0; i < in.header_count && in.headers; ++i) {
+    const auto& h = in.headers[i];
+    if (h.name && h.value) req.headers.push_back({h.name, h.value});
+  }
+  if (with_body && in.body && in.body_len) req.body.assign(in.body, in.body_len);
+  if (in.remote_addr) req.remote_addr = in.remote_addr;
+  req.tls = in.tls != 0;
+  return req;
+}
+
+std::optional<rollout::server::Identity> identity_of(const rollout_request& in) {
+  if (in.user == nullptr) return std::nullopt;
+  return rollout::server::Identity{in.user, in.role ? in.role : ""};
+}
+
 }  // namespace
 
 extern "C" {
@@ -86,26 +107,37 @@ rollout_plugin* rollout_plugin_create(const char* config_path, char** error) {
 int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
                           rollout_response* response) {
   if (plugin == nullptr || request == nullptr || response == nullptr) return -1;
+  // The caller's struct may hold anything (uninitialised stack memory): clear it before anything
+  // can throw, so that the error path below frees only what fill() allocated.
+  *response = rollout_response{};
   try {
-    rollout::http::Request req;
-    req.method = request->method ? request->method : "";
-    req.target = request->target ? request->target : "";
-    for (std::size_t i = 0; i < request->header_count; ++i) {
-      const auto& h = request->headers[i];
-      if (h.name && h.value) req.headers.push_back({h.name, h.value});
-    }
-    if (request->body && request->body_len) req.body.assign(request->body, request->body_len);
-    if (request->remote_addr) req.remote_addr = request->remote_addr;
-    req.tls = request->tls != 0;
-    std::optional<rollout::server::Identity> who;
-    if (request->user)
-      who = rollout::server::Identity{request->user, request->role ? request->role : ""};
-    fill(plugin->app->handle(req, who), response);
+    auto req = request_of(*request, true);
+    fill(plugin->app->handle(req, identity_of(*request)), response);
   } catch (...) {
     rollout_response_free(response);
-    fill_error(500, R"({"error":"internal","message":"internal server error"})", response);
+    fill_error(500, kInternal, response);
   }
   return 0;
+}
+
+int rollout_plugin_admit(rollout_plugin* plugin, const rollout_request* head,
+                         rollout_response* refusal, uint64_t* body_limit) {
+  if (plugin == nullptr || head == nullptr || refusal == nullptr || body_limit == nullptr)
+    return -1;
+  *refusal = rollout_response{};
+  *body_limit = 0;
+  try {
+    auto a = plugin->app->admit(request_of(*head, false), identity_of(*head));
+    if (!a.refusal) {
+      *body_limit = a.body_limit;
+      return 0;
+    }
+    fill(*a.refusal, refusal);
+  } catch (...) {
+    rollout_response_free(refusal);
+    fill_error(500, kInternal, refusal);
+  }
+  return 1;
 }
 
 void rollout_response_free(rollout_response* response) {

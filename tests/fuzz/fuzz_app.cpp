@@ -1,7 +1,8 @@
 // The server's request pipeline (router, authentication, every JSON body parser) on hostile
 // input. The input's first line is "METHOD TARGET", an optional second line a header
 // ("Name: value"), the rest the body. A logged-in admin session is attached to half of the
-// inputs so the handlers behind authentication are reached too. Nothing may crash.
+// inputs so the handlers behind authentication are reached too. Each request goes through the
+// header phase (App::admit) first, as the host sends it. Nothing may crash.
 #include <unistd.h>
 #include <cstdint>
 #include <filesystem>
@@ -59,6 +60,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   req.body = rest;
   std::optional<rollout::server::Identity> who;
   if (size % 2 == 0) who = rollout::server::Identity{"fuzzer", "admin"};
+  // The header phase first, as the host runs it; a streamed upload's body goes to its sink.
+  auto admitted = app()->admit(req, who);
+  if (admitted.refusal) return 0;
+  if (admitted.sink) {
+    admitted.sink->write(req.body);
+    req.sink = std::move(admitted.sink);
+    req.body.clear();
+  }
   (void)app()->handle(req, who);
   return 0;
 }

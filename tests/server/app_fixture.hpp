@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
 #include <thread>
@@ -61,12 +62,16 @@ class AppFixture : public ::testing::Test {
       o.address = "127.0.0.1";
       o.port = 0;
       o.body_limit = cfg_.upload_limit + 1024 * 1024;
-      o.body_limit_for = [this](std::string_view method, std::string_view target) {
-        return app_->body_limit(method, target);  // as rollout-server does
+      o.admit = [this](const http::Request& head) {
+        return app_->admit(head, std::nullopt);  // as rollout-server does
       };
       o.worker_threads = 4;
-      loopback_ = std::make_unique<http::Server>(
-          o, [this](const http::Request& r) { return app_->handle(r, std::nullopt); });
+      loopback_ = std::make_unique<http::Server>(o, [this](const http::Request& r) {
+        for (auto seen = largest_body_.load();
+             r.body.size() > seen && !largest_body_.compare_exchange_weak(seen, r.body.size());) {
+        }
+        return app_->handle(r, std::nullopt);
+      });
       auto st = loopback_->start();
       ASSERT_TRUE(st.ok()) << st.error().message;
     }
@@ -222,6 +227,7 @@ class AppFixture : public ::testing::Test {
   std::unique_ptr<App> app_;
   std::unique_ptr<http::Server> loopback_;
   std::int64_t now_ = 1'795'000'000;
+  std::atomic<std::size_t> largest_body_{0};  // the largest request body the host held in memory
 };
 
 }  // namespace rollout::server::testing

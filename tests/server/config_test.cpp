@@ -17,6 +17,35 @@ TEST(ServerConfig, TheShippedExampleLoadsWithTheDocumentedValues) {
   EXPECT_EQ(c->upload_limit, 256u << 20);
   EXPECT_EQ(c->stale_stable_after, std::chrono::hours(24 * 7));
   EXPECT_EQ(c->checkin_record_interval, std::chrono::minutes(5));
+  const ServerConfig defaults;
+  EXPECT_EQ(c->io_threads, defaults.io_threads);
+  EXPECT_EQ(c->worker_threads, defaults.worker_threads);
+  EXPECT_EQ(c->read_timeout, defaults.read_timeout);
+  EXPECT_EQ(c->login_attempts, defaults.login_attempts);
+  EXPECT_EQ(c->login_window, defaults.login_window);
+}
+
+TEST(ServerConfig, HostAndLoginLimitKnobsAreReadAndChecked) {
+  rollout::testing::TempDir dir;
+  rollout::testing::write_file(dir / "a.yaml",
+                               "directive_key: d\nrelease_keys: [x]\nhttp:\n  worker_threads: 16\n"
+                               "  io_threads: 3\n  read_timeout: 5s\nlogin_limit:\n"
+                               "  attempts: 3\n  window: 10m\n");
+  auto a = load_server_config((dir / "a.yaml").string());
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->worker_threads, 16u);
+  EXPECT_EQ(a->io_threads, 3u);
+  EXPECT_EQ(a->read_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(a->login_attempts, 3u);
+  EXPECT_EQ(a->login_window, std::chrono::minutes(10));
+  for (const char* bad :
+       {"http:\n  worker_threads: 0\n", "http:\n  read_timeout: 0s\n",
+        "login_limit:\n  attempts: 0\n", "login_limit:\n  window: 0s\n", "http:\n  threads: 4\n"}) {
+    rollout::testing::write_file(dir / "b.yaml",
+                                 std::string("directive_key: d\nrelease_keys: [x]\n") + bad);
+    auto b = load_server_config((dir / "b.yaml").string());
+    EXPECT_FALSE(b.ok()) << bad;
+  }
 }
 
 TEST(ServerConfig, RequiredKeysAndHalfTlsAreErrors) {

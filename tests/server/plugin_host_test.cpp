@@ -2,6 +2,7 @@
 // requests with the host's authenticated identity, free what it returns, destroy.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <string>
 
 #include "server-plugin/include/rollout_plugin.h"
@@ -75,6 +76,72 @@ TEST_F(PluginHost, HostIdentityDecidesWhatACallerMayDo) {
   auto events = store()->list_events(0, 10, std::nullopt).value();
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events[0].user, "bob") << "audit rows carry the host's user";
+}
+
+TEST_F(PluginHost, AdmitDecidesFromTheHeadersBeforeTheHostReadsTheBody) {
+  app_.reset();
+  char* error = nullptr;
+  rollout_plugin* p = rollout_plugin_create(config_file().c_str(), &error);
+  ASSERT_NE(p, nullptr) << (error ? error : "");
+  const std::string declared = std::to_string(200ull << 20);
+  rollout_header h[] = {{"Content-Type", "application/json"}, {"Content-Length", declared.c_str()}};
+  rollout_request head{};
+  head.method = "POST";
+  head.target = "/api/updates/releases";
+  head.headers = h;
+  head.header_count = 2;
+  rollout_response refusal;
+  std::memset(&refusal, 0xAB, sizeof refusal);  // whatever the host's stack held
+  std::uint64_t limit = 7;
+  ASSERT_EQ(rollout_plugin_admit(p, &head, &refusal, &limit), 1) << "no identity: refused";
+  EXPECT_EQ(refusal.status, 401);
+  EXPECT_NE(std::string(refusal.body, refusal.body_len).find("unauthorized"), std::string::npos);
+  EXPECT_EQ(limit, 0u);
+  rollout_response_free(&refusal);
+  head.user = "alice";
+  head.role = "viewer";
+  ASSERT_EQ(rollout_plugin_admit(p, &head, &refusal, &limit), 1);
+  EXPECT_EQ(refusal.status, 403) << "a viewer may not publish";
+  rollout_response_free(&refusal);
+  head.role = "operator";
+  ASSERT_EQ(rollout_plugin_admit(p, &head, &refusal, &limit), 1);
+  EXPECT_EQ(refusal.status, 413) << "200 MiB declared for a JSON body (no streamed manifest)";
+  rollout_response_free(&refusal);
+  head.target = "/api/updates/rollouts/1.0.0/promote";
+  ASSERT_EQ(rollout_plugin_admit(p, &head, &refusal, &limit), 1);
+  EXPECT_EQ(refusal.status, 413) << "200 MiB declared for a JSON route";
+  rollout_response_free(&refusal);
+  h[1].value = "64";
+  ASSERT_EQ(rollout_plugin_admit(p, &head, &refusal, &limit), 0);
+  EXPECT_EQ(limit, cfg_.body_limit);
+  EXPECT_EQ(refusal.body, nullptr) << "nothing to free when admitted";
+  EXPECT_EQ(rollout_plugin_admit(p, nullptr, &refusal, &limit), -1);
+  rollout_plugin_destroy(p);
+}
+
+// A request the plugin fails on (here a body length no string can hold) must not free the
+// caller's uninitialised response struct: it used to call rollout_response_free() on it.
+TEST_F(PluginHost, AFailedRequestNeverFreesWhatTheHostPassedIn) {
+  app_.reset();
+  char* error = nullptr;
+  rollout_plugin* p = rollout_plugin_create(config_file().c_str(), &error);
+  ASSERT_NE(p, nullptr) << (error ? error : "");
+  char not_heap[16] = "stack bytes";
+  rollout_request req{};
+  req.method = "POST";
+  req.target = "/api/auth/login";
+  req.body = not_heap;
+  req.body_len = SIZE_MAX;  // std::string refuses it with an exception before reading
+  rollout_response resp;
+  std::memset(&resp, 0, sizeof resp);
+  resp.body = not_heap;  // what a reused or uninitialised struct may point at
+  resp.file_path = not_heap;
+  ASSERT_EQ(rollout_plugin_handle(p, &req, &resp), 0);
+  EXPECT_EQ(resp.status, 500);
+  EXPECT_NE(std::string(resp.body, resp.body_len).find("internal"), std::string::npos);
+  EXPECT_EQ(resp.file_path, nullptr);
+  rollout_response_free(&resp);
+  rollout_plugin_destroy(p);
 }
 
 TEST_F(PluginHost, BadConfigIsAnErrorStringAndNullArgumentsAreRefused) {

@@ -111,8 +111,9 @@ Status ApiClient::login() {
   return {};
 }
 
-Expected<ApiAnswer> ApiClient::call(const std::string& method, const std::string& path,
-                                    const std::string& body) {
+Expected<ApiAnswer> ApiClient::call(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   if (!user_.empty() && cookie_.empty()) {
     if (auto st = login(); !st) return st.error();
   }
@@ -125,6 +126,7 @@ Expected<ApiAnswer> ApiClient::call(const std::string& method, const std::string
     r.headers.emplace_back("Cookie", cookie_);
     r.headers.emplace_back("X-CSRF-Token", csrf_);
   }
+  for (const auto& h : headers) r.headers.push_back(h);
   auto answer = transport_->send(r);
   if (!answer) return answer.error();
   ApiAnswer out;

@@ -34,7 +34,8 @@ class ApiClient {
   // Sends a request (logging in first when using a user name). Network failures are errors with
   // code "network"; every HTTP status is an answer.
   Expected<ApiAnswer> call(const std::string& method, const std::string& path,
-                           const std::string& body = "");
+                           const std::string& body = "",
+                           const std::vector<std::pair<std::string, std::string>>& headers = {});
 
  private:
   Status login();

@@ -1,0 +1,102 @@
+// An audited action whose audit row cannot be written does not happen, and a storage failure is
+// answered with its cause. The failure is injected from outside the App: a trigger, added to the
+// test's database file behind the server's back, that refuses every insert into rollout_events
+// (and, for the read test, a table renamed away).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "tests/server/app_fixture.hpp"
+
+namespace rollout::server::testing {
+namespace {
+
+class AuditOrNothing : public AppFixture {
+ protected:
+  void sql(const std::string& statement) {
+    sqlite3* db = nullptr;
+    const std::string path = cfg_.database_url.substr(7);  // "sqlite:"
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10'000);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
+    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  std::int64_t count(const std::string& table) {
+    sqlite3* db = nullptr;
+    const std::string path = cfg_.database_url.substr(7);
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, ("SELECT count(*) FROM " + table).c_str(), -1, &st, nullptr);
+    std::int64_t n = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+  }
+  void break_audit() {
+    sql("CREATE TRIGGER test_audit_fails BEFORE INSERT ON rollout_events "
+        "BEGIN SELECT RAISE(ABORT, 'audit disk is gone'); END;");
+  }
+  static void expect_cause(const http::Response& r) {
+    EXPECT_EQ(r.status, 500u) << r.body;
+    EXPECT_NE(r.body.find("audit disk is gone"), std::string::npos)
+        << "the answer keeps the store's cause: " << r.body;
+  }
+};
+
+TEST_F(AuditOrNothing, EveryAuditedActionFailsWholeWhenItsAuditRowCannotBeWritten) {
+  const Session admin_session = admin();
+  ASSERT_EQ(publish(admin_session, "1.0.0").status, 201u);
+  ASSERT_EQ(publish(admin_session, "0.9.0").status, 201u);
+  ASSERT_EQ(as(admin_session, "POST", "/api/updates/rollouts/0.9.0/promote",
+               R"({"os":"linux","arch":"x86_64","force":true,"reason":"a stable to fall back to"})")
+                .status,
+            200u);
+  const auto tokens = count("api_tokens");
+  const auto users = count("users");
+  const auto policies = store()->list_policies().value().size();
+  const auto events = count("rollout_events");
+  break_audit();
+
+  expect_cause(publish(admin_session, "2.0.0"));
+  EXPECT_FALSE(store()->get_release({"2.0.0", "linux", "x86_64"}).value()) << "not published";
+
+  expect_cause(as(admin_session, "POST", "/api/updates/rollouts/1.0.0/promote",
+                  R"({"os":"linux","arch":"x86_64","force":true,"reason":"r"})"));
+  EXPECT_EQ(store()->get_release({"1.0.0", "linux", "x86_64"}).value()->promotion_seq, 0u);
+
+  expect_cause(as(admin_session, "POST", "/api/updates/rollouts/1.0.0/rollback",
+                  R"({"os":"linux","arch":"x86_64","reason":"r"})"));
+  EXPECT_FALSE(store()->get_release({"1.0.0", "linux", "x86_64"}).value()->blocked);
+
+  expect_cause(
+      as(admin_session, "PUT", "/api/policies", R"({"scope":"client","scope_id":"acme",)"
+                                                R"("channel":"beta"})"));
+  EXPECT_EQ(store()->list_policies().value().size(), policies);
+
+  expect_cause(as(admin_session, "POST", "/api/users",
+                  R"({"username":"eve","password":"eve-password-123","role":"admin"})"));
+  EXPECT_EQ(count("users"), users);
+
+  expect_cause(as(admin_session, "POST", "/api/tokens", R"({"name":"ci"})"));
+  EXPECT_EQ(count("api_tokens"), tokens) << "no token without its audit row";
+
+  EXPECT_EQ(count("rollout_events"), events);
+}
+
+TEST_F(AuditOrNothing, AFailedReadIsAnsweredWithItsCause) {
+  const Session admin_session = admin();
+  sql("ALTER TABLE policies RENAME TO policies_gone;");
+  for (const char* target : {"/api/agents", "/api/updates/rollouts"}) {
+    auto r = as(admin_session, "GET", target);
+    EXPECT_EQ(r.status, 500u) << target << ": " << r.body;
+    EXPECT_EQ(r.body.find("\"storage error\""), std::string::npos) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("policies"), std::string::npos)
+        << target << " names what failed: " << r.body;
+  }
+}
+
+}  // namespace
+}  // namespace rollout::server::testing
