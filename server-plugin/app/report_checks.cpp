@@ -18,25 +18,25 @@ Expected<std::optional<ReportRefusal>> check_report(Store& store, const Agent& a
   const std::string what = key.version + " " + key.os + "/" + key.arch;
   if (key.os != agent.os || key.arch != agent.arch) {
     return refuse(report, "other_platform",
-                         "report " + report.id + " is for " + what + " but this agent enrolled as " +
-                             agent.os + "/" + agent.arch + "; an agent reports only on its own " +
-                             "platform's releases");
+                  "report " + report.id + " is for " + what + " but this agent enrolled as " +
+                      agent.os + "/" + agent.arch + "; an agent reports only on its own " +
+                      "platform's releases");
   }
   auto release = store.get_release(key);
   if (!release) return release.error();
   if (!*release) {
     return refuse(report, "unknown_release",
-                         "report " + report.id + " is for " + what +
-                             ", which is not a published release; it will not count even if " +
-                             "that release is published later");
+                  "report " + report.id + " is for " + what +
+                      ", which is not a published release; it will not count even if " +
+                      "that release is published later");
   }
   auto known = store.get_agent_release(agent.id, key);
   if (!known) return known.error();
   if (!*known) {
     return refuse(report, "not_offered",
-                         "report " + report.id + " is for " + what +
-                             ", which the server never directed this agent to and never saw it " +
-                             "running at a check-in");
+                  "report " + report.id + " is for " + what +
+                      ", which the server never directed this agent to and never saw it " +
+                      "running at a check-in");
   }
   return std::optional<ReportRefusal>{};
 }

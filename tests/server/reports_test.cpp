@@ -26,7 +26,7 @@ class Reports : public AppFixture {
 
   Endpoint enroll_on(const std::string& machine, const std::string& version,
                      const std::string& channel, const std::string& os = "linux") {
-    protocol::EnrollRequest e{"enroll-secret", machine, machine, os,      "x86_64",
+    protocol::EnrollRequest e{"enroll-secret", machine, machine, os,     "x86_64",
                               version,         "acme",  "hq",    channel};
     auto r = call("POST", "/api/agent/v1/enroll", e.to_json());
     EXPECT_EQ(r.status, 200u) << r.body;
