@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/error.hpp"
@@ -27,6 +28,12 @@ class ReportQueue {
   Expected<std::vector<protocol::Report>> pending(std::size_t max = 50);
   // Removes acknowledged reports.
   Status acknowledge(const std::vector<std::string>& ids);
+  // The server's answer to sending `sent`: when it is a 422 report_refusal (protocol.hpp), the
+  // reports it names that were in `sent` will never count, so they leave the queue (kept aside
+  // as <id>.json.refused, with a log line) and the rest are sent again. Returns how many left;
+  // 0 for any other answer, which the caller retries with backoff as before.
+  std::size_t set_aside_refused(long status, std::string_view body,
+                                const std::vector<protocol::Report>& sent);
   std::size_t size();
 
  private:

@@ -300,4 +300,39 @@ Expected<ReportAck> ReportAck::parse(std::string_view body) {
   return ack;
 }
 
+std::string ReportRefusal::to_json() const {
+  bj::array a;
+  for (const auto& r : refused) {
+    a.push_back(bj::object{{"id", r.id}, {"error", r.reason}, {"message", r.message}});
+  }
+  return bj::serialize(
+      bj::object{{"error", "report_refused"}, {"message", message}, {"refused", std::move(a)}});
+}
+
+Expected<ReportRefusal> ReportRefusal::parse(std::string_view body) {
+  auto o = parse_body(body, "report refusal");
+  if (!o) return o.error();
+  json::Reader r(*o, "report refusal");
+  const std::string code = r.string("error", 64);
+  ReportRefusal out;
+  out.message = r.string("message", 4096, true);
+  const auto* arr = r.array("refused", kMaxReportsPerBatch);
+  r.no_unknown_keys();
+  if (r.ok() && code != "report_refused") r.fail("error", "must be \"report_refused\"");
+  if (r.ok() && arr->empty()) r.fail("refused", "must name at least one report");
+  if (!r.ok()) return invalid(r);
+  for (const auto& v : *arr) {
+    if (!v.is_object())
+      return make_error("invalid_body", "report refusal: entries must be objects");
+    json::Reader e(v.get_object(), "report refusal entry");
+    ReportRefusal::Refused ref{e.string("id", 36), e.string("error", 64),
+                               e.string("message", 4096, true)};
+    e.no_unknown_keys();
+    if (e.ok() && !valid_uuid(ref.id)) e.fail("id", "must be a UUID");
+    if (!e.ok()) return invalid(e);
+    out.refused.push_back(std::move(ref));
+  }
+  return out;
+}
+
 }  // namespace rollout::protocol

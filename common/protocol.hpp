@@ -110,4 +110,20 @@ struct ReportAck {
   static Expected<ReportAck> parse(std::string_view body);
 };
 
+// The server's 422 "report_refused" answer to a batch: nothing of the batch was stored, and these
+// reports will never count (another platform's release, one never offered to the agent, one not
+// published). The agent drops exactly these and sends the others again.
+struct ReportRefusal {
+  struct Refused {
+    std::string id;      // a UUID of the batch
+    std::string reason;  // other_platform | unknown_release | not_offered | a later reason
+    std::string message;
+  };
+  std::string message;
+  std::vector<Refused> refused;  // at least one
+
+  std::string to_json() const;
+  static Expected<ReportRefusal> parse(std::string_view body);
+};
+
 }  // namespace rollout::protocol

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/config.hpp"
+#include "common/protocol.hpp"
 
 namespace rollout::server {
 namespace {
@@ -36,6 +37,8 @@ Expected<ServerConfig> load_server_config(const std::string& path,
     r.duration("poll_interval", c.poll_interval);
     r.duration("checkin_record_interval", c.checkin_record_interval);
     r.duration("directive_lifetime", c.directive_lifetime);
+    r.uint("reports_per_agent_per_hour", c.reports_per_agent_per_hour,
+           protocol::kMaxReportsPerBatch, 1'000'000);
     r.duration("stale_stable_after", c.stale_stable_after);
     r.duration("session_lifetime", c.session_lifetime);
     r.size("body_limit", c.body_limit);

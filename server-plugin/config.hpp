@@ -27,6 +27,10 @@ struct ServerConfig {
   // changes: most check-ins of a steady fleet are answered without a durable write.
   std::chrono::milliseconds checkin_record_interval{300'000};
   std::chrono::milliseconds directive_lifetime{3'600'000};
+  // The outcome rows one agent may add per rolling hour (replays are free): an agent counts once
+  // per release anyway, this keeps a leaked token from flooding the attempts table. At least one
+  // full report batch (protocol::kMaxReportsPerBatch), so a full batch can always get through.
+  std::uint64_t reports_per_agent_per_hour = 200;
   std::chrono::milliseconds stale_stable_after{7 * 86'400'000LL};
   std::chrono::milliseconds session_lifetime{12 * 3'600'000LL};
   std::uint64_t body_limit = 1 << 20;

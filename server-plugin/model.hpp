@@ -81,6 +81,23 @@ struct Attempt {
   std::int64_t received_at = 0;
 };
 
+// A release an agent may report on: one the server directed it to (an install or downgrade
+// directive it signed) or one the agent said it was running at check-in while that version was a
+// published release of the agent's own os/arch. Kept for good: a later rollback or block of the
+// release does not take it away, so reports about a release that went bad still count.
+struct AgentRelease {
+  std::string agent_id;
+  ReleaseKey release;
+  std::string how;  // install | downgrade | running: how the agent first came to it
+  std::int64_t first_at = 0;
+};
+
+// The attempts one agent added in a window: how many, and when the oldest of them arrived.
+struct AttemptWindow {
+  std::uint64_t count = 0;
+  std::int64_t oldest_received_at = 0;  // 0 when count is 0
+};
+
 struct FailurePattern {
   std::string outcome;  // failure | crash
   std::string stage;

@@ -49,6 +49,13 @@ class Store {
   // Stores the directive issued and raises last_sequence to its sequence.
   virtual Status set_agent_directive(const std::string& id, const DirectiveRecord& d) = 0;
 
+  // Releases each agent may report on (model.hpp AgentRelease). add_agent_release keeps the
+  // first row of an (agent, release): another directive or check-in for it changes nothing.
+  virtual Status add_agent_release(const AgentRelease& r) = 0;
+  virtual Expected<std::optional<AgentRelease>> get_agent_release(const std::string& agent_id,
+                                                                  const ReleaseKey& key) = 0;
+  virtual Expected<std::vector<AgentRelease>> list_agent_releases(const std::string& agent_id) = 0;
+
   // Update attempts. Idempotent by report id, all in one durable transaction: the ids returned
   // are stored (now or before) when this returns; a replayed id keeps its first report.
   // occurred_at must be RFC 3339 UTC as common/time.hpp parses it (protocol parsing checks).
@@ -62,6 +69,11 @@ class Store {
   virtual Expected<std::vector<Attempt>> agent_attempts(const std::string& agent_id,
                                                         std::size_t limit) = 0;
   virtual Expected<std::uint64_t> attempt_count() = 0;
+  // Whether a report id is stored already (a replay), whoever sent it.
+  virtual Expected<bool> has_attempt(const std::string& id) = 0;
+  // The attempts agent_id added with received_at >= since: the per-agent hourly cap.
+  virtual Expected<AttemptWindow> agent_attempt_window(const std::string& agent_id,
+                                                       std::int64_t since) = 0;
 
   // Audit trail: append-only.
   virtual Expected<std::int64_t> append_event(const Event& e) = 0;

@@ -553,6 +553,11 @@ void Controller::flush_reports() {
     if (auto parsed = protocol::ReportAck::parse(r->body)) ack = std::move(parsed).value();
   }
   if (!ack) {
+    // Reports the server refused for good leave the queue; the others go again at once.
+    if (r && reports_->set_aside_refused(r->status, r->body, *batch) > 0) {
+      next_report_flush_ = now;
+      return;
+    }
     auto wait = next_backoff(report_backoff_);
     if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
     logger().warn("report delivery failed",

@@ -87,6 +87,32 @@ Status ReportQueue::acknowledge(const std::vector<std::string>& ids) {
   return fs_.fsync_dir(dir_);
 }
 
+std::size_t ReportQueue::set_aside_refused(long status, std::string_view body,
+                                           const std::vector<protocol::Report>& sent) {
+  if (status != 422) return 0;
+  auto refusal = protocol::ReportRefusal::parse(body);
+  if (!refusal) return 0;
+  std::size_t moved = 0;
+  for (const auto& r : refusal->refused) {
+    // Only ids of the batch just sent: never a path, and never a report the server was not asked
+    // about.
+    const bool was_sent = std::any_of(sent.begin(), sent.end(),
+                                      [&](const protocol::Report& s) { return s.id == r.id; });
+    if (!was_sent) continue;
+    const std::string path = file_for(r.id);
+    if (auto st = fs_.rename(path, path + ".refused"); !st) {
+      logger().error("could not set a refused report aside",
+                     {{"file", path}, {"error", st.error().message}});
+      continue;
+    }
+    logger().error("the server refused a report for good; it was set aside",
+                   {{"id", r.id}, {"reason", r.reason}, {"message", r.message}});
+    ++moved;
+  }
+  if (moved > 0) (void)fs_.fsync_dir(dir_);
+  return moved;
+}
+
 std::size_t ReportQueue::size() {
   auto names = fs_.list_dir(dir_);
   if (!names) return 0;

@@ -335,6 +335,14 @@ http::Response metrics(AppState& s, Ctx&) {
   line("rollout_reports_total{outcome=\"success\"} " + std::to_string(m.reports_success.load()));
   line("rollout_reports_total{outcome=\"failure\"} " + std::to_string(m.reports_failure.load()));
   line("rollout_reports_total{outcome=\"crash\"} " + std::to_string(m.reports_crash.load()));
+  line("# TYPE rollout_reports_refused_total counter");
+  for (const auto& [reason, n] : {std::pair{"other_platform", &m.refused_other_platform},
+                                  std::pair{"unknown_release", &m.refused_unknown_release},
+                                  std::pair{"not_offered", &m.refused_not_offered},
+                                  std::pair{"rate_limited", &m.refused_rate_limited}}) {
+    line(std::string("rollout_reports_refused_total{reason=\"") + reason + "\"} " +
+         std::to_string(n->load()));
+  }
   line("# TYPE rollout_directives_total counter");
   line("rollout_directives_total{action=\"install\"} " +
        std::to_string(m.directives_install.load()));

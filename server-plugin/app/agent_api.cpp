@@ -8,6 +8,7 @@
 #include "common/semver.hpp"
 #include "common/time.hpp"
 #include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/report_checks.hpp"
 #include "server-plugin/app/targets.hpp"
 #include "server-plugin/app/views.hpp"
 
@@ -51,6 +52,9 @@ Expected<std::string> directive_for(AppState& s, const Agent& agent, const Relea
       now + std::chrono::duration_cast<std::chrono::seconds>(s.cfg.directive_lifetime).count(),
       text};
   if (auto st = s.store->set_agent_directive(agent.id, rec); !st) return st.error();
+  // From now on the agent may report on the release it was sent to (report_checks.hpp).
+  if (auto st = note_directed_release(*s.store, agent, target.key, act, now); !st)
+    return st.error();
   (action == DirectiveAction::install ? s.metrics.directives_install
                                       : s.metrics.directives_downgrade)++;
   return text;
@@ -131,6 +135,7 @@ http::Response checkin(AppState& s, Ctx& c) {
     }
     auto releases = s.store->list_releases();
     if (!releases) return releases.error();
+    if (auto n = note_running_version(*s.store, agent, *releases, s.now()); !n) return n;
     auto policies = s.store->list_policies();
     if (!policies) return policies.error();
     const Resolved pol = resolve_policy(agent, *policies);
@@ -166,6 +171,20 @@ http::Response checkin(AppState& s, Ctx& c) {
   return http::json_response(200, answer.to_json());
 }
 
+namespace {
+
+void count_refusal(Metrics& m, const std::string& reason) {
+  (reason == "other_platform"    ? m.refused_other_platform
+   : reason == "unknown_release" ? m.refused_unknown_release
+                                 : m.refused_not_offered)++;
+}
+
+}  // namespace
+
+// A batch is judged whole: if any new report in it may not count, nothing of it is stored and
+// the answer (422 report_refused) lists each refused report with its reason, so the agent drops
+// exactly those and sends the rest again. Replays of stored ids are acknowledged unjudged (they
+// were judged when first stored) and cost nothing against the hourly cap.
 http::Response reports(AppState& s, Ctx& c) {
   auto batch = protocol::ReportBatch::parse(c.req.body);
   if (!batch) return bad_request(batch.error().code, batch.error().message);
@@ -193,9 +212,74 @@ http::Response reports(AppState& s, Ctx& c) {
     a.received_at = s.now();
     attempts.push_back(std::move(a));
   }
-  auto stored = s.store->record_attempts(attempts);
-  if (!stored) return internal_error(stored.error());
-  for (const auto& a : attempts) {
+  const std::int64_t now = s.now();
+  const std::uint64_t cap = s.cfg.reports_per_agent_per_hour;
+  std::vector<ReportRefusal> refused;
+  std::vector<const Attempt*> fresh;
+  std::optional<std::int64_t> retry_after;
+  std::vector<std::string> stored;
+  // One transaction: two batches of one agent cannot both pass the cap, and a directive or
+  // check-in cannot slip between the checks and the insert.
+  auto st = s.store->transaction([&]() -> Status {
+    for (const auto& a : attempts) {
+      auto replay = s.store->has_attempt(a.id);
+      if (!replay) return replay.error();
+      if (*replay) continue;
+      auto why = check_report(*s.store, *c.agent, a);
+      if (!why) return why.error();
+      if (*why) {
+        refused.push_back(std::move(**why));
+      } else {
+        fresh.push_back(&a);
+      }
+    }
+    if (!refused.empty()) return {};
+    if (!fresh.empty()) {
+      // The rolling hour: rows received in (now - 3600, now].
+      auto w = s.store->agent_attempt_window(c.agent->id, now - 3599);
+      if (!w) return w.error();
+      if (w->count + fresh.size() > cap) {
+        retry_after = std::max<std::int64_t>(1, w->oldest_received_at + 3600 - now);
+        return {};
+      }
+    }
+    auto ids = s.store->record_attempts(attempts);
+    if (!ids) return ids.error();
+    stored = std::move(ids).value();
+    return {};
+  });
+  if (!st) return internal_error(st.error());
+  if (!refused.empty()) {
+    protocol::ReportRefusal answer;
+    for (const auto& r : refused) {
+      count_refusal(s.metrics, r.reason);
+      answer.refused.push_back({r.id, r.reason, r.message});
+    }
+    answer.message = std::to_string(refused.size()) +
+                     " report(s) may not count and nothing of this batch was stored: " +
+                     refused.front().message +
+                     "; drop the refused reports and send the others again";
+    s.log("warn", "agent-api",
+          std::to_string(refused.size()) + " of " + std::to_string(attempts.size()) +
+              " reports refused, nothing stored: " + refused.front().message,
+          {{"agent_id", c.agent->id}, {"reason", refused.front().reason}});
+    return http::json_response(422, answer.to_json());
+  }
+  if (retry_after) {
+    s.metrics.refused_rate_limited += fresh.size();
+    s.log("warn", "agent-api", "reports refused: hourly cap reached",
+          {{"agent_id", c.agent->id}, {"cap", std::to_string(cap)}});
+    auto r = http::error_response(
+        429, "rate_limited",
+        "this agent may add " + std::to_string(cap) +
+            " reports per hour (reports_per_agent_per_hour) and this batch of " +
+            std::to_string(fresh.size()) + " new reports would pass it; nothing was stored, " +
+            "retry after " + std::to_string(*retry_after) + " s");
+    r.set_header("Retry-After", std::to_string(*retry_after));
+    return r;
+  }
+  for (const Attempt* p : fresh) {
+    const Attempt& a = *p;
     (a.outcome == "success" ? s.metrics.reports_success
      : a.outcome == "crash" ? s.metrics.reports_crash
                             : s.metrics.reports_failure)++;
@@ -209,7 +293,7 @@ http::Response reports(AppState& s, Ctx& c) {
              {"error_code", a.error_code}});
     }
   }
-  return http::json_response(200, protocol::ReportAck{*stored}.to_json());
+  return http::json_response(200, protocol::ReportAck{stored}.to_json());
 }
 
 http::Response artifact(AppState& s, Ctx& c) {

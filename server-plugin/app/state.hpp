@@ -28,6 +28,9 @@ struct Metrics {
   std::atomic<std::uint64_t> reports_success{0}, reports_failure{0}, reports_crash{0};
   std::atomic<std::uint64_t> directives_install{0}, directives_downgrade{0};
   std::atomic<std::uint64_t> auth_failures{0};
+  // Outcome reports refused, by reason (report_checks.hpp, and the hourly per-agent cap).
+  std::atomic<std::uint64_t> refused_other_platform{0}, refused_unknown_release{0},
+      refused_not_offered{0}, refused_rate_limited{0};
   // Request latency histogram, upper bounds in milliseconds (+Inf last).
   static constexpr std::array<double, 8> kBuckets{1, 5, 10, 25, 50, 100, 250, 1000};
   std::array<std::atomic<std::uint64_t>, 9> latency{};

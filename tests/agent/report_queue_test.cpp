@@ -62,6 +62,31 @@ TEST_F(Queue, GarbageFilesAreSetAsideNotFatal) {
   EXPECT_TRUE(fs::exists(dir_.path() / "q" / "0b6d3c1e-2f4a-4b5c-8d9e-aaaaaaaaaaaa.json.bad"));
 }
 
+// A 422 report_refused names reports that will never count: exactly those of the batch leave the
+// queue (kept aside), the others stay to be sent again; any other answer moves nothing.
+TEST_F(Queue, ReportsRefusedForGoodLeaveTheQueueAndTheOthersStay) {
+  const std::string good = outcome_report_id("agent", "1.0.0", 1, "success");
+  const std::string bad = outcome_report_id("agent", "9.9.9", 2, "crash");
+  const std::string unsent = outcome_report_id("agent", "1.0.1", 3, "success");
+  ASSERT_TRUE(q_.enqueue(report(good, "2026-01-01T00:00:00Z")).ok());
+  ASSERT_TRUE(q_.enqueue(report(bad, "2026-01-02T00:00:00Z")).ok());
+  auto batch = q_.pending().value();
+  ASSERT_TRUE(q_.enqueue(report(unsent, "2026-01-03T00:00:00Z")).ok());
+  protocol::ReportRefusal refusal{
+      "refused",
+      {{bad, "not_offered", "never directed"}, {unsent, "not_offered", "not in the batch"}}};
+  EXPECT_EQ(q_.set_aside_refused(500, refusal.to_json(), batch), 0u) << "only a 422";
+  EXPECT_EQ(q_.set_aside_refused(422, "<html>422</html>", batch), 0u) << "only a real refusal";
+  EXPECT_EQ(q_.size(), 3u);
+  EXPECT_EQ(q_.set_aside_refused(422, refusal.to_json(), batch), 1u);
+  EXPECT_EQ(q_.size(), 2u) << "the good report and the one never sent stay";
+  auto left = q_.pending().value();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].id, good);
+  EXPECT_EQ(left[1].id, unsent);
+  EXPECT_TRUE(fs::exists(dir_.path() / "q" / (bad + ".json.refused")));
+}
+
 TEST_F(Queue, RefusesNonUuidIds) {
   EXPECT_FALSE(q_.enqueue(report("../../x", "2026-01-01T00:00:00Z")).ok());
   EXPECT_EQ(q_.size(), 0u);

@@ -128,5 +128,36 @@ TEST(Protocol, CheckinAndEnrollAreStrict) {
             "invalid_body");
 }
 
+// The agent drops the reports a 422 names, so the answer is parsed as strictly as any other.
+TEST(Protocol, ReportRefusalRoundTripsAndIsStrict) {
+  const std::string id = sample_report().id;
+  ReportRefusal ref{"1 report(s) may not count", {{id, "not_offered", "never directed"}}};
+  auto back = ReportRefusal::parse(ref.to_json());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_EQ(back->refused.size(), 1u);
+  EXPECT_EQ(back->refused[0].id, id);
+  EXPECT_EQ(back->refused[0].reason, "not_offered");
+  EXPECT_EQ(back->message, ref.message);
+  const std::vector<std::string> bad_bodies{
+      R"({"error":"report_refused","message":"m","refused":[]})",
+      R"({"error":"forbidden","message":"m","refused":[{"id":")" + id +
+          R"(","error":"x","message":""}]})",
+      R"({"error":"report_refused","message":"m","refused":[{"id":"../../x","error":"x","message":""}]})",
+      R"({"error":"report_refused","message":"m","refused":[{"id":")" + id +
+          R"(","error":"x","message":"","extra":1}]})",
+      R"({"error":"report_refused","message":"m","refused":[7]})",
+      R"({"error":"report_refused","message":"m"})",
+      "",
+      "null",
+      "[]",
+      "<html>422</html>",
+      "{\"error\":",
+      "\xff\xfe"};
+  for (const auto& bad : bad_bodies) {
+    EXPECT_FALSE(ReportRefusal::parse(bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ReportRefusal::parse(std::string(kMaxBodyBytes + 1, ' ')).ok());
+}
+
 }  // namespace
 }  // namespace rollout::protocol

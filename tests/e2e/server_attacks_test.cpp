@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "common/encoding.hpp"
 #include "common/protocol.hpp"
 #include "tests/testing/real_server.hpp"
 #include "tests/testing/testing.hpp"
@@ -104,6 +105,31 @@ class ServerAttack : public ::testing::Test {
     return {cookie, std::string(bj::parse(a.body).at("csrf_token").as_string())};
   }
 
+  // Signs a linux/x86_64 release with rolloutctl and publishes it with an admin session.
+  void publish(const std::string& version) {
+    const auto art = dir_.path() / ("artifact-" + version);
+    const auto man = dir_.path() / ("artifact-" + version + ".manifest");
+    const std::string payload = "payload of " + version;
+    testing::write_file(art, payload);
+    auto s = run({ROLLOUTCTL_PATH, "sign-release", "--key", server_->release_private_key().string(),
+                  "--artifact", art.string(), "--version", version, "--os", "linux", "--arch",
+                  "x86_64", "--security-version", "1", "--out", man.string()});
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    auto [cookie, csrf] = login();
+    const bj::object body{{"manifest", bj::parse(testing::read_file(man))},
+                          {"artifact", encoding::base64(payload)}};
+    auto a = http("POST", "/api/updates/releases", bj::serialize(body),
+                  {"Cookie: " + cookie, "X-CSRF-Token: " + csrf});
+    ASSERT_EQ(a.status, 201) << a.body;
+  }
+
+  // A check-in saying the agent runs `version`.
+  void checkin(const std::string& id, const std::string& token, const std::string& version) {
+    protocol::CheckinRequest c{id, version, "linux", "x86_64", "idle", 0, 0, std::nullopt};
+    auto a = http("POST", "/api/agent/v1/checkin", c.to_json(), {"Authorization: Bearer " + token});
+    ASSERT_EQ(a.status, 200) << a.body;
+  }
+
   std::size_t attempts(const std::string& agent_id) {
     auto [cookie, csrf] = login();
     auto a = http("GET", "/api/agents/" + agent_id, "", {"Cookie: " + cookie});
@@ -125,8 +151,21 @@ TEST_F(ServerAttack, ForgedReportWithAnotherAgentsTokenIsRefused) {
   EXPECT_EQ(attempts(b_id), 0u);
 }
 
+// Through the real binary: a report about a release the agent was never offered (here: one
+// that is not even published) is refused with 422 and stored nowhere.
+TEST_F(ServerAttack, ReportForAReleaseNeverOfferedIsRefused) {
+  auto [id, token] = enroll("liar");
+  auto r = http("POST", "/api/agent/v1/reports", report_batch(id, protocol::new_uuid()),
+                {"Authorization: Bearer " + token});
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("\"error\":\"unknown_release\""), std::string::npos) << r.body;
+  EXPECT_EQ(attempts(id), 0u);
+}
+
 TEST_F(ServerAttack, ReplayedReportsCountOnce) {
+  publish("1.1.0");
   auto [id, token] = enroll("replayer");
+  checkin(id, token, "1.1.0");
   const std::string batch = report_batch(id, protocol::new_uuid());
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(

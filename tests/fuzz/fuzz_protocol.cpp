@@ -13,6 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)CheckinRequest::parse(text);
   (void)CheckinResponse::parse(text);
   (void)ReportAck::parse(text);
+  if (auto r = ReportRefusal::parse(text)) {
+    auto again = ReportRefusal::parse(r->to_json());
+    if (!again || again->refused.size() != r->refused.size()) std::abort();
+  }
   if (auto b = ReportBatch::parse(text)) {
     // What parses re-serialises to something that parses to the same batch.
     auto again = ReportBatch::parse(b->to_json());

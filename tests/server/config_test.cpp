@@ -23,6 +23,7 @@ TEST(ServerConfig, TheShippedExampleLoadsWithTheDocumentedValues) {
   EXPECT_EQ(c->read_timeout, defaults.read_timeout);
   EXPECT_EQ(c->login_attempts, defaults.login_attempts);
   EXPECT_EQ(c->login_window, defaults.login_window);
+  EXPECT_EQ(c->reports_per_agent_per_hour, 200u);
 }
 
 TEST(ServerConfig, HostAndLoginLimitKnobsAreReadAndChecked) {
@@ -46,6 +47,22 @@ TEST(ServerConfig, HostAndLoginLimitKnobsAreReadAndChecked) {
     auto b = load_server_config((dir / "b.yaml").string());
     EXPECT_FALSE(b.ok()) << bad;
   }
+}
+
+// A cap below one full report batch would refuse an honest agent's full batch forever.
+TEST(ServerConfig, ReportCapBelowOneBatchIsAnError) {
+  rollout::testing::TempDir dir;
+  rollout::testing::write_file(
+      dir / "a.yaml", "directive_key: d\nrelease_keys: [x]\nreports_per_agent_per_hour: 99\n");
+  auto a = load_server_config((dir / "a.yaml").string());
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(a.error().message.find("reports_per_agent_per_hour"), std::string::npos)
+      << a.error().message;
+  rollout::testing::write_file(
+      dir / "b.yaml", "directive_key: d\nrelease_keys: [x]\nreports_per_agent_per_hour: 100\n");
+  auto b = load_server_config((dir / "b.yaml").string());
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b->reports_per_agent_per_hour, 100u);
 }
 
 TEST(ServerConfig, RequiredKeysAndHalfTlsAreErrors) {

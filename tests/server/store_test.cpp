@@ -524,6 +524,60 @@ TEST_P(StoreTest, AgentPopulationGroupsByWhatDecidesTheChannel) {
   EXPECT_EQ(groups.size(), 4u);
 }
 
+// What each agent may report on: the first row of an (agent, release) is kept, rows are per
+// agent and per platform, and a missing one reads as absent.
+TEST_P(StoreTest, AgentReleasesKeepTheirFirstRow) {
+  const ReleaseKey lin{"1.1.0", "linux", "x86_64"}, win{"1.1.0", "windows", "x86_64"};
+  EXPECT_FALSE(store_->get_agent_release("a1", lin).value().has_value());
+  ASSERT_TRUE(store_->add_agent_release({"a1", lin, "install", 100}).ok());
+  ASSERT_TRUE(store_->add_agent_release({"a1", lin, "running", 200}).ok()) << "a no-op";
+  ASSERT_TRUE(
+      store_->add_agent_release({"a1", {"1.0.0", "linux", "x86_64"}, "downgrade", 300}).ok());
+  ASSERT_TRUE(store_->add_agent_release({"a2", win, "running", 150}).ok());
+  auto first = store_->get_agent_release("a1", lin).value();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->how, "install");
+  EXPECT_EQ(first->first_at, 100);
+  EXPECT_FALSE(store_->get_agent_release("a1", win).value().has_value()) << "per platform";
+  EXPECT_FALSE(store_->get_agent_release("a2", lin).value().has_value()) << "per agent";
+  auto all = store_->list_agent_releases("a1").value();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].release, lin);
+  EXPECT_EQ(all[1].how, "downgrade");
+  EXPECT_FALSE(store_->add_agent_release({"a1", win, "guessed", 1}).ok())
+      << "how is one of install | downgrade | running";
+  // Inside a failed transaction nothing stays.
+  auto st = store_->transaction([&]() -> Status {
+    if (auto s = store_->add_agent_release({"a3", lin, "install", 1}); !s) return s;
+    return make_error("test", "roll back");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(store_->list_agent_releases("a3").value().empty());
+}
+
+// The hourly cap's reads: an agent's rows since a time (and the oldest of them), and whether a
+// report id is stored.
+TEST_P(StoreTest, AgentAttemptWindowAndKnownIds) {
+  std::vector<Attempt> batch;
+  for (auto [id, agent, received] :
+       {std::tuple{"00000000-0000-4000-8000-000000000011", "a1", 1000},
+        std::tuple{"00000000-0000-4000-8000-000000000012", "a1", 2000},
+        std::tuple{"00000000-0000-4000-8000-000000000013", "a1", 3000},
+        std::tuple{"00000000-0000-4000-8000-000000000014", "a2", 2500}}) {
+    batch.push_back(attempt(id, agent, "1.0.0", "success", "2026-11-24T10:00:00Z", received));
+  }
+  ASSERT_TRUE(store_->record_attempts(batch).ok());
+  auto w = store_->agent_attempt_window("a1", 1500).value();
+  EXPECT_EQ(w.count, 2u);
+  EXPECT_EQ(w.oldest_received_at, 2000);
+  EXPECT_EQ(store_->agent_attempt_window("a1", 0).value().count, 3u);
+  auto none = store_->agent_attempt_window("a3", 0).value();
+  EXPECT_EQ(none.count, 0u);
+  EXPECT_EQ(none.oldest_received_at, 0);
+  EXPECT_TRUE(store_->has_attempt("00000000-0000-4000-8000-000000000014").value());
+  EXPECT_FALSE(store_->has_attempt("00000000-0000-4000-8000-000000000099").value());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(Backend{"sqlite",
                                                    [](const std::filesystem::path& d) {
@@ -605,11 +659,12 @@ TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE latest_attempts; DROP INDEX attempts_received; "
-                         "DELETE FROM schema_migrations WHERE version = 2",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TABLE latest_attempts; DROP INDEX attempts_received; "
+                   "DROP TABLE agent_releases; DELETE FROM schema_migrations WHERE version >= 2",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
       << "back to the first schema, as an older rollout-server left it";
   sqlite3_close(db);
   auto upgraded = open_store("sqlite:" + path).value();
@@ -617,6 +672,62 @@ TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   EXPECT_EQ(c.failure, 1u) << "a1: .5 is after .25";
   EXPECT_EQ(c.success, 0u);
   EXPECT_EQ(c.crash, 1u);
+}
+
+// A database made before agent_releases existed: each agent's last directive and the version it
+// last ran become reportable when they are published releases of its own platform; nothing else.
+TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  {
+    auto store = open_store("sqlite:" + path).value();
+    for (auto [version, os] : {std::pair{"1.0.0", "linux"}, std::pair{"1.1.0", "linux"},
+                               std::pair{"1.1.0", "windows"}}) {
+      Release r;
+      r.key = {version, os, "x86_64"};
+      r.product = "rollout-agent";
+      r.sha256 = std::string(60, 'b') + version + os[0];
+      r.manifest = "{}";
+      r.published_by = "admin";
+      ASSERT_TRUE(store->insert_release(r).ok());
+    }
+    for (auto [id, os, running, directed] :
+         {std::tuple{"a1", "linux", "1.0.0", "1.1.0"},       // both count
+          std::tuple{"a2", "linux", "2.0.0", ""},            // runs no release, never directed
+          std::tuple{"a3", "windows", "1.0.0", "1.1.0"}}) {  // 1.0.0 has no windows build
+      Agent a;
+      a.id = id;
+      a.token_hash = std::string("t-") + id;
+      a.hostname = a.machine_id = id;
+      a.os = os;
+      a.arch = "x86_64";
+      a.current_version = running;
+      a.last_checkin_at = 42;
+      ASSERT_TRUE(store->insert_agent(a).ok());
+      if (*directed) {
+        ASSERT_TRUE(store->set_agent_directive(id, {directed, "install", 1, 99, "{}"}).ok());
+      }
+    }
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "DROP TABLE agent_releases; DELETE FROM schema_migrations WHERE version = 3",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
+      << "back to schema 2, as an older rollout-server left it";
+  sqlite3_close(db);
+  auto upgraded = open_store("sqlite:" + path).value();
+  auto a1 = upgraded->list_agent_releases("a1").value();
+  ASSERT_EQ(a1.size(), 2u);
+  std::map<std::string, std::string> how;
+  for (const auto& r : a1) how[r.release.version] = r.how;
+  EXPECT_EQ(how["1.1.0"], "install");
+  EXPECT_EQ(how["1.0.0"], "running");
+  EXPECT_TRUE(upgraded->list_agent_releases("a2").value().empty());
+  auto a3 = upgraded->list_agent_releases("a3").value();
+  ASSERT_EQ(a3.size(), 1u);
+  EXPECT_EQ(a3[0].release, (ReleaseKey{"1.1.0", "windows", "x86_64"}));
 }
 
 // A migration that fails halfway leaves nothing behind: the tables it created are gone and the

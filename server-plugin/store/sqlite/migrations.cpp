@@ -86,6 +86,29 @@ INSERT INTO latest_attempts
     FROM update_attempts)
   WHERE rn = 1;
 )sql",
+    // 3: the releases each agent may report on (an enrolled endpoint is untrusted: a report
+    // counts only for a release the server directed it to or saw it running). Filled from what
+    // an older server already knew: each agent's last directive and the version it last said it
+    // ran, when either is a published release of the agent's own os/arch. Attempts stored
+    // before this step are kept as they were. Portable SQL: PostgreSQL runs the same statements.
+    R"sql(
+CREATE TABLE agent_releases (
+  agent_id TEXT NOT NULL, version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
+  how TEXT NOT NULL CHECK (how IN ('install', 'downgrade', 'running')),
+  first_at INTEGER NOT NULL,
+  PRIMARY KEY (agent_id, version, os, arch));
+INSERT INTO agent_releases (agent_id, version, os, arch, how, first_at)
+  SELECT a.id, a.directive_version, a.os, a.arch, a.directive_action, a.last_checkin_at
+  FROM agents a JOIN releases r
+    ON r.version = a.directive_version AND r.os = a.os AND r.arch = a.arch
+  WHERE a.directive_action IN ('install', 'downgrade');
+INSERT INTO agent_releases (agent_id, version, os, arch, how, first_at)
+  SELECT a.id, a.current_version, a.os, a.arch, 'running', a.last_checkin_at
+  FROM agents a JOIN releases r
+    ON r.version = a.current_version AND r.os = a.os AND r.arch = a.arch
+  WHERE NOT EXISTS (SELECT 1 FROM agent_releases x WHERE x.agent_id = a.id
+    AND x.version = a.current_version AND x.os = a.os AND x.arch = a.arch);
+)sql",
 };
 
 }  // namespace

@@ -36,6 +36,11 @@ class SqliteStore final : public Store {
   Status set_agent_token(const std::string& id, const std::string& token_hash) override;
   Status set_agent_directive(const std::string& id, const DirectiveRecord& d) override;
 
+  Status add_agent_release(const AgentRelease& r) override;
+  Expected<std::optional<AgentRelease>> get_agent_release(const std::string& agent_id,
+                                                          const ReleaseKey& key) override;
+  Expected<std::vector<AgentRelease>> list_agent_releases(const std::string& agent_id) override;
+
   Expected<std::vector<std::string>> record_attempts(const std::vector<Attempt>& attempts) override;
   Expected<CountsByRelease> release_counts(std::optional<std::int64_t> since) override;
   Expected<std::vector<FailurePattern>> failure_patterns(const ReleaseKey& key,
@@ -43,6 +48,9 @@ class SqliteStore final : public Store {
   Expected<std::vector<Attempt>> agent_attempts(const std::string& agent_id,
                                                 std::size_t limit) override;
   Expected<std::uint64_t> attempt_count() override;
+  Expected<bool> has_attempt(const std::string& id) override;
+  Expected<AttemptWindow> agent_attempt_window(const std::string& agent_id,
+                                               std::int64_t since) override;
 
   Expected<std::int64_t> append_event(const Event& e) override;
   Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
