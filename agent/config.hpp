@@ -20,6 +20,7 @@ struct AgentConfig {
   std::vector<std::string> arguments;                // its arguments
   std::vector<std::string> release_keys;             // pinned public keys (PEM paths)
   std::vector<std::string> directive_keys;           // pinned public keys (PEM paths)
+  std::string product = "rollout-agent";             // the only product whose manifests it installs
   std::string channel_hint = "stable";               // beta | stable, for enrollment
   std::string client;                                // optional grouping for policies
   std::string site;

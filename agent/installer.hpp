@@ -54,6 +54,7 @@ struct UpdateTarget {
   std::uint64_t size = 0;
   std::uint64_t security_version = 0;
   std::uint64_t directive_sequence = 0;
+  std::string directive_digest;  // VerifiedDirective::digest: one sequence, one directive
 };
 
 class Installer {
@@ -73,7 +74,9 @@ class Installer {
 
   // Accepts a new update (state must be at rest). Refuses an invalid version, the running
   // version, a version marked bad, a security version below the floor, and a directive
-  // sequence not above the last accepted one.
+  // sequence not above the last accepted one ("replayed_directive") — except the re-send of the
+  // very directive whose attempt failed, which may retry it. A different directive under an
+  // already used sequence is "sequence_reused": one sequence names one directive.
   Status begin(const UpdateTarget& target);
   Status begin_verifying();
   // Moves a verified file (inside staging_dir(), a regular file of the target's size) into
@@ -99,6 +102,8 @@ class Installer {
 
  private:
   Status save(const Journal& next);
+  // Whether `t` comes from the directive the journal last accepted.
+  bool same_directive(const UpdateTarget& t) const;
   Status point_current_at(const std::string& version);
   bool version_complete(const std::string& version);
   Status remove_version_dir(const std::string& version);

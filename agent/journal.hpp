@@ -57,6 +57,10 @@ struct Journal {
   std::uint64_t target_security_version = 0;
   std::string from_version;              // what ran before the switch (empty: unknown)
   std::uint64_t directive_sequence = 0;  // the last accepted directive's
+  // SHA-256 (lowercase hex) of that directive's signed payload: its identity, so a re-send of
+  // the same sequence can be told from a different directive under it. Empty in journals
+  // written before it existed.
+  std::string directive_digest;
   std::uint64_t security_floor = 0;
   std::vector<std::string> bad_versions;
   std::optional<std::string> probation_started_at;  // RFC 3339, for people: timing uses the next

@@ -9,16 +9,6 @@ namespace {
 
 constexpr std::size_t kMaxPayload = 32 * 1024;
 
-bool valid_product(std::string_view p) {
-  if (p.empty() || p.size() > 64) return false;
-  for (char c : p) {
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 bool valid_sha256_hex(std::string_view h) {
   if (h.size() != 64) return false;
   for (char c : h) {
@@ -50,6 +40,15 @@ bool valid_os(std::string_view os) {
 }
 bool valid_arch(std::string_view arch) {
   return arch == "x86_64" || arch == "aarch64";
+}
+bool valid_product(std::string_view p) {
+  if (p.empty() || p.size() > 64) return false;
+  for (char c : p) {
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 std::string ReleaseManifest::to_payload() const {
@@ -177,14 +176,19 @@ Expected<VerifiedDirective> verify_directive(const Envelope& envelope,
   }
   VerifiedDirective out;
   if (release != nullptr) {
+    auto in_release = [](Error e) {
+      e.code = "release_" + e.code;
+      return e.context("directive release");
+    };
     auto env = envelope_from_json(*release);
-    if (!env) return env.error().context("directive release");
+    if (!env) return in_release(env.error());
     auto vr = verify_release(*env, release_keys);
-    if (!vr) return vr.error().context("directive release");
+    if (!vr) return in_release(vr.error());
     d.release = *env;
     out.release = std::move(vr.value());
   }
   out.directive = std::move(d);
+  out.digest = crypto::sha256_hex(*payload);
   return out;
 }
 

@@ -23,6 +23,8 @@ inline constexpr std::uint64_t kMaxArtifactSize = 8ull << 30;
 // "linux" | "windows", "x86_64" | "aarch64".
 bool valid_os(std::string_view os);
 bool valid_arch(std::string_view arch);
+// A manifest's product name: 1 to 64 of [a-z0-9._-].
+bool valid_product(std::string_view product);
 
 struct ReleaseManifest {
   std::string product = "rollout-agent";
@@ -68,9 +70,14 @@ struct Directive {
 struct VerifiedDirective {
   Directive directive;
   std::optional<VerifiedRelease> release;
+  // SHA-256 (lower-case hex) of the signed payload bytes as received: the directive's identity.
+  // Signatures are not part of it, so the same directive signed again (key rotation) is the same.
+  std::string digest;
 };
 
-// Both signatures: the directive by a directive key, its release by a release key.
+// Both signatures: the directive by a directive key, its release by a release key. A failure of
+// the embedded release carries its code prefixed with "release_" (release_invalid_signature,
+// release_invalid_document), so a refusal names which of the two documents was at fault.
 Expected<VerifiedDirective> verify_directive(const Envelope& envelope,
                                              const KeyRing& directive_keys,
                                              const KeyRing& release_keys);

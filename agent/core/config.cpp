@@ -33,6 +33,7 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.string_list("arguments", c.arguments, 64);
     r.string_list("release_keys", c.release_keys, 16);
     r.string_list("directive_keys", c.directive_keys, 16);
+    r.string("product", c.product, 64);
     r.one_of("channel_hint", c.channel_hint, {"beta", "stable"});
     r.string("client", c.client, 128);
     r.string("site", c.site, 128);
@@ -57,6 +58,9 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.duration("max_backoff", c.max_backoff);
     r.boolean("allow_plain_http", c.allow_plain_http);
     r.one_of("log_level", c.log_level, {"debug", "info", "warn", "error"});
+    if (r.ok() && !valid_product(c.product)) {
+      r.fail("product", "must be a release manifest's product name: 1 to 64 of [a-z0-9._-]");
+    }
     if (r.ok() && (c.executable.find('/') != std::string::npos || c.executable == "." ||
                    c.executable == "..")) {
       r.fail("executable", "must be a file name inside the version directory, not a path");

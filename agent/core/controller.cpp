@@ -370,20 +370,24 @@ void Controller::checkin() {
                                      identity_.token);
   const auto now = deps_.clock.steady_now();
   std::optional<protocol::CheckinResponse> answer;
-  std::string problem;
+  std::string problem, code;
   if (!r) {
     problem = r.error().message;
+    code = r.error().code;
   } else if (r->status != 200) {
     problem = "HTTP " + std::to_string(r->status);
+    code = "http_status";
   } else if (auto parsed = protocol::CheckinResponse::parse(r->body); !parsed) {
     problem = "unreadable answer: " + parsed.error().message;
+    code = parsed.error().code;
   } else {
     answer = std::move(parsed).value();
   }
   if (!answer) {
     auto wait = next_backoff(checkin_backoff_, cfg_.max_backoff);
     if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
-    logger().warn("check-in failed", {{"error", problem.substr(0, 300)},
+    logger().warn("check-in failed", {{"code", code},
+                                      {"error", problem.substr(0, 300)},
                                       {"retry_in_ms", std::to_string(wait.count())}});
     next_checkin_ = now + wait;
     return;
@@ -415,7 +419,8 @@ void Controller::handle_directive(const boost::json::object& envelope) {
   if (!verified) return refuse(verified.error());
   const auto& j = journal();
   AgentFacts facts{identity_.agent_id,   cfg_.os,          cfg_.arch,         current_version(),
-                   j.directive_sequence, j.security_floor, deps_.clock.now(), cfg_.clock_tolerance};
+                   j.directive_sequence, j.security_floor, deps_.clock.now(), cfg_.clock_tolerance,
+                   cfg_.product};
   auto target = accept_directive(*verified, facts);
   if (!target) {
     if (target.error().code != "nothing_to_do") refuse(target.error());
@@ -484,7 +489,8 @@ void Controller::download_step() {
                     identity_.token,
                     part_path,
                     UpdateTarget{j.target_version, j.target_sha256, j.target_size,
-                                 j.target_security_version, j.directive_sequence},
+                                 j.target_security_version, j.directive_sequence,
+                                 j.directive_digest},
                     {},
                     {}};
     download_started_at_bytes_ = part_size();
@@ -510,6 +516,7 @@ void Controller::download_step() {
     const bool fatal = code == "disk_full" || code == "insecure" || code == "too_large" ||
                        code == "invalid_url" || download_attempts_ >= kMaxDownloadAttempts;
     logger().warn("download failed", {{"version", j.target_version},
+                                      {"code", code},
                                       {"error", got.error().message},
                                       {"attempt", std::to_string(download_attempts_)}});
     if (fatal) {

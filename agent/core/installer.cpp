@@ -98,6 +98,15 @@ Status Installer::remove_versions_except(const std::string& keep_a, const std::s
   return {};
 }
 
+bool Installer::same_directive(const UpdateTarget& t) const {
+  if (!journal_.directive_digest.empty()) return t.directive_digest == journal_.directive_digest;
+  // A journal from before the digest was kept: the most it can say is which artifact that
+  // directive named, so nothing else may pass under its sequence.
+  return !journal_.target_version.empty() && t.version == journal_.target_version &&
+         t.sha256 == journal_.target_sha256 && t.size == journal_.target_size &&
+         t.security_version == journal_.target_security_version;
+}
+
 Status Installer::begin(const UpdateTarget& t) {
   if (!is_at_rest(journal_.state)) return state_error("begin an update", journal_.state);
   if (auto st = validate_version_for_path(t.version); !st) return st;
@@ -119,12 +128,23 @@ Status Installer::begin(const UpdateTarget& t) {
                                                   ", below this endpoint's floor " +
                                                   std::to_string(journal_.security_floor));
   }
-  // A failed (not reverted) attempt may be retried under the same directive, which the server
-  // re-sends until it expires; anything else needs a newer directive.
-  const bool retry = journal_.state == UpdateState::failed &&
-                     t.directive_sequence == journal_.directive_sequence &&
-                     t.version == journal_.target_version;
-  if (t.directive_sequence <= journal_.directive_sequence && !retry) {
+  // One sequence names one directive. The server re-sends the directive it signed, byte for
+  // byte, until it expires, so a failed (not reverted) attempt may be retried under exactly that
+  // directive; anything else under a used sequence — another artifact, action or expiry — is
+  // refused, and a new directive needs a higher sequence.
+  if (t.directive_sequence == journal_.directive_sequence && t.directive_sequence != 0) {
+    if (!same_directive(t)) {
+      return make_error("sequence_reused",
+                        "directive sequence " + std::to_string(t.directive_sequence) +
+                            " was already used by a different directive; a new directive needs "
+                            "a higher sequence");
+    }
+    if (journal_.state != UpdateState::failed) {
+      return make_error("replayed_directive", "directive sequence " +
+                                                  std::to_string(t.directive_sequence) +
+                                                  " was already carried out");
+    }
+  } else if (t.directive_sequence < journal_.directive_sequence) {
     return make_error("replayed_directive", "directive sequence " +
                                                 std::to_string(t.directive_sequence) +
                                                 " is not above the last accepted " +
@@ -138,6 +158,7 @@ Status Installer::begin(const UpdateTarget& t) {
   next.target_security_version = t.security_version;
   next.from_version = current ? *current : "";
   next.directive_sequence = t.directive_sequence;
+  next.directive_digest = t.directive_digest;
   next.outcome_reported = false;
   next.probation_started_at.reset();
   next.crash_count = 0;

@@ -88,6 +88,7 @@ std::string serialize(const Journal& j) {
   o["target_security_version"] = j.target_security_version;
   o["from_version"] = j.from_version;
   o["directive_sequence"] = j.directive_sequence;
+  if (!j.directive_digest.empty()) o["directive_digest"] = j.directive_digest;
   o["security_floor"] = j.security_floor;
   boost::json::array bad;
   for (const auto& v : j.bad_versions) bad.emplace_back(v);
@@ -116,6 +117,7 @@ Expected<Journal> parse_journal(std::string_view text) {
   j.target_security_version = r.uint("target_security_version");
   j.from_version = r.string("from_version", SemVer::kMaxLength, true);
   j.directive_sequence = r.uint("directive_sequence");
+  j.directive_digest = r.opt_string("directive_digest", 64).value_or("");
   j.security_floor = r.uint("security_floor");
   if (const auto* bad = r.array("bad_versions", kMaxBadVersions)) {
     for (const auto& v : *bad) {
@@ -159,6 +161,10 @@ Expected<Journal> parse_journal(std::string_view text) {
     if (j.target_sha256.size() != 64 || !is_lower_hex(j.target_sha256)) {
       return make_error("invalid_journal", "target_sha256 must be 64 lowercase hex digits");
     }
+  }
+  if (!j.directive_digest.empty() &&
+      (j.directive_digest.size() != 64 || !is_lower_hex(j.directive_digest))) {
+    return make_error("invalid_journal", "directive_digest must be 64 lowercase hex digits");
   }
   if (j.probation_started_at && !parse_rfc3339(*j.probation_started_at)) {
     return make_error("invalid_journal", "probation_started_at is not an RFC 3339 time");

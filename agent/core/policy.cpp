@@ -14,6 +14,11 @@ Expected<UpdateTarget> accept_directive(const VerifiedDirective& v, const AgentF
   if (d.action == DirectiveAction::none) return make_error("nothing_to_do", "action none");
   if (!v.release) return make_error("no_release", "directive carries no release");
   const ReleaseManifest& m = v.release->manifest;
+  // The release key may sign several products; only this agent's own may replace it.
+  if (m.product != f.product) {
+    return make_error("wrong_product", "release is for product '" + m.product +
+                                           "', this agent installs '" + f.product + "' only");
+  }
   if (m.os != f.os || m.arch != f.arch) {
     return make_error("wrong_platform",
                       "release is for " + m.os + "/" + m.arch + ", this is " + f.os + "/" + f.arch);
@@ -48,7 +53,7 @@ Expected<UpdateTarget> accept_directive(const VerifiedDirective& v, const AgentF
                                                   ", below this endpoint's floor " +
                                                   std::to_string(f.security_floor));
   }
-  return UpdateTarget{version, m.sha256, m.size, m.security_version, d.sequence};
+  return UpdateTarget{version, m.sha256, m.size, m.security_version, d.sequence, v.digest};
 }
 
 }  // namespace rollout::agent

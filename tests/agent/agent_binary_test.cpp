@@ -54,6 +54,8 @@ TEST_F(AgentBinary, BadConfigNamesTheKey) {
       {base_ + "crash_limit: 0\n", "crash_limit"},
       {base_ + "channel_hint: nightly\n", "channel_hint"},
       {base_ + "executable: ../../bin/sh\n", "'executable'"},
+      {base_ + "product: Rollout Agent\n", "'product'"},
+      {base_ + "product: \"\"\n", "'product'"},
       {"server_url: http://127.0.0.1:9\nrelease_keys: [a]\ndirective_keys: [b]\n",
        "'server_url' is plain http://"},
       {"server_url: ftp://x\nrelease_keys: [a]\ndirective_keys: [b]\n", "'server_url' must be"},

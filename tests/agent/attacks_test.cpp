@@ -1,5 +1,6 @@
 // DESIGN.md §2 attacks against the real rollout-agent, one named test each: every one is refused
-// with a clear log line and nothing is installed or persisted.
+// with a log line (or a report) naming the specific error code of the rule that stops it, so a
+// refusal for an unrelated reason fails the test, and nothing is installed or persisted.
 #include <signal.h>
 
 #include "tests/agent/hostile_fixture.hpp"
@@ -20,15 +21,25 @@ class Attack : public Hostile {
     return rollout::testing::read_file(out);
   }
 
-  // Serves `d`, starts the agent, waits for the refusal line and two more looks at it.
-  void expect_refused(const std::string& d, const std::string& log_needle) {
+  // Serves `d`, starts the agent, waits for the refusal naming `code` (its reason containing
+  // `reason_needle`) and two more looks at it; no refusal names another code.
+  void expect_refused(const std::string& d, const std::string& code,
+                      const std::string& reason_needle = "") {
     serve_directive(d);
     start_agent();
-    EXPECT_TRUE(logged(log_needle)) << "expected a log line with: " << log_needle;
+    EXPECT_TRUE(refused_with(code))
+        << "expected a refusal with code " << code << "; refusals:" << codes_logged(kRefused);
     wait_checkins(2);
+    const auto lines = lines_with_code(kRefused, code);
+    EXPECT_EQ(lines.size(), log_lines(kRefused).size()) << "refusals:" << codes_logged(kRefused);
+    if (!reason_needle.empty() && !lines.empty()) {
+      EXPECT_NE(lines.front().find(reason_needle), std::string::npos) << lines.front();
+    }
     expect_nothing_persisted();
     EXPECT_EQ(artifact_requests(), 0);
   }
+
+  static constexpr const char* kRefused = "directive refused";
 
   // Installs 1.1.0 (security version `sv`) under sequence 5 and waits for its commit.
   void install_first(std::uint64_t sv = 1) {
@@ -46,24 +57,24 @@ class Attack : public Hostile {
 TEST_F(Attack, UnsignedManifest) {
   Envelope m = manifest("1.1.0", "bytes");
   m.signatures.clear();
-  expect_refused(directive({m}), "directive refused");
+  expect_refused(directive({m}), "release_invalid_document", "'signatures' is empty");
 }
 
 TEST_F(Attack, ManifestSignedByAnUnknownKey) {
   expect_refused(directive({manifest("1.1.0", "bytes", 1, "linux", "x86_64", &*attacker_key_)}),
-                 "directive refused");
+                 "release_invalid_signature");
 }
 
 TEST_F(Attack, DirectiveSignedByAnUnknownKey) {
   DirectiveSpec s{manifest("1.1.0", "bytes")};
   s.key = &*attacker_key_;
-  expect_refused(directive(s), "directive refused");
+  expect_refused(directive(s), "invalid_signature");
 }
 
 TEST_F(Attack, SignatureOverDifferentBytes) {
   Envelope m = manifest("1.1.0", "the signed bytes");
   m.payload = manifest("1.1.0", "the attacker's bytes").payload;  // the old signature stays
-  expect_refused(directive({m}), "directive refused");
+  expect_refused(directive({m}), "release_invalid_signature");
 }
 
 TEST_F(Attack, ArtifactSwappedBehindAValidManifest) {
@@ -82,6 +93,33 @@ TEST_F(Attack, ArtifactSwappedBehindAValidManifest) {
   expect_only_old_version();
 }
 
+TEST_F(Attack, ManifestForAnotherProductSignedByTheReleaseKey) {
+  // The release key signs every product the vendor ships; only this agent's own may install.
+  expect_refused(
+      directive({manifest("1.1.0", "bytes", 1, "linux", "x86_64", nullptr, "rollout-demo-agent")}),
+      "wrong_product", "rollout-demo-agent");
+}
+
+TEST_F(Attack, ADifferentDirectiveUnderAnAlreadyUsedSequence) {
+  // Sequence 5 names a directive whose download fails (the server has another, longer build);
+  // then a different directive for that build of the same version, validly signed, arrives
+  // under the same sequence 5. Only the very directive of sequence 5 may retry.
+  const std::string good = build("1.1.0");
+  const std::string other = good + "\n# another build of 1.1.0\n";
+  serve_artifact(other);
+  serve_directive(directive({manifest("1.1.0", good)}));
+  start_agent();
+  ASSERT_TRUE(eventually([&] { return !reports().empty(); }));
+  EXPECT_EQ(reports().front().error_code.value_or(""), "too_large");
+  serve_directive(directive({manifest("1.1.0", other)}));
+  EXPECT_TRUE(refused_with("sequence_reused")) << "refusals:" << codes_logged(kRefused);
+  const int downloads = artifact_requests();
+  wait_checkins(2);
+  EXPECT_EQ(artifact_requests(), downloads) << "the second directive must not be acted on";
+  EXPECT_EQ(log().find("update accepted", log().find("sequence_reused")), std::string::npos);
+  expect_only_old_version();
+}
+
 TEST_F(Attack, WrongOsOrArch) {
   expect_refused(directive({manifest("1.1.0", "bytes", 1, "windows", "x86_64")}), "wrong_platform");
 }
@@ -92,7 +130,7 @@ TEST_F(Attack, ReplayedOldDirective) {
   DirectiveSpec old{manifest("1.2.0", build("1.2.0"))};
   old.sequence = 4;  // below the 5 already accepted
   serve_directive(directive(old));
-  EXPECT_TRUE(logged("replayed_directive"));
+  EXPECT_TRUE(refused_with("replayed_directive")) << "refusals:" << codes_logged(kRefused);
   wait_checkins(2);
   EXPECT_EQ(static_cast<int>(reports().size()), seen);
   EXPECT_EQ(fs::read_symlink(root() / "current").string(), "versions/1.1.0");
@@ -116,7 +154,7 @@ TEST_F(Attack, DowngradeBelowTheSecurityFloor) {
   down.action = DirectiveAction::downgrade;
   down.sequence = 6;
   serve_directive(directive(down));
-  EXPECT_TRUE(logged("below_security_floor"));
+  EXPECT_TRUE(refused_with("below_security_floor")) << "refusals:" << codes_logged(kRefused);
   wait_checkins(2);
   EXPECT_EQ(fs::read_symlink(root() / "current").string(), "versions/1.1.0");
 }
@@ -163,7 +201,8 @@ TEST_F(Attack, OneBytePerSecondServerTimesOutAndIsRetriedLater) {
   });
   serve_directive(directive({manifest("1.1.0", good)}));
   start_agent();
-  EXPECT_TRUE(logged("download failed"));
+  EXPECT_TRUE(failed_with("download failed", "timeout"))
+      << "download failures:" << codes_logged("download failed");
   EXPECT_TRUE(eventually([&] { return artifact_requests() >= 2; })) << "no retry";
   EXPECT_NE(log().find("attempt=1"), std::string::npos);
   EXPECT_EQ(fs::read_symlink(root() / "current").string(), "versions/1.0.0");
@@ -186,8 +225,12 @@ TEST_F(Attack, CheckinAnsweredWithHtml500sAndGarbageJson) {
     }
   });
   start_agent();
-  EXPECT_TRUE(logged("check-in failed"));
   EXPECT_TRUE(eventually([&] { return checkins() >= 4; }));
+  // The HTML page and the cut JSON are unreadable answers, the 500 an HTTP status.
+  EXPECT_TRUE(failed_with("check-in failed", "invalid_body"))
+      << "check-in failures:" << codes_logged("check-in failed");
+  EXPECT_TRUE(failed_with("check-in failed", "http_status"))
+      << "check-in failures:" << codes_logged("check-in failed");
   EXPECT_NE(log().find("HTTP 500"), std::string::npos);
   EXPECT_NE(log().find("unreadable answer"), std::string::npos);
   expect_nothing_persisted();
@@ -208,6 +251,7 @@ TEST_F(Attack, PreplacedSymlinkAtTheStagingPath) {
   start_agent();
   ASSERT_TRUE(eventually([&] { return !reports().empty(); }));
   EXPECT_EQ(reports().front().outcome, "failure");
+  EXPECT_EQ(reports().front().error_code.value_or(""), "insecure");
   EXPECT_EQ(rollout::testing::read_file(victim), "precious");
   EXPECT_TRUE(logged("not a regular file"));
   EXPECT_EQ(fs::read_symlink(root() / "current").string(), "versions/1.0.0");
@@ -222,7 +266,7 @@ TEST_F(Attack, VersionStringWithPathCharacters) {
   payload.replace(payload.find(from), from.size(), "\"version\":\"../../../etc/x\"");
   // Signed by the real release key: only the version rule can stop it.
   Envelope evil = sign_envelope(std::string(kReleasePayloadType), payload, {*release_key_}).value();
-  expect_refused(directive({evil}), "directive refused");
+  expect_refused(directive({evil}), "release_invalid_document", "'version'");
   EXPECT_FALSE(fs::exists(root() / "etc"));
 }
 

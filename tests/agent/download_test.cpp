@@ -43,7 +43,7 @@ class Download : public ::testing::Test {
     return {"https://x/a",
             "t",
             (dir_.path() / "staging" / "a.part").string(),
-            UpdateTarget{"1.1.0", crypto::sha256_hex(body_), body_.size(), 1, 1},
+            UpdateTarget{"1.1.0", crypto::sha256_hex(body_), body_.size(), 1, 1, ""},
             {},
             {}};
   }

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <sstream>
 
 #include "common/protocol.hpp"
 #include "common/release.hpp"
@@ -94,8 +95,10 @@ class Hostile : public ::testing::Test {
   // A release manifest for `bytes`, signed by `key` (the pinned release key by default).
   Envelope manifest(const std::string& version, const std::string& bytes,
                     std::uint64_t security_version = 1, const std::string& os = "linux",
-                    const std::string& arch = "x86_64", const crypto::PrivateKey* key = nullptr) {
+                    const std::string& arch = "x86_64", const crypto::PrivateKey* key = nullptr,
+                    const std::string& product = "rollout-agent") {
     ReleaseManifest m;
+    m.product = product;
     m.version = SemVer::parse(version).value();
     m.os = os;
     m.arch = arch;
@@ -181,6 +184,31 @@ class Hostile : public ::testing::Test {
   bool logged(const std::string& needle, std::chrono::seconds limit = std::chrono::seconds(90)) {
     return eventually([&] { return log().find(needle) != std::string::npos; }, limit);
   }
+  // The agent's log lines with message `message` whose `code` field is exactly `code`.
+  std::vector<std::string> lines_with_code(const std::string& message, const std::string& code) {
+    std::vector<std::string> out;
+    for (const auto& line : log_lines(message)) {
+      if (code_of(line) == code) out.push_back(line);
+    }
+    return out;
+  }
+  // Every code the agent named in lines with `message`, in order, for failure messages.
+  std::string codes_logged(const std::string& message) {
+    std::string out;
+    for (const auto& line : log_lines(message)) out += " " + code_of(line);
+    return out.empty() ? " (none)" : out;
+  }
+  // Waits for a "directive refused" line with exactly this code: a refusal for another reason
+  // does not count.
+  bool refused_with(const std::string& code,
+                    std::chrono::seconds limit = std::chrono::seconds(90)) {
+    return eventually([&] { return !lines_with_code("directive refused", code).empty(); }, limit);
+  }
+  bool failed_with(const std::string& message, const std::string& code,
+                   std::chrono::seconds limit = std::chrono::seconds(90)) {
+    return eventually([&] { return !lines_with_code(message, code).empty(); }, limit);
+  }
+
   int checkins() {
     std::lock_guard lock(mu_);
     return checkins_;
@@ -208,6 +236,23 @@ class Hostile : public ::testing::Test {
   }
 
   fs::path root() const { return dir_.path() / "root"; }
+
+  std::vector<std::string> log_lines(const std::string& message) const {
+    std::vector<std::string> out;
+    std::istringstream in(log());
+    for (std::string line; std::getline(in, line);) {
+      // "<4>controller: directive refused code=... reason=..."
+      const auto at = line.find(": " + message + " ");
+      if (at != std::string::npos) out.push_back(line);
+    }
+    return out;
+  }
+  static std::string code_of(const std::string& line) {
+    const auto at = line.find(" code=");
+    if (at == std::string::npos) return "";
+    const auto from = at + 6;
+    return line.substr(from, line.find(' ', from) - from);
+  }
 
   // Nothing but 1.0.0 in the install root, current on it, staging empty.
   void expect_only_old_version() {

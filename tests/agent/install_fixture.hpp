@@ -9,6 +9,7 @@
 #include <string>
 
 #include "agent/installer.hpp"
+#include "common/crypto.hpp"
 #include "platform/clock.hpp"
 #include "platform/fs.hpp"
 #include "platform/process.hpp"
@@ -52,10 +53,13 @@ struct InstallRoot {
     return path;
   }
 
+  // The directive's digest defaults to one derived from the sequence: one directive per
+  // sequence, as the server signs them.
   UpdateTarget target(const std::string& version, std::uint64_t sequence,
-                      std::uint64_t security_version = 1) const {
-    return UpdateTarget{version, sha_for(version), script_for(version).size(), security_version,
-                        sequence};
+                      std::uint64_t security_version = 1, std::string digest = "") const {
+    if (digest.empty()) digest = crypto::sha256_hex("directive " + std::to_string(sequence));
+    return UpdateTarget{version,          sha_for(version), script_for(version).size(),
+                        security_version, sequence,         std::move(digest)};
   }
 
   std::string link(const std::string& path) const {

@@ -107,6 +107,63 @@ TEST_F(InstallerTest, BeginRefusesWhatWouldBreakTheRules) {
   EXPECT_EQ(code(root.target("4.0.0", 7, 4)), "wrong_state");  // one update at a time
 }
 
+TEST_F(InstallerTest, OneSequenceNamesOneDirective) {
+  ASSERT_TRUE(installer.begin(root.target("2.0.0", 5)));
+  ASSERT_TRUE(installer.fail(make_error("hash_mismatch", "the artifact did not match")));
+  auto code = [&](const UpdateTarget& t) {
+    auto st = installer.begin(t);
+    return st ? std::string("ok") : st.error().code;
+  };
+  // Another artifact for the same version under the used sequence: not a re-send.
+  UpdateTarget other_artifact = root.target("2.0.0", 5, 1, std::string(64, 'e'));
+  other_artifact.sha256 = std::string(64, 'b');
+  EXPECT_EQ(code(other_artifact), "sequence_reused");
+  // The same artifact in a different directive (another expiry, action or reason) neither.
+  EXPECT_EQ(code(root.target("2.0.0", 5, 1, std::string(64, 'e'))), "sequence_reused");
+  EXPECT_EQ(installer.journal().state, UpdateState::failed) << "a refusal changes nothing";
+  // The very directive again retries the failed attempt.
+  ASSERT_EQ(code(root.target("2.0.0", 5)), "ok");
+  EXPECT_EQ(installer.journal().directive_digest, root.target("2.0.0", 5).directive_digest);
+  EXPECT_EQ(on_disk().directive_digest, installer.journal().directive_digest);
+  ASSERT_TRUE(installer.fail(make_error("download", "cut")));
+  // A new directive needs a higher sequence, and then it may name anything.
+  EXPECT_EQ(code(other_artifact), "sequence_reused");
+  other_artifact.directive_sequence = 6;
+  EXPECT_EQ(code(other_artifact), "ok");
+}
+
+TEST_F(InstallerTest, AFinishedDirectiveIsNotCarriedOutAgain) {
+  stage_and_switch("2.0.0", 5);
+  ASSERT_TRUE(installer.revert(make_error("crash_limit", "crashed twice")));
+  auto code = [&](const UpdateTarget& t) {
+    auto st = installer.begin(t);
+    return st ? std::string("ok") : st.error().code;
+  };
+  EXPECT_EQ(code(root.target("2.0.1", 5)), "replayed_directive");
+  EXPECT_EQ(code(root.target("2.0.1", 5, 1, std::string(64, 'e'))), "sequence_reused");
+  EXPECT_EQ(code(root.target("2.0.1", 6)), "ok");
+}
+
+TEST_F(InstallerTest, AJournalWithoutADigestRetriesOnlyTheSameArtifact) {
+  ASSERT_TRUE(installer.begin(root.target("2.0.0", 5)));
+  ASSERT_TRUE(installer.fail(make_error("hash_mismatch", "the artifact did not match")));
+  // As an agent from before the digest was kept left it.
+  Journal old = installer.journal();
+  old.directive_digest.clear();
+  rollout::testing::write_file(root.journal_path, serialize(old));
+  rollout::testing::write_file(root.journal_path + ".bak", serialize(old));
+  JournalStore store2{fs, root.journal_path};
+  Installer again{fs, clock, root.layout, store2};
+  ASSERT_TRUE(again.recover());
+  ASSERT_EQ(again.journal().directive_digest, "");
+  UpdateTarget other_artifact = root.target("2.0.0", 5);
+  other_artifact.sha256 = std::string(64, 'b');
+  auto st = again.begin(other_artifact);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, "sequence_reused");
+  EXPECT_TRUE(again.begin(root.target("2.0.0", 5, 1, std::string(64, 'e'))));
+}
+
 TEST_F(InstallerTest, StageRefusesFilesOutsideStagingOfWrongSizeOrSymlinks) {
   ASSERT_TRUE(installer.begin(root.target("2.0.0", 1)));
   ASSERT_TRUE(installer.begin_verifying());

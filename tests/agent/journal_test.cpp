@@ -23,6 +23,7 @@ Journal sample() {
   j.target_security_version = 7;
   j.from_version = "2.0.0";
   j.directive_sequence = 42;
+  j.directive_digest = std::string(64, 'd');
   j.security_floor = 5;
   j.bad_versions = {"1.9.0", "1.9.1"};
   j.probation_started_at = "2026-01-01T00:00:00Z";
@@ -66,6 +67,17 @@ TEST(Journal, AnOlderJournalWithADownloadOffsetStillLoads) {
   EXPECT_EQ(*j, sample());
 }
 
+TEST(Journal, AJournalWrittenBeforeTheDirectiveDigestStillLoads) {
+  Journal j = sample();
+  j.directive_digest.clear();
+  const std::string text = serialize(j);
+  EXPECT_EQ(text.find("directive_digest"), std::string::npos);
+  auto back = parse_journal(text);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->directive_digest, "");
+  EXPECT_EQ(*back, j);
+}
+
 TEST(Journal, EveryStateNameRoundTrips) {
   for (auto s : {UpdateState::idle, UpdateState::downloading, UpdateState::verifying,
                  UpdateState::staged, UpdateState::switching, UpdateState::probation,
@@ -99,6 +111,8 @@ TEST(Journal, StrictParsingRefusesBadDocuments) {
       with("\"1.9.0\"", "\"1.9/0\""),
       with("\"2026-01-01T00:00:00Z\"", "\"yesterday\""),
       with("\"target_version\":\"2.1.0-rc.1\"", "\"target_version\":\"\""),
+      with(std::string(64, 'd'), std::string(63, 'd')),
+      with(std::string(64, 'd'), std::string(64, 'D')),
   };
   for (const auto& text : bad) {
     auto j = parse_journal(text);

@@ -27,11 +27,12 @@ VerifiedDirective directive(const std::string& version, DirectiveAction action,
   r.manifest.sha256 = std::string(64, 'a');
   r.manifest.security_version = security_version;
   v.release = r;
+  v.digest = std::string(64, 'f');
   return v;
 }
 
 AgentFacts facts() {
-  return AgentFacts{"agent-1", "linux", "x86_64", "1.5.0", 7, 2, kNow, 5min};
+  return AgentFacts{"agent-1", "linux", "x86_64", "1.5.0", 7, 2, kNow, 5min, "rollout-agent"};
 }
 
 std::string code(const Expected<UpdateTarget>& r) {
@@ -46,12 +47,28 @@ TEST(DirectivePolicy, AcceptsAnUpgradeAndCarriesTheSignedFacts) {
   EXPECT_EQ(t->size, 100u);
   EXPECT_EQ(t->security_version, 3u);
   EXPECT_EQ(t->directive_sequence, 10u);
+  EXPECT_EQ(t->directive_digest, std::string(64, 'f'));
 }
 
 TEST(DirectivePolicy, DirectiveForAnotherAgent) {
   auto d = directive("1.6.0", DirectiveAction::install);
   d.directive.agent_id = "agent-2";
   EXPECT_EQ(code(accept_directive(d, facts())), "wrong_agent");
+}
+
+TEST(DirectivePolicy, ReleaseForAnotherProduct) {
+  // Signed by the same release key, but for another program: never installed in this one's place.
+  auto d = directive("1.6.0", DirectiveAction::install);
+  d.release->manifest.product = "rollout-demo-agent";
+  EXPECT_EQ(code(accept_directive(d, facts())), "wrong_product");
+  auto f = facts();
+  f.product = "rollout-demo-agent";
+  EXPECT_EQ(code(accept_directive(d, f)), "ok");
+  d.release->manifest.product = "rollout-agent";
+  EXPECT_EQ(code(accept_directive(d, f)), "wrong_product");
+  d.directive.action = DirectiveAction::downgrade;  // a downgrade is no way around it
+  d.release->manifest.version = SemVer::parse("1.4.0").value();
+  EXPECT_EQ(code(accept_directive(d, f)), "wrong_product");
 }
 
 TEST(DirectivePolicy, WrongOsOrArch) {

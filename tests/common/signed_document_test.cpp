@@ -202,14 +202,48 @@ TEST(SignedDocument, DirectiveVerifiesBothSignatures) {
   auto wrong_outer = sign_envelope(std::string(kDirectivePayloadType),
                                    sample_directive(rel).to_payload(), {k.release})
                          .value();
-  EXPECT_FALSE(verify_directive(wrong_outer, k.directive_ring(), k.release_ring()).ok());
+  auto outer = verify_directive(wrong_outer, k.directive_ring(), k.release_ring());
+  ASSERT_FALSE(outer.ok());
+  EXPECT_EQ(outer.error().code, "invalid_signature");
   const auto bad_rel = signed_release(k.directive, sample_manifest().to_payload());
   auto wrong_inner = sign_envelope(std::string(kDirectivePayloadType),
                                    sample_directive(bad_rel).to_payload(), {k.directive})
                          .value();
   auto r = verify_directive(wrong_inner, k.directive_ring(), k.release_ring());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "invalid_signature");
+  // The code says which document failed, so a refusal cannot be mistaken for the other one.
+  EXPECT_EQ(r.error().code, "release_invalid_signature");
+  Envelope unsigned_rel = rel;
+  unsigned_rel.signatures.clear();
+  auto u =
+      verify_directive(sign_envelope(std::string(kDirectivePayloadType),
+                                     sample_directive(unsigned_rel).to_payload(), {k.directive})
+                           .value(),
+                       k.directive_ring(), k.release_ring());
+  ASSERT_FALSE(u.ok());
+  EXPECT_EQ(u.error().code, "release_invalid_document");
+}
+
+TEST(SignedDocument, ADirectivesDigestIsItsSignedPayload) {
+  Keys k;
+  const auto rel = signed_release(k.release, sample_manifest().to_payload());
+  const std::string payload = sample_directive(rel).to_payload();
+  const auto once = sign_envelope(std::string(kDirectivePayloadType), payload, {k.directive});
+  auto v = verify_directive(once.value(), k.directive_ring(), k.release_ring());
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->digest, crypto::sha256_hex(payload));
+  // Signed again (another signature, same bytes): the same directive.
+  auto twice = once.value();
+  twice.signatures.push_back(twice.signatures.front());
+  EXPECT_EQ(verify_directive(twice, k.directive_ring(), k.release_ring())->digest, v->digest);
+  // Any change of the signed bytes is another directive.
+  Directive other = sample_directive(rel);
+  other.reason = "promoted again";
+  auto w = verify_directive(
+      sign_envelope(std::string(kDirectivePayloadType), other.to_payload(), {k.directive}).value(),
+      k.directive_ring(), k.release_ring());
+  ASSERT_TRUE(w.ok());
+  EXPECT_NE(w->digest, v->digest);
 }
 
 TEST(SignedDocument, DirectiveFieldsAreStrict) {
