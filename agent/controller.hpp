@@ -115,6 +115,8 @@ class Controller {
   Steady next_update_step_{};
   std::chrono::milliseconds update_backoff_{0};
   std::uint32_t download_attempts_ = 0;
+  // Declared before download_ so it outlives the worker, which notifies it when it finishes.
+  platform::Wake wake_;
   std::unique_ptr<DownloadWorker> download_;
   std::uint64_t download_started_at_bytes_ = 0;
   Steady next_progress_report_{};

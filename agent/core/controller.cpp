@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <thread>
 
 #include "agent/crash_point.hpp"
 #include "agent/download.hpp"
@@ -162,11 +161,9 @@ void Controller::run(const std::atomic<bool>& stop) {
   finish_outcome();  // a report a crash left unqueued
   while (!stop.load()) {
     step();
-    if (managed_) {
-      managed_->wait_for(kTick);
-    } else {
-      std::this_thread::sleep_for(kTick);
-    }
+    // At most one tick: the stop flag (set by a signal handler) and a real child's exit are
+    // polled; a finished download wakes the wait at once. On a FakeClock this is virtual time.
+    (void)deps_.clock.wait_until(deps_.clock.steady_now() + kTick, wake_);
   }
   shutdown();
 }
@@ -485,16 +482,17 @@ void Controller::download_step() {
     return info ? info->size : 0;
   };
   if (!download_) {
-    DownloadJob job{artifact_url(),
-                    identity_.token,
-                    part_path,
-                    UpdateTarget{j.target_version, j.target_sha256, j.target_size,
-                                 j.target_security_version, j.directive_sequence,
-                                 j.directive_digest},
-                    {},
-                    {}};
+    DownloadJob job{
+        artifact_url(),
+        identity_.token,
+        part_path,
+        UpdateTarget{j.target_version, j.target_sha256, j.target_size, j.target_security_version,
+                     j.directive_sequence, j.directive_digest},
+        {},
+        {}};
     download_started_at_bytes_ = part_size();
-    download_ = std::make_unique<DownloadWorker>(deps_.fs, deps_.downloads, std::move(job));
+    download_ = std::make_unique<DownloadWorker>(deps_.fs, deps_.downloads, std::move(job),
+                                                 [this] { wake_.notify(); });
     next_progress_report_ = deps_.clock.steady_now() + kProgressEvery;
     return;
   }
