@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <deque>
 #include <mutex>
 
 #include "agent/controller.hpp"
 #include "common/crypto.hpp"
 #include "common/protocol.hpp"
+#include "common/release.hpp"
+#include "common/signed_document.hpp"
 #include "platform/fake_process.hpp"
 #include "platform/fake_service.hpp"
 #include "tests/agent/install_fixture.hpp"
@@ -79,11 +82,27 @@ class FakeServer final : public net::Transport {
     }
     return out;
   }
-  Expected<net::DownloadResult> download(const std::string&, const std::string&, std::uint64_t,
-                                         std::uint64_t, const net::DownloadSink&,
-                                         const net::RestartHook&,
+  // Serves `artifact_` (whatever bytes a test sets), counting the requests.
+  Expected<net::DownloadResult> download(const std::string&, const std::string&,
+                                         std::uint64_t offset, std::uint64_t,
+                                         const net::DownloadSink& sink, const net::RestartHook&,
                                          const net::CancelCheck&) override {
-    return make_error("network", "no downloads in these tests");
+    std::string rest;
+    {
+      std::lock_guard lock(mu_);
+      ++downloads_;
+      rest = artifact_.substr(std::min<std::size_t>(artifact_.size(), offset));
+    }
+    if (auto st = sink(rest.data(), rest.size()); !st) return st.error();
+    return net::DownloadResult{offset > 0 ? 206 : 200, rest.size(), false};
+  }
+  void set_artifact(std::string bytes) {
+    std::lock_guard lock(mu_);
+    artifact_ = std::move(bytes);
+  }
+  int downloads() const {
+    std::lock_guard lock(mu_);
+    return downloads_;
   }
 
  private:
@@ -93,13 +112,14 @@ class FakeServer final : public net::Transport {
   Answer default_;
   std::vector<Steady> checkins_;
   std::vector<protocol::Report> reports_;
+  std::string artifact_;
+  int downloads_ = 0;
 };
 
 class ControllerLoop : public ::testing::Test {
  protected:
   ControllerLoop() : root_({"1.0.0", "2.0.0"}, "1.0.0") {
-    auto key = crypto::PrivateKey::generate().value();
-    rollout::testing::write_file(root_.dir / "key.pub", key.public_key().pem());
+    rollout::testing::write_file(root_.dir / "key.pub", key_.public_key().pem());
     cfg_.server_url = "https://server.test";
     cfg_.state_dir = (root_.dir / "state").string();
     cfg_.install_root = root_.layout.root;
@@ -156,6 +176,34 @@ class ControllerLoop : public ::testing::Test {
     return out;
   }
 
+  // A check-in answer carrying an install directive for `bytes` as 3.0.0, signed by the one key
+  // this agent pins for both releases and directives.
+  std::string answer_with_directive(const std::string& bytes, std::uint64_t sequence) {
+    ReleaseManifest m;
+    m.version = SemVer::parse("3.0.0").value();
+    m.os = "linux";
+    m.arch = "x86_64";
+    m.size = bytes.size();
+    m.sha256 = crypto::sha256_hex(bytes);
+    m.security_version = 1;
+    m.created_at = std::chrono::time_point_cast<std::chrono::seconds>(clock_.now());
+    Directive d;
+    d.agent_id = "3f0c1d9a-6b7e-4a61-9c1e-0d2b7f5a8e41";
+    d.channel = "stable";
+    d.action = DirectiveAction::install;
+    d.release = sign_envelope(std::string(kReleasePayloadType), m.to_payload(), {key_}).value();
+    d.sequence = sequence;
+    d.issued_at = std::chrono::time_point_cast<std::chrono::seconds>(clock_.now());
+    d.expires_at = d.issued_at + std::chrono::hours(24);
+    d.reason = "test";
+    auto env = sign_envelope(std::string(kDirectivePayloadType), d.to_payload(), {key_}).value();
+    protocol::CheckinResponse resp;
+    resp.poll_interval_s = 10;
+    resp.directive = boost::json::parse(serialize_envelope(env)).as_object();
+    return resp.to_json();
+  }
+
+  crypto::PrivateKey key_ = crypto::PrivateKey::generate().value();
   InstallRoot root_;
   AgentConfig cfg_;
   platform::FakeClock clock_;
@@ -288,6 +336,24 @@ TEST_F(ControllerLoop, ExitsWithCodeZeroInProbationCountAgainstIt) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.message.value_or("").find("exit code 0"), std::string::npos)
       << r.message.value_or("");
+  EXPECT_EQ(root_.current(), "versions/1.0.0");
+}
+
+// The server keeps re-sending a directive whose artifact fails verification: the agent does not
+// download it again on every check-in (every 10 s here) but backs off per directive (1, 2, 4, 8,
+// 16 min), and reports the failure once.
+TEST_F(ControllerLoop, AFailingDirectiveIsRetriedWithBackoffAndReportedOnce) {
+  const std::string real = "the real artifact\n";
+  server_.set_artifact(std::string(real.size(), 'x'));  // the signed size, other bytes
+  server_.set_default({200, answer_with_directive(real, 7), {}});
+  run_for(30min);
+  EXPECT_GE(server_.downloads(), 4);
+  EXPECT_LE(server_.downloads(), 6) << "re-downloaded on check-ins instead of backing off";
+  EXPECT_GE(server_.checkins().size(), 150u);
+  const auto reports = server_.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].outcome, "failure");
+  EXPECT_EQ(reports[0].error_code.value_or(""), "hash_mismatch");
   EXPECT_EQ(root_.current(), "versions/1.0.0");
 }
 
