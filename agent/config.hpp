@@ -37,6 +37,7 @@ struct AgentConfig {
   std::chrono::milliseconds clock_tolerance{std::chrono::minutes(5)};
   std::chrono::milliseconds low_speed_time{std::chrono::seconds(30)};
   std::uint32_t low_speed_bytes = 1024;
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};  // enroll, check-in, reports
   std::chrono::milliseconds max_backoff{std::chrono::minutes(15)};
   bool allow_plain_http = false;  // tests only
   std::string log_level = "info";

@@ -6,6 +6,13 @@
 // probation time passed and a check-in done on it → commit and `success`), and delivers the
 // queued outcome reports until the server acknowledges them. It tells the service manager it is
 // ready, what it is doing, and that it is alive.
+//
+// Nothing in the loop waits for the network for long: the artifact download runs on a
+// DownloadWorker (its own transport, deps.downloads), so supervision, the watchdog and a stop
+// request are served every tick while bytes move; the worker touches only the part file. Probation
+// is timed on the monotonic clock and its elapsed time is kept in the journal, so a wall-clock
+// step neither shortens it nor a restart resets it. Any exit of the new version in probation that
+// the controller did not ask for counts towards crash_limit.
 #pragma once
 
 #include <atomic>
@@ -15,6 +22,7 @@
 #include <string>
 
 #include "agent/config.hpp"
+#include "agent/download_worker.hpp"
 #include "agent/identity.hpp"
 #include "agent/installer.hpp"
 #include "agent/journal.hpp"
@@ -31,7 +39,8 @@ namespace rollout::agent {
 struct ControllerDeps {
   platform::FileSystem& fs;
   const platform::Clock& clock;
-  net::Transport& transport;
+  net::Transport& transport;  // check-ins, enrollment, reports (the loop's thread)
+  net::Transport& downloads;  // artifact downloads (the download worker's thread)
   platform::ProcessLauncher& launcher;
   platform::ServiceNotifier& notifier;
 };
@@ -47,6 +56,11 @@ class Controller {
   // Runs until `stop` becomes true (a signal handler sets it), then stops the managed agent
   // (SIGTERM, SIGKILL after a grace period).
   void run(const std::atomic<bool>& stop);
+
+  // One pass of the loop, and the shutdown after it: run() is `while (!stop) {step(); wait}
+  // shutdown()`. Public so tests on a fake clock drive the loop themselves.
+  void step();
+  void shutdown();
 
   const Journal& journal() const { return installer_->journal(); }
 
@@ -67,9 +81,13 @@ class Controller {
   void finish_outcome();
   void flush_reports();
   void notify_status();
+  void report_progress(bool force);
+  std::chrono::milliseconds probation_elapsed() const;
+  void save_probation_elapsed();
   void abandon(const Error& error);
   std::chrono::milliseconds jitter(std::chrono::milliseconds base);
-  std::chrono::milliseconds next_backoff(std::chrono::milliseconds& current);
+  std::chrono::milliseconds next_backoff(std::chrono::milliseconds& current,
+                                         std::chrono::milliseconds cap);
   std::string current_version();
   std::string artifact_url() const;
   std::string state_text() const;
@@ -97,6 +115,30 @@ class Controller {
   Steady next_update_step_{};
   std::chrono::milliseconds update_backoff_{0};
   std::uint32_t download_attempts_ = 0;
+  // Declared before download_ so it outlives the worker, which notifies it when it finishes.
+  platform::Wake wake_;
+  std::unique_ptr<DownloadWorker> download_;
+  std::uint64_t download_started_at_bytes_ = 0;
+  Steady next_progress_report_{};
+  // While downloading, as of the last progress report: for the status line and check-ins.
+  std::optional<unsigned> progress_percent_;
+  std::uint64_t progress_bytes_ = 0;
+  // A directive whose update failed is retried (the server re-sends it) only after a backoff that
+  // grows per failure; its failure is reported once.
+  struct FailedDirective {
+    std::uint64_t sequence = 0;
+    std::string version, sha256;
+    std::uint32_t failures = 0;
+    Steady retry_at{};
+    std::chrono::milliseconds backoff{0};
+  };
+  std::optional<FailedDirective> failed_directive_;
+  std::string last_reported_id_;
+  // Probation clock: probation_base_ was persisted, probation_mark_ is when this process began
+  // adding to it (empty: not counting yet).
+  std::chrono::milliseconds probation_base_{0};
+  std::optional<Steady> probation_mark_;
+  Steady next_probation_save_{};
   bool checked_in_on_target_ = false;
   Steady last_watchdog_{};
   std::string last_status_;

@@ -2,7 +2,8 @@
 // of the file is already there (also across restarts, re-hashing those bytes), checks free space
 // first, hashes while streaming and stops hard at the signed size. The caller compares the hash
 // with the signed one; the file it stages is the file that was hashed, in a directory only this
-// user can write.
+// user can write. It blocks its thread for the whole transfer: the controller runs it on a
+// DownloadWorker (download_worker.hpp) so its loop never waits for the network.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,11 @@ struct DownloadJob {
   std::string token;
   std::string part_path;  // inside the staging directory
   UpdateTarget target;
+  // Polled during the transfer (at least once a second): true stops it with "cancelled", keeping
+  // the bytes received so far for the next attempt. May be empty.
+  net::CancelCheck cancelled;
+  // Told how many bytes of the file are on disk and hashed, after each chunk. May be empty.
+  std::function<void(std::uint64_t)> progress;
 };
 
 struct Downloaded {
@@ -29,12 +35,9 @@ struct Downloaded {
 };
 
 // Errors: "disk_full" (before or during), "insecure" (something other than a regular file at
-// part_path), and the transport's ("network", "timeout", "too_large", "http_status", ...); after a
-// transport error the bytes received so far stay on disk for the next attempt.
+// part_path), "cancelled", and the transport's ("network", "timeout", "too_large", "http_status",
+// ...); after a transport error the bytes received so far stay on disk for the next attempt.
 Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport& transport,
                                        const DownloadJob& job);
-
-// The SHA-256 of a staged file, read without following symlinks.
-Expected<Downloaded> hash_file(platform::FileSystem& fs, const std::string& path);
 
 }  // namespace rollout::agent

@@ -19,6 +19,7 @@
 // only refuses what would break the invariants. Used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -77,8 +78,6 @@ class Installer {
   // very directive whose attempt failed, which may retry it. A different directive under an
   // already used sequence is "sequence_reused": one sequence names one directive.
   Status begin(const UpdateTarget& target);
-  // Persists how many bytes of the download are safely on disk (resume after restart).
-  Status record_download_offset(std::uint64_t offset);
   Status begin_verifying();
   // Moves a verified file (inside staging_dir(), a regular file of the target's size) into
   // versions/<target>/<exe> with mode 0755. State verifying -> staged.
@@ -86,6 +85,8 @@ class Installer {
   // Records `current` as the version to return to and points it at the target.
   // State staged -> switching -> probation.
   Status switch_to_target();
+  // Persists how long probation has run (monotonic time, see Journal::probation_elapsed_ms).
+  Status record_probation_elapsed(std::chrono::milliseconds elapsed);
   // Counts a crash of the managed agent during probation; returns the new count.
   Expected<std::uint32_t> record_crash();
   // Probation failed: point `current` back at the previous version and mark the target bad.

@@ -63,9 +63,11 @@ struct Journal {
   std::string directive_digest;
   std::uint64_t security_floor = 0;
   std::vector<std::string> bad_versions;
-  std::optional<std::string> probation_started_at;  // RFC 3339
+  std::optional<std::string> probation_started_at;  // RFC 3339, for people: timing uses the next
+  // How long probation has run, on the monotonic clock, while this agent was running: a wall-clock
+  // step cannot shorten it and a restart resumes it (persisted every few seconds and at a stop).
+  std::uint64_t probation_elapsed_ms = 0;
   std::uint32_t crash_count = 0;
-  std::optional<std::uint64_t> download_offset;
   std::optional<JournalError> error;
   // The outcome of a finished update (committed, failed, reverted) is in the report queue. Set in
   // its own journal write after the queue write, so a crash between the two re-queues the same

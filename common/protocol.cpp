@@ -144,6 +144,7 @@ std::string CheckinRequest::to_json() const {
                {"last_sequence", last_sequence},
                {"security_floor", security_floor}};
   put_opt(o, "pending_version", pending_version);
+  if (progress_percent) o["progress_percent"] = *progress_percent;
   return bj::serialize(o);
 }
 
@@ -160,11 +161,16 @@ Expected<CheckinRequest> CheckinRequest::parse(std::string_view body) {
   c.last_sequence = r.uint("last_sequence");
   c.security_floor = r.uint("security_floor", 1u << 30);
   c.pending_version = r.opt_string("pending_version", 128);
+  if (auto p = r.opt_uint("progress_percent", 100))
+    c.progress_percent = static_cast<std::uint32_t>(*p);
   r.no_unknown_keys();
   check_os_arch(r, c.os, c.arch);
   check_version(r, "current_version", c.current_version);
   if (r.ok() && c.pending_version) check_version(r, "pending_version", *c.pending_version);
   if (r.ok() && !valid_state(c.state)) r.fail("state", "is not a known agent state");
+  if (r.ok() && c.progress_percent && c.state != "downloading") {
+    r.fail("progress_percent", "is only sent while downloading");
+  }
   if (!r.ok()) return invalid(r);
   return c;
 }

@@ -55,6 +55,8 @@ struct CheckinRequest {
   std::uint64_t last_sequence = 0;
   std::uint64_t security_floor = 0;
   std::optional<std::string> pending_version;
+  // While downloading: how much of the artifact is on disk, 0..100 (only with state downloading).
+  std::optional<std::uint32_t> progress_percent;
 
   std::string to_json() const;
   static Expected<CheckinRequest> parse(std::string_view body);

@@ -50,6 +50,11 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.duration("clock_tolerance", c.clock_tolerance);
     r.duration("low_speed_time", c.low_speed_time);
     r.number<std::uint32_t>("low_speed_bytes", c.low_speed_bytes, 1, 1u << 30);
+    r.duration("request_timeout", c.request_timeout);
+    if (r.ok() && (c.request_timeout < std::chrono::seconds(1) ||
+                   c.request_timeout > std::chrono::minutes(10))) {
+      r.fail("request_timeout", "must be between 1s and 10m");
+    }
     r.duration("max_backoff", c.max_backoff);
     r.boolean("allow_plain_http", c.allow_plain_http);
     r.one_of("log_level", c.log_level, {"debug", "info", "warn", "error"});

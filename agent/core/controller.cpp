@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
-#include <thread>
 
 #include "agent/crash_point.hpp"
 #include "agent/download.hpp"
@@ -25,6 +24,9 @@ constexpr milliseconds kFirstBackoff{2000};
 constexpr milliseconds kManagedMaxBackoff{60'000};
 constexpr milliseconds kStopGrace{10'000};
 constexpr std::uint32_t kMaxDownloadAttempts = 5;
+constexpr milliseconds kProgressEvery{5000};
+constexpr milliseconds kProbationSaveEvery{5000};
+constexpr milliseconds kFirstDirectiveRetry{60'000};
 constexpr std::size_t kMaxStderrReport = 4096;
 
 const log::Logger& logger() {
@@ -87,9 +89,10 @@ milliseconds Controller::jitter(milliseconds base) {
   return milliseconds(base.count() - spread + offset);
 }
 
-milliseconds Controller::next_backoff(milliseconds& current) {
-  current = current.count() == 0 ? kFirstBackoff : std::min(current * 2, cfg_.max_backoff);
-  return jitter(current);
+// Doubles from kFirstBackoff up to `cap`, and the jittered wait never exceeds the cap either.
+milliseconds Controller::next_backoff(milliseconds& current, milliseconds cap) {
+  current = current.count() == 0 ? std::min(kFirstBackoff, cap) : std::min(current * 2, cap);
+  return std::min(jitter(current), cap);
 }
 
 Status Controller::start() {
@@ -157,37 +160,49 @@ Status Controller::enroll() {
 void Controller::run(const std::atomic<bool>& stop) {
   finish_outcome();  // a report a crash left unqueued
   while (!stop.load()) {
-    const auto now = deps_.clock.steady_now();
-    supervise();
-    if (identity_.agent_id.empty()) {
-      if (now >= next_checkin_) {
-        if (auto st = enroll(); !st) {
-          logger().warn("enrollment failed; retrying", {{"error", st.error().message}});
-          next_checkin_ = now + next_backoff(checkin_backoff_);
-        } else {
-          checkin_backoff_ = milliseconds(0);
-        }
-      }
-    } else {
-      check_probation();
-      const auto s = journal().state;
-      if ((s == UpdateState::downloading || s == UpdateState::verifying ||
-           s == UpdateState::staged) &&
-          deps_.clock.steady_now() >= next_update_step_) {
-        continue_update();
-      }
-      if (deps_.clock.steady_now() >= next_checkin_) checkin();
-      if (deps_.clock.steady_now() >= next_report_flush_) flush_reports();
-    }
-    notify_status();
-    if (managed_) {
-      managed_->wait_for(kTick);
-    } else {
-      std::this_thread::sleep_for(kTick);
-    }
+    step();
+    // At most one tick: the stop flag (set by a signal handler) and a real child's exit are
+    // polled; a finished download wakes the wait at once. On a FakeClock this is virtual time.
+    (void)deps_.clock.wait_until(deps_.clock.steady_now() + kTick, wake_);
   }
+  shutdown();
+}
+
+void Controller::step() {
+  const auto now = deps_.clock.steady_now();
+  supervise();
+  if (identity_.agent_id.empty()) {
+    if (now >= next_checkin_) {
+      if (auto st = enroll(); !st) {
+        logger().warn("enrollment failed; retrying", {{"error", st.error().message}});
+        next_checkin_ = now + next_backoff(checkin_backoff_, cfg_.max_backoff);
+      } else {
+        checkin_backoff_ = milliseconds(0);
+      }
+    }
+  } else {
+    check_probation();
+    const auto s = journal().state;
+    if ((s == UpdateState::downloading || s == UpdateState::verifying ||
+         s == UpdateState::staged) &&
+        deps_.clock.steady_now() >= next_update_step_) {
+      continue_update();
+    }
+    if (deps_.clock.steady_now() >= next_checkin_) checkin();
+    if (deps_.clock.steady_now() >= next_report_flush_) flush_reports();
+  }
+  notify_status();
+}
+
+void Controller::shutdown() {
   deps_.notifier.notify_stopping();
   logger().info("stopping");
+  if (download_) {
+    // The part file keeps what arrived; the next start resumes from it.
+    download_.reset();
+    logger().info("download cancelled for the stop", {{"version", journal().target_version}});
+  }
+  if (journal().state == UpdateState::probation && probation_mark_) save_probation_elapsed();
   if (managed_) {
     auto how = managed_->terminate(kStopGrace);
     logger().info("managed agent stopped", {{"how", how.describe()}});
@@ -204,6 +219,11 @@ void Controller::notify_status() {
     }
   }
   std::string status = "version " + current_version() + ", " + state_text();
+  if (download_ && progress_percent_) {
+    status += " " + journal().target_version + ": " + std::to_string(progress_bytes_) + " of " +
+              std::to_string(journal().target_size) + " bytes (" +
+              std::to_string(*progress_percent_) + " %)";
+  }
   if (status != last_status_) {
     deps_.notifier.notify_status(status);
     last_status_ = std::move(status);
@@ -246,7 +266,8 @@ void Controller::ensure_running() {
       finish_outcome();
       return;
     }
-    managed_restart_at_ = deps_.clock.steady_now() + next_backoff(managed_backoff_);
+    managed_restart_at_ =
+        deps_.clock.steady_now() + next_backoff(managed_backoff_, kManagedMaxBackoff);
     return;
   }
   managed_ = std::move(p).value();
@@ -264,19 +285,21 @@ void Controller::ensure_running() {
 void Controller::on_managed_exit(const platform::ExitStatus& status,
                                  std::vector<std::string> stderr_tail) {
   const auto& j = journal();
-  if (j.state == UpdateState::probation && managed_version_ == j.target_version &&
-      !status.success()) {
+  // In probation any exit counts, a clean one too: the controller did not ask for it, so the new
+  // version did not stay up (a version that exits 0 at once must not be committed).
+  if (j.state == UpdateState::probation && managed_version_ == j.target_version) {
     last_crash_ = status;
     last_crash_stderr_ = std::move(stderr_tail);
     auto count = installer_->record_crash();
-    logger().warn("the new version crashed in probation",
+    logger().warn("the new version exited in probation",
                   {{"version", managed_version_},
                    {"how", status.describe()},
                    {"crashes", count ? std::to_string(*count) : "?"}});
     if (count && *count >= cfg_.crash_limit) {
       auto st = installer_->revert(make_error(
-          "crash_limit", "version " + managed_version_ + " crashed " + std::to_string(*count) +
-                             " times in probation (last: " + status.describe() + ")"));
+          "crash_limit",
+          "version " + managed_version_ + " exited " + std::to_string(*count) +
+              " times in probation without being asked to (last: " + status.describe() + ")"));
       if (!st) logger().error("revert failed", {{"error", st.error().message}});
       finish_outcome();
     }
@@ -285,17 +308,39 @@ void Controller::on_managed_exit(const platform::ExitStatus& status,
   }
   logger().warn("the managed agent exited; restarting it",
                 {{"version", managed_version_}, {"how", status.describe()}});
-  managed_restart_at_ = deps_.clock.steady_now() + next_backoff(managed_backoff_);
-  if (managed_backoff_ > kManagedMaxBackoff) managed_backoff_ = kManagedMaxBackoff;
+  managed_restart_at_ =
+      deps_.clock.steady_now() + next_backoff(managed_backoff_, kManagedMaxBackoff);
+}
+
+milliseconds Controller::probation_elapsed() const {
+  if (!probation_mark_) return probation_base_;
+  return probation_base_ +
+         std::chrono::duration_cast<milliseconds>(deps_.clock.steady_now() - *probation_mark_);
+}
+
+void Controller::save_probation_elapsed() {
+  if (auto st = installer_->record_probation_elapsed(probation_elapsed()); !st) {
+    logger().warn("could not record the probation time", {{"error", st.error().message}});
+  }
+  next_probation_save_ = deps_.clock.steady_now() + kProbationSaveEvery;
 }
 
 void Controller::check_probation() {
   const auto& j = journal();
-  if (j.state != UpdateState::probation || !j.probation_started_at) return;
-  auto started = parse_rfc3339(*j.probation_started_at);
-  if (!started) return;
+  if (j.state != UpdateState::probation) {
+    probation_mark_.reset();
+    return;
+  }
+  if (!probation_mark_) {
+    // Entering probation, or resuming it after a restart: count on from what was persisted.
+    probation_base_ = milliseconds(static_cast<milliseconds::rep>(j.probation_elapsed_ms));
+    probation_mark_ = deps_.clock.steady_now();
+    next_probation_save_ = *probation_mark_ + kProbationSaveEvery;
+  }
+  if (deps_.clock.steady_now() >= next_probation_save_) save_probation_elapsed();
   if (!managed_ || managed_version_ != j.target_version || !checked_in_on_target_) return;
-  if (deps_.clock.now() - *started < cfg_.probation) return;
+  if (probation_elapsed() < cfg_.probation) return;
+  save_probation_elapsed();
   if (auto st = installer_->commit(); !st) {
     logger().error("commit failed", {{"error", st.error().message}});
     return;
@@ -314,6 +359,7 @@ void Controller::checkin() {
   c.os = cfg_.os;
   c.arch = cfg_.arch;
   c.state = state_text();
+  if (download_ && progress_percent_) c.progress_percent = *progress_percent_;
   c.last_sequence = j.directive_sequence;
   c.security_floor = j.security_floor;
   if (!is_at_rest(j.state)) c.pending_version = j.target_version;
@@ -335,7 +381,7 @@ void Controller::checkin() {
     answer = std::move(parsed).value();
   }
   if (!answer) {
-    auto wait = next_backoff(checkin_backoff_);
+    auto wait = next_backoff(checkin_backoff_, cfg_.max_backoff);
     if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
     logger().warn("check-in failed", {{"code", code},
                                       {"error", problem.substr(0, 300)},
@@ -377,6 +423,12 @@ void Controller::handle_directive(const boost::json::object& envelope) {
     if (target.error().code != "nothing_to_do") refuse(target.error());
     return;
   }
+  if (failed_directive_ && failed_directive_->sequence == target->directive_sequence &&
+      failed_directive_->version == target->version &&
+      failed_directive_->sha256 == target->sha256 &&
+      deps_.clock.steady_now() < failed_directive_->retry_at) {
+    return;  // the same directive failed recently: wait out its backoff
+  }
   if (auto st = installer_->begin(*target); !st) return refuse(st.error());
   last_refusal.clear();
   logger().info("update accepted", {{"version", target->version},
@@ -407,18 +459,49 @@ void Controller::continue_update() {
   }
 }
 
+void Controller::report_progress(bool force) {
+  const auto& j = journal();
+  const auto now = deps_.clock.steady_now();
+  if (!force && now < next_progress_report_) return;
+  next_progress_report_ = now + kProgressEvery;
+  const std::uint64_t done = download_ ? download_->bytes_done() : 0;
+  const std::uint64_t size = std::max<std::uint64_t>(j.target_size, 1);
+  progress_bytes_ = done;
+  progress_percent_ = static_cast<unsigned>(std::min<std::uint64_t>(done, size) * 100 / size);
+  logger().info("downloading", {{"version", j.target_version},
+                                {"bytes", std::to_string(done)},
+                                {"of", std::to_string(j.target_size)},
+                                {"percent", std::to_string(*progress_percent_)}});
+}
+
 void Controller::download_step() {
   const auto& j = journal();
-  DownloadJob job{
-      artifact_url(), identity_.token, cfg_.install_root + "/staging/" + j.target_sha256 + ".part",
-      UpdateTarget{j.target_version, j.target_sha256, j.target_size, j.target_security_version,
-                   j.directive_sequence, j.directive_digest}};
+  const std::string part_path = cfg_.install_root + "/staging/" + j.target_sha256 + ".part";
   auto part_size = [&]() -> std::uint64_t {
-    auto info = deps_.fs.stat_no_follow(job.part_path);
+    auto info = deps_.fs.stat_no_follow(part_path);
     return info ? info->size : 0;
   };
-  const std::uint64_t before = part_size();
-  auto got = download_artifact(deps_.fs, deps_.transport, job);
+  if (!download_) {
+    DownloadJob job{
+        artifact_url(),
+        identity_.token,
+        part_path,
+        UpdateTarget{j.target_version, j.target_sha256, j.target_size, j.target_security_version,
+                     j.directive_sequence, j.directive_digest},
+        {},
+        {}};
+    download_started_at_bytes_ = part_size();
+    download_ = std::make_unique<DownloadWorker>(deps_.fs, deps_.downloads, std::move(job),
+                                                 [this] { wake_.notify(); });
+    next_progress_report_ = deps_.clock.steady_now() + kProgressEvery;
+    return;
+  }
+  auto result = download_->take_result();
+  if (!result) return report_progress(false);
+  download_.reset();
+  progress_percent_.reset();
+  const std::uint64_t before = download_started_at_bytes_;
+  auto got = std::move(*result);
   if (!got) {
     const auto& code = got.error().code;
     // Attempts that made progress (a cut connection on a slow link) do not count towards giving
@@ -435,15 +518,16 @@ void Controller::download_step() {
                                       {"error", got.error().message},
                                       {"attempt", std::to_string(download_attempts_)}});
     if (fatal) {
-      (void)deps_.fs.remove(job.part_path);
+      (void)deps_.fs.remove(part_path);
       abandon(got.error());
     } else {
-      next_update_step_ = deps_.clock.steady_now() + next_backoff(update_backoff_);
+      next_update_step_ =
+          deps_.clock.steady_now() + next_backoff(update_backoff_, cfg_.max_backoff);
     }
     return;
   }
   if (got->size != j.target_size || got->sha256_hex != j.target_sha256) {
-    (void)deps_.fs.remove(job.part_path);
+    (void)deps_.fs.remove(part_path);
     abandon(make_error("hash_mismatch", "the artifact for " + j.target_version +
                                             " does not match its signed SHA-256 and size"));
     return;
@@ -473,6 +557,7 @@ void Controller::switch_step() {
   }
   logger().info("switched; probation started", {{"version", journal().target_version}});
   checked_in_on_target_ = false;
+  probation_mark_.reset();
   managed_backoff_ = milliseconds(0);
   managed_restart_at_ = deps_.clock.steady_now();
   ensure_running();
@@ -480,6 +565,23 @@ void Controller::switch_step() {
 }
 
 void Controller::abandon(const Error& error) {
+  const auto& j = journal();
+  if (!failed_directive_ || failed_directive_->sequence != j.directive_sequence ||
+      failed_directive_->version != j.target_version ||
+      failed_directive_->sha256 != j.target_sha256) {
+    failed_directive_ = FailedDirective{j.directive_sequence, j.target_version, j.target_sha256};
+  }
+  auto& f = *failed_directive_;
+  ++f.failures;
+  f.backoff = f.backoff.count() == 0 ? std::min(kFirstDirectiveRetry, cfg_.max_backoff)
+                                     : std::min(f.backoff * 2, cfg_.max_backoff);
+  f.retry_at = deps_.clock.steady_now() + f.backoff;
+  if (f.failures > 1) {
+    logger().warn("the same directive failed again; retrying it later",
+                  {{"version", j.target_version},
+                   {"failures", std::to_string(f.failures)},
+                   {"retry_in_ms", std::to_string(f.backoff.count())}});
+  }
   if (auto st = installer_->fail(error); !st) {
     logger().error("could not abandon the update", {{"error", st.error().message}});
     return;
@@ -514,6 +616,11 @@ void Controller::finish_outcome() {
     r.stage = stage_of(j.error->code);
     r.message = j.error->message.substr(0, 1000);
   }
+  if (j.state == UpdateState::committed && j.crash_count > 0) {
+    r.message = "stayed up for the probation after " + std::to_string(j.crash_count) +
+                " unrequested exit(s)" +
+                (last_crash_ ? " (last: " + last_crash_->describe() + ")" : std::string());
+  }
   if (j.state == UpdateState::reverted) {
     if (last_crash_) {
       if (last_crash_->signaled) {
@@ -526,6 +633,11 @@ void Controller::finish_outcome() {
   }
   r.directive_sequence = j.directive_sequence;
   r.occurred_at = format_rfc3339(deps_.clock.now());
+  if (r.id == last_reported_id_) {
+    // The same directive failed the same way again (the server re-sent it): reported already.
+    (void)installer_->mark_outcome_reported();
+    return;
+  }
   if (auto st = reports_->enqueue(r); !st) {
     logger().error("could not queue the outcome report", {{"error", st.error().message}});
     return;
@@ -534,6 +646,7 @@ void Controller::finish_outcome() {
   if (auto st = installer_->mark_outcome_reported(); !st) {
     logger().error("could not record the queued report", {{"error", st.error().message}});
   }
+  last_reported_id_ = r.id;
   logger().info("outcome queued", {{"version", r.version}, {"outcome", r.outcome}, {"id", r.id}});
   next_report_flush_ = deps_.clock.steady_now();
 }
@@ -558,7 +671,7 @@ void Controller::flush_reports() {
       next_report_flush_ = now;
       return;
     }
-    auto wait = next_backoff(report_backoff_);
+    auto wait = next_backoff(report_backoff_, cfg_.max_backoff);
     if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
     logger().warn("report delivery failed",
                   {{"error", r ? "HTTP " + std::to_string(r->status) : r.error().message},

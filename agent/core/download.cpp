@@ -29,16 +29,6 @@ Expected<std::uint64_t> hash_rest(platform::FileSystem& fs, platform::File& file
 
 }  // namespace
 
-Expected<Downloaded> hash_file(platform::FileSystem& fs, const std::string& path) {
-  auto file = fs.open_read(path);
-  if (!file) return file.error();
-  crypto::Sha256 hash;
-  auto n = hash_rest(fs, *file, hash, UINT64_MAX);
-  (void)fs.close(*file);
-  if (!n) return n.error();
-  return Downloaded{encoding::hex(hash.finish()), *n};
-}
-
 Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport& transport,
                                        const DownloadJob& job) {
   const std::uint64_t size = job.target.size;
@@ -65,6 +55,7 @@ Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport&
       have_part = true;
     }
   }
+  if (job.progress) job.progress(offset);
   if (offset < size) {
     auto free = fs.free_space(platform::parent_dir(job.part_path));
     if (free && *free < size - offset + kFreeSpaceMargin) {
@@ -75,9 +66,12 @@ Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport&
     if (!opened) return opened.error();
     file.emplace(std::move(opened).value());
     bool first_chunk = true;
+    std::uint64_t done = offset;
     auto sink = [&](const char* data, std::size_t n) -> Status {
       if (auto st = fs.write(*file, std::string_view(data, n)); !st) return st;
       hash->update(data, n);
+      done += n;
+      if (job.progress) job.progress(done);
       if (first_chunk) {
         first_chunk = false;
         ROLLOUT_CRASH_POINT("mid_download");
@@ -93,9 +87,11 @@ Expected<Downloaded> download_artifact(platform::FileSystem& fs, net::Transport&
       *file = std::move(again).value();
       hash.emplace();
       offset = 0;
+      done = 0;
       return {};
     };
-    auto result = transport.download(job.url, job.token, offset, size, sink, restart);
+    auto result =
+        transport.download(job.url, job.token, offset, size, sink, restart, job.cancelled);
     // Keep what arrived (resume later) whatever happened; a sync failure is a disk problem.
     auto synced = fs.sync(*file);
     auto closed = fs.close(*file);

@@ -162,17 +162,7 @@ Status Installer::begin(const UpdateTarget& t) {
   next.outcome_reported = false;
   next.probation_started_at.reset();
   next.crash_count = 0;
-  next.download_offset = 0;
   next.error.reset();
-  return save(next);
-}
-
-Status Installer::record_download_offset(std::uint64_t offset) {
-  if (journal_.state != UpdateState::downloading) {
-    return state_error("record download progress", journal_.state);
-  }
-  Journal next = journal_;
-  next.download_offset = offset;
   return save(next);
 }
 
@@ -234,7 +224,6 @@ Status Installer::stage(const std::string& verified_file) {
   ROLLOUT_CRASH_POINT("after_stage");
   Journal next = journal_;
   next.state = UpdateState::staged;
-  next.download_offset.reset();
   return save(next);
 }
 
@@ -261,7 +250,18 @@ Status Installer::switch_to_target() {
   next = journal_;
   next.state = UpdateState::probation;
   next.probation_started_at = now_text();
+  next.probation_elapsed_ms = 0;
   next.crash_count = 0;
+  return save(next);
+}
+
+Status Installer::record_probation_elapsed(std::chrono::milliseconds elapsed) {
+  if (journal_.state != UpdateState::probation) {
+    return state_error("record probation time", journal_.state);
+  }
+  Journal next = journal_;
+  next.probation_elapsed_ms =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
   return save(next);
 }
 
@@ -315,7 +315,6 @@ Status Installer::fail(Error reason) {
       {{"version", journal_.target_version}, {"code", reason.code}, {"error", reason.message}});
   Journal next = journal_;
   next.state = UpdateState::failed;
-  next.download_offset.reset();
   next.error = JournalError{reason.code, reason.message};
   if (auto st = save(next); !st) return st;
   return clean_failed();
@@ -347,7 +346,7 @@ Status Installer::recover() {
   const std::string from = journal_.from_version;
   switch (journal_.state) {
     case UpdateState::idle:
-    case UpdateState::downloading:  // resumable from download_offset
+    case UpdateState::downloading:  // resumable from the part file
       break;
     case UpdateState::verifying:
       // The verification's state (the streaming hash) did not survive; the download restarts.
@@ -385,6 +384,7 @@ Status Installer::recover() {
       Journal next = journal_;
       next.state = UpdateState::probation;
       next.probation_started_at = now_text();
+      next.probation_elapsed_ms = 0;
       next.crash_count = 0;
       if (auto st = save(next); !st) return st;
       break;

@@ -94,8 +94,8 @@ std::string serialize(const Journal& j) {
   for (const auto& v : j.bad_versions) bad.emplace_back(v);
   o["bad_versions"] = std::move(bad);
   if (j.probation_started_at) o["probation_started_at"] = *j.probation_started_at;
+  if (j.probation_elapsed_ms) o["probation_elapsed_ms"] = j.probation_elapsed_ms;
   o["crash_count"] = j.crash_count;
-  if (j.download_offset) o["download_offset"] = *j.download_offset;
   if (j.outcome_reported) o["outcome_reported"] = true;
   if (j.error)
     o["error"] = boost::json::object{{"code", j.error->code}, {"message", j.error->message}};
@@ -129,8 +129,11 @@ Expected<Journal> parse_journal(std::string_view text) {
     }
   }
   j.probation_started_at = r.opt_string("probation_started_at", 64);
+  j.probation_elapsed_ms = r.opt_uint("probation_elapsed_ms").value_or(0);
   j.crash_count = static_cast<std::uint32_t>(r.uint("crash_count", UINT32_MAX));
-  j.download_offset = r.opt_uint("download_offset");
+  // Written by agents before the resume moved to the part file alone: read and ignored, so an
+  // upgraded agent keeps the journal an older one left (the parse is otherwise strict).
+  (void)r.opt_uint("download_offset");
   j.outcome_reported = r.opt_boolean("outcome_reported").value_or(false);
   if (const auto* err = r.opt_object("error")) {
     json::Reader er(*err, "journal error");

@@ -97,12 +97,15 @@ int main(int argc, char** argv) {
   t.low_speed_bytes = cfg->low_speed_bytes;
   t.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(cfg->low_speed_time);
   if (t.low_speed_time.count() < 1) t.low_speed_time = std::chrono::seconds(1);
-  t.request_timeout = std::chrono::seconds(30);
+  t.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(cfg->request_timeout);
+  // Two transports: downloads run on the controller's worker thread, everything else on its loop,
+  // and a Transport is used by one thread at a time.
   auto transport = rollout::net::make_curl_transport(t);
+  auto downloads = rollout::net::make_curl_transport(t);
   rollout::agent::Controller controller(
-      *cfg,
-      {rollout::platform::real_file_system(), rollout::platform::system_clock(), *transport,
-       rollout::platform::real_process_launcher(), rollout::platform::system_service_notifier()});
+      *cfg, {rollout::platform::real_file_system(), rollout::platform::system_clock(), *transport,
+             *downloads, rollout::platform::real_process_launcher(),
+             rollout::platform::system_service_notifier()});
   if (auto st = controller.start(); !st) {
     std::fprintf(stderr, "rollout-agent: %s\n", st.error().message.c_str());
     return 1;

@@ -4,8 +4,9 @@
 // and host) always, refuses plain http:// unless allow_plain_http is set (tests only), caps every
 // response body, aborts a transfer slower than low_speed_bytes for low_speed_time, and can cap
 // bandwidth. Downloads stream into a caller callback (which hashes and writes), resume from an
-// offset with a Range request, and stop hard at max_bytes. A Transport object is used from one
-// thread at a time.
+// offset with a Range request, stop hard at max_bytes, and stop when the caller cancels. A
+// Transport object is used from one thread at a time (a program that downloads on one thread and
+// sends requests on another makes two).
 #pragma once
 
 #include <chrono>
@@ -66,6 +67,9 @@ struct DownloadResult {
 using DownloadSink = std::function<Status(const char* data, std::size_t size)>;
 // Called when the server answered 200 to a Range request: the sink must start again from 0.
 using RestartHook = std::function<Status()>;
+// Polled while a download runs, also while no byte arrives (at least once a second): returning
+// true aborts the transfer with the error "cancelled". May be empty.
+using CancelCheck = std::function<bool()>;
 
 class Transport {
  public:
@@ -77,11 +81,17 @@ class Transport {
   Expected<JsonResult> post_json(const std::string& url, std::string_view body,
                                  const std::string& token);
   // GETs url from byte `offset` (Range when offset > 0), handing at most `max_bytes` bytes in
-  // total (counted from 0) to sink. More data than that is the error "too_large".
+  // total (counted from 0) to sink. More data than that is the error "too_large"; `cancelled`
+  // returning true stops it with "cancelled".
   virtual Expected<DownloadResult> download(const std::string& url, const std::string& token,
                                             std::uint64_t offset, std::uint64_t max_bytes,
-                                            const DownloadSink& sink,
-                                            const RestartHook& restart) = 0;
+                                            const DownloadSink& sink, const RestartHook& restart,
+                                            const CancelCheck& cancelled) = 0;
+  Expected<DownloadResult> download(const std::string& url, const std::string& token,
+                                    std::uint64_t offset, std::uint64_t max_bytes,
+                                    const DownloadSink& sink, const RestartHook& restart) {
+    return download(url, token, offset, max_bytes, sink, restart, CancelCheck{});
+  }
 };
 
 // Error code "invalid_url" when the URL is not https:// (or http:// with allow_plain_http).

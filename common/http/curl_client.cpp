@@ -56,6 +56,7 @@ struct Transfer {
   // Download mode
   const DownloadSink* sink = nullptr;
   const RestartHook* restart = nullptr;
+  const CancelCheck* cancelled = nullptr;
   std::uint64_t offset = 0;
   std::uint64_t max_bytes = 0;
   std::uint64_t received = 0;
@@ -167,6 +168,10 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto& t = *static_cast<Transfer*>(user);
   if (t.options->on_progress) t.options->on_progress();
+  if (t.cancelled && *t.cancelled && (*t.cancelled)()) {
+    t.error = make_error("cancelled", "the download was cancelled");
+    return 1;
+  }
   return 0;
 }
 
@@ -227,7 +232,8 @@ class CurlTransport final : public Transport {
 
   Expected<DownloadResult> download(const std::string& url, const std::string& token,
                                     std::uint64_t offset, std::uint64_t max_bytes,
-                                    const DownloadSink& sink, const RestartHook& restart) override {
+                                    const DownloadSink& sink, const RestartHook& restart,
+                                    const CancelCheck& cancelled) override {
     if (auto st = check_url_allowed(url, options_); !st) return st.error();
     if (offset > max_bytes)
       return make_error("invalid_argument", "resume offset beyond signed size");
@@ -239,6 +245,7 @@ class CurlTransport final : public Transport {
     t.download = true;
     t.sink = &sink;
     t.restart = &restart;
+    t.cancelled = &cancelled;
     t.offset = offset;
     t.max_bytes = max_bytes;
     std::unique_ptr<curl_slist, SlistDeleter> headers;

@@ -123,11 +123,15 @@ http::Response checkin(AppState& s, Ctx& c) {
     Agent agent = fresh->value();
     // A check-in that changes nothing but the time is written only once the stored time is
     // checkin_record_interval old: no fsync for most check-ins of a steady fleet.
+    // The agent page shows a download's progress with its state ("downloading 43 %").
+    const std::string shown_state =
+        req->progress_percent ? req->state + " " + std::to_string(*req->progress_percent) + " %"
+                              : req->state;
     const bool changed = agent.current_version != req->current_version ||
-                         agent.state != req->state || req->security_floor > agent.security_floor;
+                         agent.state != shown_state || req->security_floor > agent.security_floor;
     const bool record_time = s.now() - agent.last_checkin_at >= record_every;
     agent.current_version = req->current_version;
-    agent.state = req->state;
+    agent.state = shown_state;
     agent.security_floor = std::max(agent.security_floor, req->security_floor);
     if (changed || record_time) {
       agent.last_checkin_at = s.now();

@@ -32,8 +32,8 @@ bool run_update(const InstallRoot& root, Ending ending) {
   platform::FakeClock clock;
   JournalStore store(platform::real_file_system(), root.journal_path);
   Installer in(platform::real_file_system(), clock, root.layout, store);
-  if (!in.recover() || !in.begin(root.target("2.0.0", 1, 2)) || !in.record_download_offset(7) ||
-      !in.begin_verifying() || !in.stage(root.place_artifact("2.0.0")) || !in.switch_to_target()) {
+  if (!in.recover() || !in.begin(root.target("2.0.0", 1, 2)) || !in.begin_verifying() ||
+      !in.stage(root.place_artifact("2.0.0")) || !in.switch_to_target()) {
     return false;
   }
   if (ending == Ending::commit) return static_cast<bool>(in.commit());

@@ -3,6 +3,7 @@
 // symlink at the part path.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "agent/download.hpp"
@@ -22,8 +23,8 @@ class FakeTransport final : public net::Transport {
   }
   Expected<net::DownloadResult> download(const std::string&, const std::string&,
                                          std::uint64_t offset, std::uint64_t,
-                                         const net::DownloadSink& sink,
-                                         const net::RestartHook&) override {
+                                         const net::DownloadSink& sink, const net::RestartHook&,
+                                         const net::CancelCheck&) override {
     offsets.push_back(offset);
     const std::string rest = body_.substr(static_cast<std::size_t>(offset));
     if (auto st = sink(rest.data(), rest.size()); !st) return st.error();
@@ -39,8 +40,12 @@ class Download : public ::testing::Test {
  protected:
   void SetUp() override { fs::create_directories(dir_.path() / "staging"); }
   DownloadJob job() {
-    return {"https://x/a", "t", (dir_.path() / "staging" / "a.part").string(),
-            UpdateTarget{"1.1.0", crypto::sha256_hex(body_), body_.size(), 1, 1, ""}};
+    return {"https://x/a",
+            "t",
+            (dir_.path() / "staging" / "a.part").string(),
+            UpdateTarget{"1.1.0", crypto::sha256_hex(body_), body_.size(), 1, 1, ""},
+            {},
+            {}};
   }
   rollout::testing::TempDir dir_;
   const std::string body_ = std::string(300'000, 'q') + "end";
@@ -53,6 +58,21 @@ TEST_F(Download, FreshDownloadHashesWhatItWrites) {
   EXPECT_EQ(r->sha256_hex, crypto::sha256_hex(body_));
   EXPECT_EQ(rollout::testing::read_file(job().part_path), body_);
   EXPECT_EQ(t.offsets, std::vector<std::uint64_t>{0});
+}
+
+// The controller's status line and check-ins read progress from here: it counts the resumed
+// part first, then every byte written, and ends at the signed size.
+TEST_F(Download, ProgressCountsTheResumedPartAndEveryByteWritten) {
+  rollout::testing::write_file(job().part_path, body_.substr(0, 1000));
+  FakeTransport t(body_);
+  std::vector<std::uint64_t> seen;
+  auto j = job();
+  j.progress = [&](std::uint64_t n) { seen.push_back(n); };
+  ASSERT_TRUE(download_artifact(platform::real_file_system(), t, j).ok());
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen.front(), 1000u);
+  EXPECT_EQ(seen.back(), body_.size());
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
 }
 
 TEST_F(Download, AnEmptyPartFileFromAnInterruptedAttemptIsResumed) {

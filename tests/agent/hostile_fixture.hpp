@@ -174,10 +174,10 @@ class Hostile : public ::testing::Test {
             (dir_.path() / "directive.pub").string() + "]\nmachine_id: hostile-test\n" +
             "poll_interval: 1s\nprobation: 1s\nmax_backoff: 2s\nlow_speed_time: 2s\n" +
             "low_speed_bytes: 1000\nlog_level: debug\n" + extra_config);
-    agent_ = std::make_unique<rollout::testing::Child>(
-        std::vector<std::string>{"/usr/bin/env", "ROLLOUT_DEMO_HEARTBEAT_MS=60000", kAgentBin,
-                                 "--config", (dir_.path() / "agent.yaml").string()},
-        (dir_.path() / "agent.log").string());
+    std::vector<std::string> argv{"/usr/bin/env", "ROLLOUT_DEMO_HEARTBEAT_MS=60000"};
+    argv.insert(argv.end(), agent_env_.begin(), agent_env_.end());
+    argv.insert(argv.end(), {kAgentBin, "--config", (dir_.path() / "agent.yaml").string()});
+    agent_ = std::make_unique<rollout::testing::Child>(argv, (dir_.path() / "agent.log").string());
   }
 
   std::string log() const { return rollout::testing::read_file(dir_.path() / "agent.log"); }
@@ -285,6 +285,7 @@ class Hostile : public ::testing::Test {
   std::optional<crypto::PrivateKey> release_key_, directive_key_, attacker_key_;
   std::unique_ptr<ScriptedServer> server_;
   std::unique_ptr<rollout::testing::Child> agent_;
+  std::vector<std::string> agent_env_;  // NAME=value pairs added to the agent's environment
   std::mutex mu_;
   std::string directive_;
   std::string artifact_bytes_;

@@ -27,8 +27,8 @@ Journal sample() {
   j.security_floor = 5;
   j.bad_versions = {"1.9.0", "1.9.1"};
   j.probation_started_at = "2026-01-01T00:00:00Z";
+  j.probation_elapsed_ms = 612'345;
   j.crash_count = 1;
-  j.download_offset = 100;
   j.error = JournalError{"crash", "signal 6 (ABRT)"};
   return j;
 }
@@ -40,6 +40,31 @@ TEST(Journal, RoundTripsEveryField) {
   EXPECT_EQ(*back, j);
   Journal idle;
   EXPECT_EQ(*parse_journal(serialize(idle)), idle);
+}
+
+// A journal written before probation time was kept (no probation_elapsed_ms) still loads, with
+// nothing elapsed; a negative or non-integer elapsed time is refused.
+TEST(Journal, ProbationElapsedIsOptionalAndTyped) {
+  Journal j = sample();
+  j.probation_elapsed_ms = 0;
+  const std::string text = serialize(j);
+  EXPECT_EQ(text.find("probation_elapsed_ms"), std::string::npos);
+  EXPECT_EQ(parse_journal(text)->probation_elapsed_ms, 0u);
+  std::string with = text;
+  with.replace(with.find("\"crash_count\""), 0, "\"probation_elapsed_ms\":-5,");
+  EXPECT_FALSE(parse_journal(with).ok());
+  with = text;
+  with.replace(with.find("\"crash_count\""), 0, "\"probation_elapsed_ms\":1.5,");
+  EXPECT_FALSE(parse_journal(with).ok());
+}
+
+// Older agents wrote a download_offset nobody read; a journal that has one still loads.
+TEST(Journal, AnOlderJournalWithADownloadOffsetStillLoads) {
+  std::string text = serialize(sample());
+  text.replace(text.find("\"crash_count\""), 0, "\"download_offset\":100,");
+  auto j = parse_journal(text);
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  EXPECT_EQ(*j, sample());
 }
 
 TEST(Journal, AJournalWrittenBeforeTheDirectiveDigestStillLoads) {

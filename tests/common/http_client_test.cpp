@@ -183,6 +183,53 @@ TEST(Transport, DripFeedingServerTimesOut) {
   EXPECT_EQ(r.error().code, "timeout");
 }
 
+// A stalled transfer (headers, then nothing) must still stop when its owner cancels it, long
+// before the low-speed timeout: the agent cancels a download on SIGTERM.
+TEST(Transport, AStalledDownloadStopsWhenCancelled) {
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + kBlob.substr(0, 10))) return;
+    c.drip(kBlob.substr(10), std::chrono::milliseconds(60'000));
+  });
+  auto o = test_options();
+  o.low_speed_time = std::chrono::seconds(600);
+  Collected got;
+  int polls = 0;
+  auto r = make_curl_transport(o)->download(server.url("/a"), "t", 0, kBlob.size(), got.sink(),
+                                            got.restart(), [&] {
+                                              // Cancel only once bytes have arrived and the
+                                              // transfer has then gone quiet.
+                                              return !got.bytes.empty() && ++polls > 1;
+                                            });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "cancelled");
+  EXPECT_EQ(got.bytes, kBlob.substr(0, 11));  // the headers' 10 bytes and the first drip
+}
+
+// Under a bandwidth cap curl pauses after a burst to bring the average down; a cancel must still
+// stop it during such a pause.
+TEST(Transport, ARateLimitedDownloadStopsWhenCancelled) {
+  std::string big(4'000'000, 'x');
+  ScriptedServer server([&big](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(200, big, "", "application/octet-stream"));
+  });
+  auto o = test_options();
+  o.max_bandwidth = 50'000;
+  o.low_speed_time = std::chrono::seconds(600);
+  std::uint64_t received = 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = make_curl_transport(o)->download(
+      server.url("/a"), "t", 0, big.size(),
+      [&](const char*, std::size_t n) -> Status {
+        received += n;
+        return {};
+      },
+      [] { return Status{}; },
+      [&] { return std::chrono::steady_clock::now() - start > std::chrono::seconds(3); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "cancelled");
+  EXPECT_LT(received, big.size());
+}
+
 TEST(Transport, CutConnectionKeepsPartialBytesForResume) {
   ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
     c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + kBlob.substr(0, 30000));

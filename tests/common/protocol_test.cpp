@@ -43,7 +43,7 @@ TEST(Protocol, RoundTrips) {
   EXPECT_EQ(e2->site, "hq");
   EXPECT_EQ(EnrollResponse::parse(EnrollResponse{"id", "tok"}.to_json())->token, "tok");
 
-  CheckinRequest c{"a", "1.0.0", "windows", "x86_64", "probation", 3, 2, "1.1.0"};
+  CheckinRequest c{"a", "1.0.0", "windows", "x86_64", "probation", 3, 2, "1.1.0", {}};
   auto c2 = CheckinRequest::parse(c.to_json());
   ASSERT_TRUE(c2.ok()) << c2.error().message;
   EXPECT_EQ(c2->state, "probation");
@@ -103,6 +103,34 @@ TEST(Protocol, ReportsAreStrict) {
   auto long_tail = sample_report();
   long_tail.stderr_tail = std::string(8193, 'x');
   EXPECT_FALSE(ReportBatch::parse(ReportBatch{{long_tail}}.to_json()).ok());
+}
+
+// The download progress a check-in carries is bounded (0..100), typed, and only valid while
+// downloading: the server stores it beside the state for the agent page.
+TEST(Protocol, CheckinProgressIsBoundedAndOnlyWhileDownloading) {
+  CheckinRequest c{"a", "1.0.0", "linux", "x86_64", "downloading", 3, 2, "1.1.0", 43};
+  auto back = CheckinRequest::parse(c.to_json());
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->progress_percent, 43u);
+  c.progress_percent.reset();
+  EXPECT_FALSE(CheckinRequest::parse(c.to_json())->progress_percent.has_value());
+  const std::string head =
+      R"({"agent_id":"a","current_version":"1.0.0","os":"linux","arch":"x86_64","last_sequence":0,"security_floor":0,)";
+  for (const char* bad :
+       {R"("state":"downloading","progress_percent":101})",
+        R"("state":"downloading","progress_percent":-1})",
+        R"("state":"downloading","progress_percent":4.5})",
+        R"("state":"downloading","progress_percent":"43 %"})",
+        R"("state":"downloading","progress_percent":18446744073709551616})",
+        R"("state":"idle","progress_percent":43})", R"("state":"downloading 43 %"})"}) {
+    auto r = CheckinRequest::parse(head + bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, "invalid_body") << bad;
+    }
+  }
+  EXPECT_TRUE(
+      CheckinRequest::parse(head + R"("state":"downloading","progress_percent":100})").ok());
 }
 
 TEST(Protocol, CheckinAndEnrollAreStrict) {

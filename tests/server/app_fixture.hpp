@@ -176,7 +176,7 @@ class AppFixture : public ::testing::Test {
 
   // Checks in; returns the verified directive if the answer carried one.
   std::optional<VerifiedDirective> checkin(AgentId& a, const std::string& state = "idle") {
-    protocol::CheckinRequest c{a.id, a.version, "linux", "x86_64", state, 0, 0, std::nullopt};
+    protocol::CheckinRequest c{a.id, a.version, "linux", "x86_64", state, 0, 0, std::nullopt, {}};
     auto r = call("POST", "/api/agent/v1/checkin", c.to_json(),
                   {{"Authorization", "Bearer " + a.token}});
     EXPECT_EQ(r.status, 200u) << r.body;

@@ -143,18 +143,27 @@ void ScriptedServer::serve() {
     if (::poll(&p, 1, 50) <= 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    ScriptedRequest req = read_request(fd, stop_);
-    if (!req.method.empty()) {
-      {
-        std::lock_guard lock(mu_);
-        requests_.push_back(req);
-      }
-      ScriptedConnection conn(fd, stop_);
-      script_(req, conn);
+    if (concurrent_) {
+      connections_.emplace_back([this, fd] { serve_one(fd); });
+    } else {
+      serve_one(fd);
     }
-    ::shutdown(fd, SHUT_RDWR);
-    ::close(fd);
   }
+  for (auto& t : connections_) t.join();
+}
+
+void ScriptedServer::serve_one(int fd) {
+  ScriptedRequest req = read_request(fd, stop_);
+  if (!req.method.empty()) {
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(req);
+    }
+    ScriptedConnection conn(fd, stop_);
+    script_(req, conn);
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  ::close(fd);
 }
 
 }  // namespace rollout::testing

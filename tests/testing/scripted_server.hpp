@@ -1,8 +1,9 @@
 // A deliberately misbehaving HTTP server for tests: a loopback listener whose every connection
 // is handed to a script that reads the request and writes whatever bytes it likes, as fast or as
 // slowly as it likes (drip feeding, endless bodies, wrong ranges, cut connections, HTML, garbage).
-// One background thread accepts and serves connections one at a time; the destructor stops it
-// (a script blocked in drip() notices within one interval). Only binds 127.0.0.1.
+// One background thread accepts and serves connections one at a time (or each on its own thread
+// after serve_concurrently(), for a client that checks in while it downloads); the destructor
+// stops them (a script blocked in drip() notices within one interval). Only binds 127.0.0.1.
 #pragma once
 
 #include <atomic>
@@ -50,6 +51,8 @@ class ScriptedServer {
   std::uint16_t port() const { return port_; }
   std::string url(std::string_view path = "/") const;
   std::vector<ScriptedRequest> requests() const;
+  // From now on every connection gets its own thread: the script must then be thread-safe.
+  void serve_concurrently() { concurrent_ = true; }
 
   // A complete response with Content-Length.
   static std::string response(int status, std::string_view body,
@@ -58,14 +61,17 @@ class ScriptedServer {
 
  private:
   void serve();
+  void serve_one(int fd);
 
   Script script_;
   int listen_fd_ = -1;
   std::uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> concurrent_{false};
   mutable std::mutex mu_;  // guards requests_
   std::vector<ScriptedRequest> requests_;
   std::thread thread_;
+  std::vector<std::thread> connections_;  // only the serving thread touches it
 };
 
 }  // namespace rollout::testing

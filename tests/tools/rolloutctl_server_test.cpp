@@ -82,7 +82,7 @@ class RolloutctlServer : public ::testing::Test {
 
   // The verified directive of a check-in, if any: (action, version).
   std::optional<std::pair<std::string, std::string>> checkin(const Agent& a) {
-    protocol::CheckinRequest c{a.id, a.version, "linux", "x86_64", "idle", 0, 0, std::nullopt};
+    protocol::CheckinRequest c{a.id, a.version, "linux", "x86_64", "idle", 0, 0, std::nullopt, {}};
     auto r = http_->post_json(server_->base_url() + "/api/agent/v1/checkin", c.to_json(), a.token);
     EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.error().message);
     auto answer = protocol::CheckinResponse::parse(r->body).value();
