@@ -11,7 +11,8 @@ Expected<std::shared_ptr<ArtifactUpload>> ArtifactUpload::begin(const std::strin
   if (sha256.size() != 64 || sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
     return make_error("invalid_argument", "artifact name must be a lower-case hex SHA-256");
   // A name of its own per upload: two uploads of one artifact never write the same file.
-  const std::string tmp = dir + "/." + sha256 + "." + encoding::hex(crypto::random_bytes(8)) + ".tmp";
+  const std::string tmp =
+      dir + "/." + sha256 + "." + encoding::hex(crypto::random_bytes(8)) + ".tmp";
   auto file = fs.create_new(tmp, 0644);
   if (!file) return file.error().context("storing the artifact");
   return std::shared_ptr<ArtifactUpload>(
@@ -37,9 +38,8 @@ void ArtifactUpload::write(std::string_view chunk) {
   if (failed_ || chunk.empty()) return;
   received_ += chunk.size();
   if (received_ > size_) {
-    failed_ = make_error("artifact_mismatch",
-                         "the artifact is larger than the signed manifest's " +
-                             std::to_string(size_) + " bytes");
+    failed_ = make_error("artifact_mismatch", "the artifact is larger than the signed manifest's " +
+                                                  std::to_string(size_) + " bytes");
     return;
   }
   hash_.update(chunk);

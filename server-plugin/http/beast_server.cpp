@@ -246,7 +246,9 @@ struct Server::Impl {
       set_busy(id, false);
       if (stopping) break;
       bhttp::request_parser<bhttp::string_body> parser;
-      parser.body_limit(opt.body_limit);
+      // No cap while the headers are read: Beast would refuse a large Content-Length with 413
+      // before the application could say 401. read_body() applies the cap before any body byte.
+      parser.body_limit(boost::none);
       parser.header_limit(static_cast<std::uint32_t>(opt.header_limit));
       lowest.expires_after(opt.read_timeout);
       auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);

@@ -71,9 +71,9 @@ TEST_F(AuditOrNothing, EveryAuditedActionFailsWholeWhenItsAuditRowCannotBeWritte
                   R"({"os":"linux","arch":"x86_64","reason":"r"})"));
   EXPECT_FALSE(store()->get_release({"1.0.0", "linux", "x86_64"}).value()->blocked);
 
-  expect_cause(
-      as(admin_session, "PUT", "/api/policies", R"({"scope":"client","scope_id":"acme",)"
-                                                R"("channel":"beta"})"));
+  expect_cause(as(admin_session, "PUT", "/api/policies",
+                  R"({"scope":"client","scope_id":"acme",)"
+                  R"("channel":"beta"})"));
   EXPECT_EQ(store()->list_policies().value().size(), policies);
 
   expect_cause(as(admin_session, "POST", "/api/users",

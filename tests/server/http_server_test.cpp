@@ -121,6 +121,61 @@ TEST(HttpServer, TheRefusalOfALargeBodyStillInFlightReachesTheClient) {
   EXPECT_EQ(out.rfind("HTTP/1.1 413", 0), 0u) << out.substr(0, 200);
 }
 
+// The application's header phase: a refusal goes out at once and neither the body nor the
+// handler is reached; an admitted body streamed to a sink arrives there in bounded pieces and
+// never in Request::body.
+struct CountingSink final : BodySink {
+  std::atomic<std::size_t> total{0}, largest{0};
+  void write(std::string_view chunk) override {
+    total += chunk.size();
+    if (chunk.size() > largest) largest = chunk.size();
+  }
+};
+
+TEST(HttpServer, AdmissionRefusesFromTheHeadersOrStreamsTheBodyToASink) {
+  auto o = local_options();
+  o.body_limit = 64 << 20;
+  auto sink = std::make_shared<CountingSink>();
+  std::atomic<int> admitted{0};
+  o.admit = [&](const Request& head) {
+    ++admitted;
+    Admission a;
+    if (!head.header("Authorization")) {
+      a.refusal = error_response(401, "unauthorized", "who are you?");
+      return a;
+    }
+    a.body_limit = 32 << 20;
+    a.sink = sink;
+    return a;
+  };
+  std::atomic<int> calls{0};
+  std::atomic<std::size_t> in_memory{1};
+  Server server(o, [&](const Request& r) {
+    ++calls;
+    in_memory = r.body.size();
+    return json_response(200, r.sink.get() == sink.get() ? "{\"sink\":true}" : "{}");
+  });
+  ASSERT_TRUE(server.start().ok());
+  // Only headers announcing 200 MiB: the refusal arrives, and no "100 Continue" invites the body.
+  const std::string refused = raw_exchange(
+      server.port(),
+      "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(refused.rfind("HTTP/1.1 401", 0), 0u) << refused;
+  EXPECT_EQ(refused.find("100 Continue"), std::string::npos);
+  EXPECT_EQ(calls.load(), 0);
+  const std::string body(5 << 20, 'z');
+  const std::string out = raw_exchange(server.port(), post("/up", body, "Authorization: x\r\n"));
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out.substr(0, 200);
+  EXPECT_NE(out.find("{\"sink\":true}"), std::string::npos);
+  EXPECT_EQ(sink->total.load(), body.size());
+  EXPECT_LE(sink->largest.load(), 64u * 1024) << "pieces, not the whole body";
+  EXPECT_EQ(in_memory.load(), 0u);
+  // A request without a body is not asked about (the handler authenticates it anyway).
+  const int before = admitted.load();
+  raw_exchange(server.port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(admitted.load(), before);
+}
+
 TEST(HttpServer, ABodyDribbledBelowTheMinimumRateIsCutOff) {
   // read_timeout 1 s and a 100-byte body: the whole body is due within about 1 s, however often
   // a byte arrives, while dribbling it at one byte every 200 ms would take 20 s.

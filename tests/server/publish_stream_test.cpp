@@ -53,7 +53,8 @@ class PublishStream : public AppFixture {
   }
   static std::string bytes(std::size_t n, char seed) {
     std::string out(n, '\0');
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>(static_cast<std::size_t>(seed) + i * 7 + i / 4096);
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = static_cast<char>(static_cast<std::size_t>(seed) + i * 7 + i / 4096);
     return out;
   }
 };

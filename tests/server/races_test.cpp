@@ -42,8 +42,9 @@ TEST_F(Races, ConcurrentWrongGuessesGetAtMostTheLimitOfPasswordChecks) {
   EXPECT_EQ(checked, static_cast<int>(cfg_.login_attempts)) << "each 401 was a password check";
   EXPECT_EQ(checked + limited, kGuesses);
   // The right password is refused too until the bucket refills.
-  auto right = call("POST", "/api/auth/login",
-                    bj::serialize(bj::object{{"username", "slow"}, {"password", "slow-password-12"}}));
+  auto right =
+      call("POST", "/api/auth/login",
+           bj::serialize(bj::object{{"username", "slow"}, {"password", "slow-password-12"}}));
   EXPECT_EQ(right.status, 429u) << right.body;
 }
 
