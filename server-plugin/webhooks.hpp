@@ -22,9 +22,9 @@ namespace rollout::server::webhooks {
 
 // Event types a subscription can ask for; "*" in a filter means all of them.
 inline constexpr std::string_view kEventTypes[] = {
-    "release.promoted",       "release.rolled_back", "release.critical", "release.blocked",
-    "rollout.paused",         "rollout.resumed",     "rollout.advanced", "rollout.completed",
-    "stable.behind_beta",
+    "release.promoted", "release.rolled_back", "release.critical",
+    "release.blocked",  "rollout.paused",      "rollout.resumed",
+    "rollout.advanced", "rollout.completed",   "stable.behind_beta",
 };
 
 bool known_event(std::string_view type);
@@ -81,9 +81,9 @@ struct Event {
   std::int64_t occurred_at = 0;
   std::string version, os, arch;
   HealthSnapshot health;
-  std::string actor;   // a user name, or "system" for an automatic decision
-  std::string reason;  // the admin's reason, or the rule's message
-  std::optional<std::string> rule;  // the gate rule that fired (automatic decisions)
+  std::string actor;                  // a user name, or "system" for an automatic decision
+  std::string reason;                 // the admin's reason, or the rule's message
+  std::optional<std::string> rule;    // the gate rule that fired (automatic decisions)
   std::optional<std::uint64_t> wave;  // 1-based, for rollout events
 };
 

@@ -90,8 +90,9 @@ Status verify_signature(std::string_view header, std::string_view secret, std::s
 
 std::chrono::seconds retry_delay(std::uint32_t attempt, std::uint32_t jitter_permille) {
   static constexpr std::int64_t kSteps[] = {10, 30, 60, 300, 900};
-  const std::int64_t base =
-      attempt == 0 ? 0 : attempt <= 5 ? kSteps[attempt - 1] : static_cast<std::int64_t>(3600);
+  const std::int64_t base = attempt == 0   ? 0
+                            : attempt <= 5 ? kSteps[attempt - 1]
+                                           : static_cast<std::int64_t>(3600);
   const std::int64_t jitter = base * static_cast<std::int64_t>(jitter_permille % 1000) / 5000;
   return std::chrono::seconds(base + jitter);
 }
@@ -102,12 +103,12 @@ std::string body(const Event& e) {
       {"type", e.type},
       {"occurred_at", format_rfc3339(SysTime(std::chrono::seconds(e.occurred_at)))},
       {"release", boost::json::object{{"version", e.version}, {"os", e.os}, {"arch", e.arch}}},
-      {"health", boost::json::object{{"status", e.health.status},
-                                     {"success", e.health.success},
-                                     {"failure", e.health.failure},
-                                     {"crash", e.health.crash},
-                                     {"total", e.health.success + e.health.failure +
-                                                   e.health.crash}}},
+      {"health",
+       boost::json::object{{"status", e.health.status},
+                           {"success", e.health.success},
+                           {"failure", e.health.failure},
+                           {"crash", e.health.crash},
+                           {"total", e.health.success + e.health.failure + e.health.crash}}},
       {"actor", e.actor},
       {"reason", e.reason},
   };

@@ -125,7 +125,7 @@ class ServerAttack : public ::testing::Test {
 
   // A check-in saying the agent runs `version`.
   void checkin(const std::string& id, const std::string& token, const std::string& version) {
-    protocol::CheckinRequest c{id, version, "linux", "x86_64", "idle", 0, 0, std::nullopt};
+    protocol::CheckinRequest c{id, version, "linux", "x86_64", "idle", 0, 0, std::nullopt, {}};
     auto a = http("POST", "/api/agent/v1/checkin", c.to_json(), {"Authorization: Bearer " + token});
     ASSERT_EQ(a.status, 200) << a.body;
   }

@@ -11,8 +11,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   TargetPolicy policy;
   policy.own_port = 8443;
   policy.allow_http = true;
-  if (auto t = parse_target(input, policy); t && t->port == 8443 &&
-                                            (t->host == "127.0.0.1" || t->host == "::1")) {
+  if (auto t = parse_target(input, policy);
+      t && t->port == 8443 && (t->host == "127.0.0.1" || t->host == "::1")) {
     __builtin_trap();
   }
   (void)verify_signature(input, "secret", "{}", 1767225600);

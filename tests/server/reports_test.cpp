@@ -36,7 +36,8 @@ class Reports : public AppFixture {
 
   // Checks in on whatever the endpoint runs; the directive's (action, version), if any.
   std::optional<std::pair<std::string, std::string>> checkin_on(const Endpoint& a) {
-    protocol::CheckinRequest c{a.id.id, a.id.version, a.os, a.arch, "idle", 0, 0, std::nullopt};
+    protocol::CheckinRequest c{a.id.id, a.id.version, a.os,        a.arch, "idle", 0,
+                               0,       std::nullopt, std::nullopt};
     auto r = call("POST", "/api/agent/v1/checkin", c.to_json(),
                   {{"Authorization", "Bearer " + a.id.token}});
     EXPECT_EQ(r.status, 200u) << r.body;

@@ -2,8 +2,8 @@
 // written out once in the README; this test runs the same steps.
 #include "server-plugin/webhooks.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "common/crypto.hpp"
 #include "common/encoding.hpp"
@@ -14,8 +14,8 @@ namespace {
 TEST(Webhooks, SignatureIsHmacOverTimestampDotBody) {
   const std::string b = R"({"type":"release.rolled_back"})";
   const std::string h = signature_header("s3cret", 1767225600, b);
-  EXPECT_EQ(h, "t=1767225600,v1=" +
-                   encoding::hex(crypto::hmac_sha256("s3cret", "1767225600." + b)));
+  EXPECT_EQ(h,
+            "t=1767225600,v1=" + encoding::hex(crypto::hmac_sha256("s3cret", "1767225600." + b)));
   EXPECT_TRUE(verify_signature(h, "s3cret", b, 1767225600));
 }
 
