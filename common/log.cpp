@@ -2,7 +2,8 @@
 
 #include <atomic>
 #include <boost/json.hpp>
-#include <ctime>
+#include <chrono>
+#include <cstdio>
 #include <mutex>
 
 namespace rollout::log {
@@ -12,15 +13,18 @@ std::mutex g_mutex;  // guards g_sink and serialises writes so lines never inter
 std::shared_ptr<Sink> g_sink;
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 
+// Calendar arithmetic from <chrono> rather than gmtime_r, which is POSIX (mingw has none).
 std::string iso8601(std::chrono::system_clock::time_point t) {
-  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
-  const std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+  const auto day = std::chrono::floor<std::chrono::days>(ms);
+  const std::chrono::year_month_day ymd(day);
+  const std::chrono::hh_mm_ss hms(ms - day);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
   return buf;
 }
 

@@ -7,6 +7,11 @@
 //
 // Behind ProcessLauncher/Process interfaces so the supervisor can be tested with a fake.
 // A Process is owned by one thread; destroying one that still runs kills (SIGKILL) and reaps it.
+//
+// On Windows (platform/windows/process.cpp) the child runs in a job object that dies with the
+// Process (its grandchildren too); stop is a named event (ROLLOUT_STOP_EVENT in its environment)
+// and CTRL_BREAK, then TerminateJobObject; a crash is an exit code that is an exception code
+// (ExitStatus::code 0xC0000005 as an int, described as "exception 0xC0000005 (...)").
 #pragma once
 
 #include <chrono>

@@ -21,6 +21,10 @@ ROLLOUT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsystemd-dev
   chromium
+  # The Windows stage (scripts/windows-deps, scripts/windows-test): mingw-w64's x86_64 posix-
+  # thread compilers only (not the whole mingw-w64 set), dpkg-source for Debian's source
+  # packages, wine to run the tests, wixl and msitools (msiinfo) for the MSI.
+  g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix dpkg-dev wine wine64 wixl msitools
 )
 
 install_missing() {

@@ -148,7 +148,9 @@ TEST(Config, LayerErrorsNameTheirSource) {
   Example c;
   auto st = load_layers((dir / "main.yaml").string(), (dir / "conf.d").string(), {}, applier(c));
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error().message.find("conf.d/10.yaml line 2: 'port'"), std::string::npos)
+  // The layer's path as the OS spells it (conf.d\10.yaml on Windows).
+  const auto layer = (dir / "conf.d" / "10.yaml").string();
+  EXPECT_NE(st.error().message.find(layer + " line 2: 'port'"), std::string::npos)
       << st.error().message;
   st = load_layers((dir / "missing.yaml").string(), "", {}, applier(c));
   EXPECT_NE(st.error().message.find("missing.yaml: cannot be read"), std::string::npos);

@@ -28,6 +28,16 @@ TEST(Log, JsonLineCarriesLevelMessageAndFields) {
   EXPECT_EQ(v["note"].as_string(), "a \"quoted\"\nline");
 }
 
+TEST(Log, TimestampIsUtcWithMilliseconds) {
+  // One second before 1 March plus 42 ms: calendar arithmetic across a month end.
+  const auto t = std::chrono::sys_days(std::chrono::year(2026) / 3 / 1) - std::chrono::seconds(1) +
+                 std::chrono::milliseconds(42);
+  const Fields none;
+  const Record r{t, Level::info, "x", "m", none};
+  auto v = boost::json::parse(format_record(r, Format::json)).as_object();
+  EXPECT_EQ(v["ts"].as_string(), "2026-02-28T23:59:59.042Z");
+}
+
 TEST(Log, LevelFilterDropsLowerLevels) {
   auto sink = std::make_shared<CaptureSink>();
   set_sink(sink);
