@@ -41,6 +41,9 @@ struct AgentConfig {
   std::chrono::milliseconds max_backoff{std::chrono::minutes(15)};
   bool allow_plain_http = false;  // tests only
   std::string log_level = "info";
+  // Program (and arguments) that runs the managed agent, its path appended: tests of a foreign
+  // architecture run it under an emulator (qemu-aarch64 -L ...). Empty: executed directly.
+  std::vector<std::string> launcher;
 };
 
 // Error code "invalid_config" with one line naming the key.

@@ -31,6 +31,7 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.string("install_root", c.install_root);
     r.string("executable", c.executable, 255);
     r.string_list("arguments", c.arguments, 64);
+    r.string_list("launcher", c.launcher, 16);
     r.string_list("release_keys", c.release_keys, 16);
     r.string_list("directive_keys", c.directive_keys, 16);
     r.string("product", c.product, 64);

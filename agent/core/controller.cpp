@@ -250,6 +250,11 @@ void Controller::ensure_running() {
   platform::LaunchOptions o;
   o.executable = cfg_.install_root + "/versions/" + version + "/" + cfg_.executable;
   o.args = cfg_.arguments;
+  if (!cfg_.launcher.empty()) {
+    o.args.insert(o.args.begin(), o.executable);
+    o.args.insert(o.args.begin(), cfg_.launcher.begin() + 1, cfg_.launcher.end());
+    o.executable = cfg_.launcher.front();
+  }
   o.working_dir = cfg_.install_root + "/versions/" + version;
   auto p = deps_.launcher.launch(o);
   if (!p) {

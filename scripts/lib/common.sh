@@ -25,6 +25,19 @@ ROLLOUT_PACKAGES=(
   # thread compilers only (not the whole mingw-w64 set), dpkg-source for Debian's source
   # packages, wine to run the tests, wixl and msitools (msiinfo) for the MSI.
   g++-mingw-w64-x86-64-posix gcc-mingw-w64-x86-64-posix dpkg-dev wine wine64 wixl msitools
+  g++-aarch64-linux-gnu qemu-user lintian rpm systemd jq
+)
+
+# The aarch64 cross build (cmake/toolchains/aarch64-linux-gnu.cmake) links against Debian's
+# multiarch :arm64 development packages, installed beside the amd64 ones. Only what the agent,
+# common, platform and their tests need: the server is not cross-built (its Boost.URL and SQLite
+# are not needed). Every package here is Multi-Arch: same, so none replaces its amd64 twin;
+# libyaml-cpp-dev is not (its :arm64 copy would remove the amd64 one), so only the arm64 runtime
+# library is installed and cmake/cross/yaml-cppConfig.cmake pairs it with the amd64 headers.
+ROLLOUT_ARM64_PACKAGES=(
+  libssl-dev:arm64 libcurl4-openssl-dev:arm64 libyaml-cpp0.7:arm64
+  libboost1.81-dev:arm64 libboost-json1.81-dev:arm64
+  libgtest-dev:arm64 libgmock-dev:arm64 libsystemd-dev:arm64
 )
 
 install_missing() {
@@ -33,17 +46,27 @@ install_missing() {
   # (e.g. from NodeSource, whose nodejs package conflicts with Debian's npm).
   command -v node >/dev/null 2>&1 || extra+=(nodejs)
   command -v npm >/dev/null 2>&1 || extra+=(npm)
-  for p in "${ROLLOUT_PACKAGES[@]}" "${extra[@]}" "$@"; do
+  local update=
+  # Multiarch: arm64 must be a foreign architecture with its package lists fetched before any
+  # :arm64 package can be installed. Both steps are skipped once done.
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    say "adding the arm64 architecture (for the aarch64 cross build)"
+    as_root dpkg --add-architecture arm64
+    update=1
+  fi
+  compgen -G '/var/lib/apt/lists/*_binary-arm64_Packages*' >/dev/null || update=1
+  for p in "${ROLLOUT_PACKAGES[@]}" "${ROLLOUT_ARM64_PACKAGES[@]}" "${extra[@]}" "$@"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
       missing+=("$p")
     fi
   done
-  if [ ${#missing[@]} -eq 0 ]; then
-    say "all ${#ROLLOUT_PACKAGES[@]} required packages present"
+  if [ ${#missing[@]} -eq 0 ] && [ -z "$update" ]; then
+    say "all $((${#ROLLOUT_PACKAGES[@]} + ${#ROLLOUT_ARM64_PACKAGES[@]})) required packages present"
     return
   fi
-  say "installing: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  [ ${#missing[@]} -eq 0 ] && return
+  say "installing: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
