@@ -138,7 +138,7 @@ Phases apply_once(rollout::net::Transport& transport, const std::string& url,
     return p;
   };
   if (auto st = installer.recover(); !st) return fail("recover", st.error());
-  const agent::UpdateTarget target{"2.0.0", sha256, size, 1, 1};
+  const agent::UpdateTarget target{"2.0.0", sha256, size, 1, 1, std::string(64, '0')};
   const std::string part = layout.staging_dir() + "/" + sha256 + ".part";
   ::sync();  // start every repetition with nothing of the setup left to write back
   fs.totals = {};
@@ -153,7 +153,8 @@ Phases apply_once(rollout::net::Transport& transport, const std::string& url,
   auto mark = t0;
   if (auto st = installer.begin(target); !st) return fail("begin", st.error());
   p.begin = step(mark);
-  auto got = agent::download_artifact(fs, transport, agent::DownloadJob{url, "", part, target});
+  auto got =
+      agent::download_artifact(fs, transport, agent::DownloadJob{url, "", part, target, {}, {}});
   if (!got) return fail("download", got.error());
   p.download = step(mark);
   if (got->size != size || got->sha256_hex != sha256) {
