@@ -40,11 +40,23 @@ TEST_F(Faults, DiskFullDuringDownloadFailsCleanlyWithStageDiskFull) {
 TEST_F(Faults, ServerDownForTheWholeProbationDeliversTheReportLater) {
   auto& a = sandbox("server-down", "1.0.0", "beta");
   start(a);
+  // The server goes down as soon as the artifact is in (verifying or later), before the first
+  // check-in on the new version can happen: waiting for probation itself raced with that
+  // check-in, after which a commit is correct. Polled every 5 ms, well inside the time the agent
+  // needs to verify, stage, stop the old version and start the new one.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  bool downloaded = false;
+  while (!downloaded && std::chrono::steady_clock::now() < deadline) {
+    auto j = a.journal();
+    downloaded = j && j->state != UpdateState::idle && j->state != UpdateState::downloading;
+    if (!downloaded) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(downloaded);
+  server_->kill9();
   ASSERT_TRUE(eventually([&] {
     auto j = a.journal();
     return j && j->state == UpdateState::probation;
   }));
-  server_->kill9();
   // The new version keeps running; without a check-in on it, probation cannot pass.
   const auto failed_checkins = [&] {
     const std::string log = a.log_text();
