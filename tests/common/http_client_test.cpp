@@ -202,7 +202,9 @@ TEST(Transport, AStalledDownloadStopsWhenCancelled) {
                                             });
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, "cancelled");
-  EXPECT_EQ(got.bytes, kBlob.substr(0, 11));  // the headers' 10 bytes and the first drip
+  // The headers' 10 bytes, and the first drip if it came before the cancel: which of the two is
+  // a race between the drip and curl's progress poll, and either proves the point.
+  EXPECT_TRUE(got.bytes == kBlob.substr(0, 10) || got.bytes == kBlob.substr(0, 11)) << got.bytes;
 }
 
 // Under a bandwidth cap curl pauses after a burst to bring the average down; a cancel must still
