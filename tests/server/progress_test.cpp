@@ -13,10 +13,10 @@ std::string state_of(const http::Response& r) {
 
 TEST_F(Progress, TheAgentDetailShowsADownloadsPercentage) {
   auto a = enroll("downloader", "1.0.0");
-  protocol::CheckinRequest c{a.id, a.version, "linux", "x86_64", "downloading", 0, 0, std::nullopt,
-                             43};
-  auto r = call("POST", "/api/agent/v1/checkin", c.to_json(),
-                {{"Authorization", "Bearer " + a.token}});
+  protocol::CheckinRequest c{a.id, a.version, "linux",      "x86_64", "downloading",
+                             0,    0,         std::nullopt, 43};
+  auto r =
+      call("POST", "/api/agent/v1/checkin", c.to_json(), {{"Authorization", "Bearer " + a.token}});
   ASSERT_EQ(r.status, 200u) << r.body;
   auto detail = as(admin(), "GET", "/api/agents/" + a.id);
   ASSERT_EQ(detail.status, 200u) << detail.body;
@@ -28,7 +28,8 @@ TEST_F(Progress, TheAgentDetailShowsADownloadsPercentage) {
 
 TEST_F(Progress, APercentageOutsideADownloadOrAbove100IsRefused) {
   auto a = enroll("liar", "1.0.0");
-  for (auto [state, pct] : {std::pair<const char*, std::uint32_t>{"idle", 10}, {"downloading", 101}}) {
+  for (auto [state, pct] :
+       {std::pair<const char*, std::uint32_t>{"idle", 10}, {"downloading", 101}}) {
     protocol::CheckinRequest c{a.id, a.version, "linux", "x86_64", state, 0, 0, std::nullopt, pct};
     auto r = call("POST", "/api/agent/v1/checkin", c.to_json(),
                   {{"Authorization", "Bearer " + a.token}});
