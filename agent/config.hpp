@@ -50,8 +50,4 @@ struct AgentConfig {
 Expected<AgentConfig> load_agent_config(const std::string& path,
                                         const std::vector<std::string>& overrides = {});
 
-// This build's os and arch names ("linux"/"windows", "x86_64"/"aarch64").
-std::string build_os();
-std::string build_arch();
-
 }  // namespace rollout::agent

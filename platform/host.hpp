@@ -11,5 +11,9 @@ namespace rollout::platform {
 std::string host_name();
 // "not_found" when the OS offers none.
 Expected<std::string> machine_id();
+// The OS and architecture this binary was built for, as release manifests spell them
+// ("linux" / "windows", "x86_64" / "aarch64").
+std::string build_os();
+std::string build_arch();
 
 }  // namespace rollout::platform

@@ -2,24 +2,9 @@
 
 #include "common/config.hpp"
 #include "common/release.hpp"
+#include "platform/host.hpp"
 
 namespace rollout::agent {
-
-std::string build_os() {
-#if defined(_WIN32)
-  return "windows";
-#else
-  return "linux";
-#endif
-}
-
-std::string build_arch() {
-#if defined(__aarch64__) || defined(_M_ARM64)
-  return "aarch64";
-#else
-  return "x86_64";
-#endif
-}
 
 Expected<AgentConfig> load_agent_config(const std::string& path,
                                         const std::vector<std::string>& overrides) {
@@ -94,8 +79,8 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
   }
   if (c.release_keys.empty()) return required("", "release_keys").error();
   if (c.directive_keys.empty()) return required("", "directive_keys").error();
-  if (c.os.empty()) c.os = build_os();
-  if (c.arch.empty()) c.arch = build_arch();
+  if (c.os.empty()) c.os = platform::build_os();
+  if (c.arch.empty()) c.arch = platform::build_arch();
   while (c.server_url.size() > 8 && c.server_url.back() == '/') c.server_url.pop_back();
   return c;
 }

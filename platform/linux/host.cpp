@@ -24,4 +24,8 @@ Expected<std::string> machine_id() {
   return make_error("not_found", "no /etc/machine-id");
 }
 
+std::string build_os() {
+  return "linux";
+}
+
 }  // namespace rollout::platform

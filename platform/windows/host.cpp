@@ -40,4 +40,8 @@ Expected<std::string> machine_id() {
   return id;
 }
 
+std::string build_os() {
+  return "windows";
+}
+
 }  // namespace rollout::platform
