@@ -45,6 +45,7 @@ Expected<ServerConfig> load_server_config(const std::string& path,
     r.size("upload_limit", c.upload_limit);
     r.number<std::uint32_t>("password_cost", c.password_cost, 10, 20);
     r.one_of("log_level", c.log_level, {"debug", "info", "warn", "error"});
+    r.uint("log_retention_rows", c.log_retention_rows, 1000, 100'000'000);
     r.section("http", [&](config::Reader& h) {
       h.number<unsigned>("io_threads", c.io_threads, 1, 256);
       h.number<unsigned>("worker_threads", c.worker_threads, 1, 1024);

@@ -37,6 +37,8 @@ struct ServerConfig {
   std::uint64_t upload_limit = 256ull << 20;
   std::uint32_t password_cost = 15;  // scrypt N = 2^cost
   std::string log_level = "info";
+  // The logs table (the Logs page) keeps the newest this many entries.
+  std::uint64_t log_retention_rows = 100'000;
   // The standalone host (rollout-server): threads doing socket I/O, threads running handlers
   // (database calls), and how long a client may take to send its headers (and each body read).
   unsigned io_threads = 2;

@@ -95,8 +95,11 @@ class Store {
   virtual Status put_policy(const Policy& p) = 0;
   virtual Expected<std::vector<Policy>> list_policies() = 0;
 
-  // Server log entries.
+  // Server log entries. trim_logs keeps the newest `keep` entries and deletes the rest: anyone
+  // who can make the server log (a stranger's refused request, an endpoint's refused report)
+  // must not be able to grow the table without bound.
   virtual Status append_log(const LogEntry& e) = 0;
+  virtual Status trim_logs(std::uint64_t keep) = 0;
   virtual Expected<std::vector<LogEntry>> query_logs(const std::string& q,
                                                      const std::string& min_level,
                                                      std::size_t limit) = 0;

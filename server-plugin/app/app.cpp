@@ -2,6 +2,7 @@
 // session cookie with CSRF token, or the plugin host's identity), role check, handler, metrics.
 #include "server-plugin/app.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -30,6 +31,11 @@ void AppState::log(const std::string& level, const std::string& component,
     lf.emplace_back(k, v);
   }
   (void)store->append_log({0, now(), level, component, message, boost::json::serialize(f)});
+  const auto every = std::max<std::uint64_t>(1, cfg.log_retention_rows / 16);
+  if (logs_since_trim.fetch_add(1) + 1 >= every) {
+    logs_since_trim = 0;
+    (void)store->trim_logs(cfg.log_retention_rows);
+  }
   log::Logger logger(component);
   auto lvl = log::parse_level(level);
   logger.emit(lvl ? *lvl : log::Level::info, message, lf);

@@ -46,8 +46,10 @@ struct AppState {
   std::optional<auth::RateLimiter> login_limiter;  // from cfg.login_attempts / login_window
   Metrics metrics;
   std::function<std::int64_t()> now;  // Unix seconds
+  std::atomic<std::uint64_t> logs_since_trim{0};
 
-  // Writes an update-related event to the logs table (and the process log).
+  // Writes an update-related event to the logs table (and the process log), and every
+  // cfg.log_retention_rows / 16 entries trims the table to its newest cfg.log_retention_rows.
   void log(const std::string& level, const std::string& component, const std::string& message,
            const std::map<std::string, std::string>& fields = {});
 };

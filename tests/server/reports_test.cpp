@@ -245,6 +245,22 @@ TEST_F(Reports, FloodingIsCappedPerAgentPerHourWith429) {
   EXPECT_EQ(send(a, {rep(a, "1.1.0", "crash")}).status, 200u) << "an hour later";
 }
 
+// Every refusal is logged, so a hostile endpoint (or a stranger without a CSRF token) could grow
+// the logs table one request at a time. Every log entry goes through one place, which keeps the
+// table to its newest log_retention_rows entries, whoever makes the server log.
+TEST_F(Reports, RefusalsCannotGrowTheLogsTableWithoutBound) {
+  cfg_.log_retention_rows = 16;
+  Start();
+  auto liar = directed_to_1_1_0("log-flooder");
+  for (int i = 0; i < 40; ++i)
+    ASSERT_EQ(send(liar, {rep(liar, "1.1.0", "crash", "windows")}).status, 422u);
+  auto logs = store()->query_logs("", "", 1000).value();
+  EXPECT_LE(logs.size(), 16u);
+  ASSERT_FALSE(logs.empty());
+  EXPECT_NE(logs.front().message.find("refused"), std::string::npos)
+      << "the newest entries are kept: " << logs.front().message;
+}
+
 TEST_F(Reports, DirectedInstallAndTheRunningVersionCount) {
   auto a = directed_to_1_1_0("installer");
   ASSERT_EQ(send(a, {rep(a, "1.1.0", "success")}).status, 200u);

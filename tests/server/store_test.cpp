@@ -421,6 +421,21 @@ TEST_P(StoreTest, UsersSessionsTokensPoliciesLogs) {
   EXPECT_EQ(store_->query_logs("%_", "", 10).value().size(), 1u) << "wildcards are literal";
 }
 
+TEST_P(StoreTest, TrimLogsKeepsTheNewestEntries) {
+  for (int i = 1; i <= 30; ++i)
+    ASSERT_TRUE(store_->append_log({0, i, "info", "t", "entry " + std::to_string(i), "{}"}).ok());
+  ASSERT_TRUE(store_->trim_logs(40).ok());
+  EXPECT_EQ(store_->query_logs("", "", 100).value().size(), 30u) << "fewer than keep: all stay";
+  ASSERT_TRUE(store_->trim_logs(10).ok());
+  auto kept = store_->query_logs("", "", 100).value();
+  ASSERT_EQ(kept.size(), 10u);
+  EXPECT_EQ(kept.front().message, "entry 30") << "newest first";
+  EXPECT_EQ(kept.back().message, "entry 21");
+  ASSERT_TRUE(store_->append_log({0, 31, "info", "t", "entry 31", "{}"}).ok());
+  ASSERT_TRUE(store_->trim_logs(10).ok());
+  EXPECT_EQ(store_->query_logs("", "", 100).value().back().message, "entry 22");
+}
+
 // The all-time counts come from latest_attempts, kept by record_attempts; the windowed counts
 // rank the attempts themselves. With a window that holds everything both must agree, whatever the
 // order, ties, fractions and replays of the reports.

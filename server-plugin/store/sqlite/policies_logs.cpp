@@ -42,6 +42,16 @@ Status SqliteStore::append_log(const LogEntry& e) {
   return s->run();
 }
 
+Status SqliteStore::trim_logs(std::uint64_t keep) {
+  std::lock_guard lock(mu_);
+  // Ids only grow (AUTOINCREMENT) and rows leave only here, oldest first: the newest `keep` rows
+  // are the ids above max(id) - keep.
+  auto s = db_.prepare("DELETE FROM logs WHERE id <= (SELECT max(id) FROM logs) - ?");
+  if (!s) return s.error();
+  s->bind(1, static_cast<std::int64_t>(keep));
+  return s->run();
+}
+
 Expected<std::vector<LogEntry>> SqliteStore::query_logs(const std::string& q,
                                                         const std::string& min_level,
                                                         std::size_t limit) {

@@ -69,6 +69,7 @@ class SqliteStore final : public Store {
   Expected<std::vector<Policy>> list_policies() override;
 
   Status append_log(const LogEntry& e) override;
+  Status trim_logs(std::uint64_t keep) override;
   Expected<std::vector<LogEntry>> query_logs(const std::string& q, const std::string& min_level,
                                              std::size_t limit) override;
 
