@@ -21,6 +21,14 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
-# -L: the emulated dynamic loader finds the cross toolchain's libstdc++ and the arm64 libc there.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# -L /: the programs run on the arm64 runtime of the multiarch packages (libc6:arm64,
+# libstdc++6:arm64, libcurl4:arm64, ...), exactly as on a Debian arm64 machine. Never
+# -L /usr/aarch64-linux-gnu: there qemu takes the loader from the cross toolchain's
+# libc6-arm64-cross (2.36-8cross1) while that loader, searching /lib/aarch64-linux-gnu first (and
+# qemu falling back to the host path), loads libc.so.6 from libc6:arm64 (2.36-9+deb12u14). The two
+# builds disagree on the private `_rtld_global` layout (4512 vs 4520 bytes), so glibc's thread
+# stack lists are corrupt: a forked child spins in __reclaim_stacks and pthread_create spins in
+# get_cached_stack (qemu -d exec shows the list walk never reaching its head). That, not qemu,
+# was the "qemu-user 7.2 hangs on fork, cross-thread waits and curl" seen here.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /)
 

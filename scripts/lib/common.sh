@@ -34,7 +34,11 @@ ROLLOUT_PACKAGES=(
 # are not needed). Every package here is Multi-Arch: same, so none replaces its amd64 twin;
 # libyaml-cpp-dev is not (its :arm64 copy would remove the amd64 one), so only the arm64 runtime
 # library is installed and cmake/cross/yaml-cppConfig.cmake pairs it with the amd64 headers.
+# libc6:arm64 and libstdc++6:arm64 (pulled in by the others anyway) are the runtime every
+# cross-built program runs on under `qemu-aarch64 -L /`, one glibc build for loader and libc
+# (cmake/toolchains/aarch64-linux-gnu.cmake says why not the cross toolchain's copy).
 ROLLOUT_ARM64_PACKAGES=(
+  libc6:arm64 libstdc++6:arm64
   libssl-dev:arm64 libcurl4-openssl-dev:arm64 libyaml-cpp0.7:arm64
   libboost1.81-dev:arm64 libboost-json1.81-dev:arm64
   libgtest-dev:arm64 libgmock-dev:arm64 libsystemd-dev:arm64

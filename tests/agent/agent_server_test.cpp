@@ -38,8 +38,8 @@ TEST_F(AgentServer, RollbackDirectsADowngradeToThePreviousStable) {
   auto& a = sandbox("stable-1", "1.0.0", "stable");
   start(a);
   ASSERT_TRUE(eventually([&] { return count("1.1.0", "success") == 1; }));
-  auto rb =
-      ctl({"rollback", "1.1.0", "--os", "linux", "--arch", "x86_64", "--reason", "bad build"});
+  auto rb = ctl({"rollback", "1.1.0", "--os", "linux", "--arch", rollout::testing::target_arch(),
+                 "--reason", "bad build"});
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
   EXPECT_NE(rb.out.find("1 agent downgraded"), std::string::npos) << rb.out;
   ASSERT_TRUE(eventually([&] {

@@ -61,7 +61,8 @@ TEST_F(Attack, UnsignedManifest) {
 }
 
 TEST_F(Attack, ManifestSignedByAnUnknownKey) {
-  expect_refused(directive({manifest("1.1.0", "bytes", 1, "linux", "x86_64", &*attacker_key_)}),
+  expect_refused(directive({manifest("1.1.0", "bytes", 1, "linux", rollout::testing::target_arch(),
+                                     &*attacker_key_)}),
                  "release_invalid_signature");
 }
 
@@ -95,9 +96,9 @@ TEST_F(Attack, ArtifactSwappedBehindAValidManifest) {
 
 TEST_F(Attack, ManifestForAnotherProductSignedByTheReleaseKey) {
   // The release key signs every product the vendor ships; only this agent's own may install.
-  expect_refused(
-      directive({manifest("1.1.0", "bytes", 1, "linux", "x86_64", nullptr, "rollout-demo-agent")}),
-      "wrong_product", "rollout-demo-agent");
+  expect_refused(directive({manifest("1.1.0", "bytes", 1, "linux", rollout::testing::target_arch(),
+                                     nullptr, "rollout-demo-agent")}),
+                 "wrong_product", "rollout-demo-agent");
 }
 
 TEST_F(Attack, ADifferentDirectiveUnderAnAlreadyUsedSequence) {

@@ -2,6 +2,8 @@
 // server gone for the whole probation, and agent clocks skewed by two days.
 #include <signal.h>
 
+#include <algorithm>
+
 #include "tests/agent/fleet_fixture.hpp"
 #include "tests/agent/hostile_fixture.hpp"
 
@@ -19,9 +21,12 @@ class Faults : public StableFleet {
 
 TEST_F(Faults, DiskFullDuringDownloadFailsCleanlyWithStageDiskFull) {
   auto& a = sandbox("disk-full", "1.0.0", "beta");
-  // RLIMIT_FSIZE of 256 KiB: the journal and reports fit, the ~1 MiB artifact does not.
-  std::vector<std::string> argv{"/usr/bin/prlimit", "--fsize=262144", kAgentBin, "--config",
-                                a.config().string()};
+  // RLIMIT_FSIZE of half the artifact (at least 32 KiB): the journal, reports and log fit, the
+  // artifact does not (a Debug x86_64 demo agent is ~1 MiB, the Release aarch64 one ~80 KiB).
+  const auto limit = std::max<std::uintmax_t>(fs::file_size(artifact("1.1.0", "healthy")) / 2,
+                                              std::uintmax_t{32} * 1024);
+  std::vector<std::string> argv{"/usr/bin/prlimit", "--fsize=" + std::to_string(limit), kAgentBin,
+                                "--config", a.config().string()};
   a.process = std::make_unique<rollout::testing::Child>(argv, a.log().string());
   ASSERT_TRUE(eventually([&] { return count("1.1.0", "failure") == 1; }));
   auto h = history(a);

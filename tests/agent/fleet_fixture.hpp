@@ -19,6 +19,7 @@
 #include "common/http/client.hpp"
 #include "tests/testing/child.hpp"
 #include "tests/testing/real_server.hpp"
+#include "tests/testing/target.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::agent::test {
@@ -152,17 +153,19 @@ class Fleet : public ::testing::Test {
                std::uint64_t security_version = 1) {
     const auto art = artifact(version, behaviour);
     const auto man = dir_.path() / "artifacts" / (version + ".manifest");
-    auto s = rollout::testing::run(
-        {kCtlBin, "sign-release", "--key", server_->release_private_key().string(), "--artifact",
-         art.string(), "--version", version, "--os", "linux", "--arch", "x86_64",
-         "--security-version", std::to_string(security_version), "--out", man.string()});
+    auto s = rollout::testing::run({kCtlBin, "sign-release", "--key",
+                                    server_->release_private_key().string(), "--artifact",
+                                    art.string(), "--version", version, "--os", "linux", "--arch",
+                                    rollout::testing::target_arch(), "--security-version",
+                                    std::to_string(security_version), "--out", man.string()});
     ASSERT_EQ(s.exit_code, 0) << s.err;
     auto p = ctl({"publish", "--manifest", man.string(), "--artifact", art.string()});
     ASSERT_EQ(p.exit_code, 0) << p.err;
   }
 
   void promote(const std::string& version, bool force = true) {
-    std::vector<std::string> args{"promote", version, "--os", "linux", "--arch", "x86_64"};
+    std::vector<std::string> args{"promote", version,  "--os",
+                                  "linux",   "--arch", rollout::testing::target_arch()};
     if (force) args.insert(args.end(), {"--force", "--reason", "test"});
     auto r = ctl(args);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -188,7 +191,7 @@ class Fleet : public ::testing::Test {
             server_->directive_public_key().string() + "]\n" + "channel_hint: " + channel + "\n" +
             "machine_id: machine-" + name + "\n" + "hostname: " + name + "\n" +
             "poll_interval: 1s\nprobation: 2s\ncrash_limit: 2\nmax_backoff: 2s\n" +
-            "log_level: debug\n");
+            "log_level: debug\n" + rollout::testing::launcher_config());
     // Extra keys go into conf.d, which is layered over the file (and may override it).
     if (!extra_config.empty()) {
       fs::create_directories(a->dir / "conf.d");

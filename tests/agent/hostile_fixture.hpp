@@ -95,7 +95,8 @@ class Hostile : public ::testing::Test {
   // A release manifest for `bytes`, signed by `key` (the pinned release key by default).
   Envelope manifest(const std::string& version, const std::string& bytes,
                     std::uint64_t security_version = 1, const std::string& os = "linux",
-                    const std::string& arch = "x86_64", const crypto::PrivateKey* key = nullptr,
+                    const std::string& arch = rollout::testing::target_arch(),
+                    const crypto::PrivateKey* key = nullptr,
                     const std::string& product = "rollout-agent") {
     ReleaseManifest m;
     m.product = product;
@@ -173,7 +174,12 @@ class Hostile : public ::testing::Test {
             (dir_.path() / "release.pub").string() + "]\ndirective_keys: [" +
             (dir_.path() / "directive.pub").string() + "]\nmachine_id: hostile-test\n" +
             "poll_interval: 1s\nprobation: 1s\nmax_backoff: 2s\nlow_speed_time: 2s\n" +
-            "low_speed_bytes: 1000\nlog_level: debug\n" + extra_config);
+            "low_speed_bytes: 1000\nlog_level: debug\n" +
+            // A test that sets its own launcher owns the key.
+            (extra_config.find("launcher:") == std::string::npos
+                 ? rollout::testing::launcher_config()
+                 : "") +
+            extra_config);
     std::vector<std::string> argv{"/usr/bin/env", "ROLLOUT_DEMO_HEARTBEAT_MS=60000"};
     argv.insert(argv.end(), agent_env_.begin(), agent_env_.end());
     argv.insert(argv.end(), {kAgentBin, "--config", (dir_.path() / "agent.yaml").string()});

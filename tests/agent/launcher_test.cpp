@@ -12,8 +12,10 @@ class Launcher : public Hostile {};
 TEST_F(Launcher, RunsTheManagedAgentWithItsPathAndArguments) {
   const fs::path marker = dir_.path() / "launched";
   const fs::path script = dir_.path() / "launch.sh";
-  rollout::testing::write_file(
-      script, "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + marker.string() + "\nexec \"$2\"\n");
+  std::string run_it = "exec";  // the managed agent, through the emulator when cross-built
+  for (const auto& w : rollout::testing::emulator()) run_it += " " + w;
+  rollout::testing::write_file(script, "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + marker.string() +
+                                           "\n" + run_it + " \"$2\"\n");
   ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
   start_agent("launcher: [" + script.string() + ", --first]\narguments: [--an-argument]\n");
   ASSERT_TRUE(logged("managed agent started version=1.0.0"));

@@ -5,20 +5,31 @@
 # signed for linux/aarch64; an x86_64 release published beside them must be ignored.
 #   1.0.0 installed -> 1.1.0 (beta) upgrade: probation passes, `success` counted by the server
 #   1.2.0 crashes 1 s after start: reverted to 1.1.0 by the agent, `crash` counted with evidence
-# Asserts the server's counts (rolloutctl status --json) and the agent's current pointer and
-# journal. Every process it starts is stopped on exit.
+#     (SIGABRT and the panic line in the agent's history on the server)
+#   an x86_64 1.5.0 published beside them: never offered, never counted
+#   1.2.0 then 1.1.0 rolled back: the server directs a downgrade to the stable 1.0.0, `success`
+#     counted
+# Asserts the server's counts (rolloutctl status --json), its record of the agent, and the
+# agent's current pointer and journal. Every process it starts is stopped on exit.
+# qemu runs with -L / (the multiarch arm64 runtime): see cmake/toolchains/aarch64-linux-gnu.cmake
+# for why -L /usr/aarch64-linux-gnu hangs every fork and thread.
 # usage: aarch64_update.sh HOST_BIN_DIR CROSS_BIN_DIR WORK_DIR
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 HOST_BIN_DIR CROSS_BIN_DIR WORK_DIR" >&2; exit 2; }
 host=$1 cross=$2 work=$3
-fail() { echo "FAIL: $*" >&2; [ -f "$work/agent.log" ] && tail -30 "$work/agent.log" >&2; exit 1; }
-qemu=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
+fail() {
+  echo "FAIL: $*" >&2
+  if [ -f "$work/agent.log" ]; then tail -30 "$work/agent.log" >&2; fi
+  if [ -f "$work/state/journal.json" ]; then cat "$work/state/journal.json" >&2; fi
+  exit 1
+}
+qemu=(qemu-aarch64 -L /)
 ctl="$host/tools/rolloutctl"
 server="$host/server-plugin/rollout-server"
 agent="$cross/agent/rollout-agent"
 demo="$cross/agent/rollout-demo-agent"
 for b in "$ctl" "$server" "$agent" "$demo"; do [ -x "$b" ] || fail "$b not built"; done
-command -v qemu-aarch64 >/dev/null || fail "qemu-aarch64 missing (Debian package qemu-user)"
+qemu_path=$(command -v qemu-aarch64) || fail "qemu-aarch64 missing (Debian package qemu-user)"
 
 rm -rf "$work"
 mkdir -p "$work/keys" "$work/data" "$work/artifacts" "$work/root/versions/1.0.0"
@@ -87,7 +98,7 @@ enrollment_key: $enroll
 state_dir: $work/state
 install_root: $work/root
 executable: demo-agent
-launcher: [qemu-aarch64, -L, /usr/aarch64-linux-gnu]
+launcher: [$qemu_path, -L, /]  # the agent execs it: an absolute path
 release_keys: [$work/keys/release.pub]
 directive_keys: [$work/keys/directive.pub]
 channel_hint: beta
@@ -106,28 +117,66 @@ count() { # VERSION ARCH FIELD -> the server's count for that release
     '[.rollouts[] | select(.version == $v and .os == "linux" and .arch == $a) | .health[$f]]
      | first // 0'
 }
-wait_for() { # SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2 i
+counted() { [ "$(count "$1" "$2" "$3")" = "$4" ]; } # VERSION ARCH FIELD N
+wait_for() { # SECONDS DESCRIPTION COMMAND... (run afresh each time: no $(...) in COMMAND)
+  local end=$((SECONDS + $1)) limit=$1 what=$2
   shift 2
-  for i in $(seq 1 $((limit * 2))); do
-    "$@" && return 0
+  until "$@"; do
+    [ "$SECONDS" -lt "$end" ] || fail "$what within ${limit}s"
     sleep 0.5
   done
-  fail "$what within ${limit}s"
 }
 current() { readlink "$work/root/current"; }
-state() { jq -r .state "$work/state/journal.json" 2>/dev/null; }
+journal() { jq -r "$1" "$work/state/journal.json" 2>/dev/null; }
+agent_id() { jq -r .agent_id "$work/state/identity.json" 2>/dev/null; }
+agent_record() { # the server's view of this agent: GET /api/agents/{id}
+  curl -sf --max-time 10 --cacert "$work/tls.pem" -H "Authorization: Bearer $token" \
+    "$url/api/agents/$(agent_id)"
+}
+server_sees() { [ "$(agent_record | jq -r .current_version)" = "$1" ]; }
 
-wait_for 240 "1.1.0 reported success" test "$(count 1.1.0 aarch64 success)" = 1
+wait_for 180 "1.1.0 reported success" counted 1.1.0 aarch64 success 1
 [ "$(current)" = versions/1.1.0 ] || fail "current is $(current) after the upgrade"
-[ "$(state)" = committed ] || fail "journal state $(state) after the upgrade"
-echo "upgrade 1.0.0 -> 1.1.0 on aarch64: success counted, current -> versions/1.1.0" >&2
+[ "$(journal .state)" = committed ] || fail "journal state $(journal .state) after the upgrade"
+[ "$(journal .target_version)" = 1.1.0 ] || fail "journal target $(journal .target_version)"
+[ "$(journal .from_version)" = 1.0.0 ] || fail "journal from $(journal .from_version)"
+rec=$(agent_record) || fail "GET /api/agents/$(agent_id)"
+[ "$(jq -r '.os + "/" + .arch' <<<"$rec")" = linux/aarch64 ] || fail "agent recorded as $rec"
+wait_for 30 "the server to see 1.1.0 running" server_sees 1.1.0
+echo "${SECONDS}s: upgrade 1.0.0 -> 1.1.0 on aarch64: success counted, current -> versions/1.1.0" >&2
 
 release 1.2.0 crash-after:1 aarch64
-wait_for 240 "1.2.0 reported crash" test "$(count 1.2.0 aarch64 crash)" = 1
+wait_for 180 "1.2.0 reported crash" counted 1.2.0 aarch64 crash 1
 [ "$(current)" = versions/1.1.0 ] || fail "current is $(current) after the crash"
-[ "$(state)" = reverted ] || fail "journal state $(state) after the crash"
+[ "$(journal .state)" = reverted ] || fail "journal state $(journal .state) after the crash"
+[ "$(journal .target_version)" = 1.2.0 ] || fail "journal target $(journal .target_version)"
+journal '.bad_versions[]' | grep -qx 1.2.0 || fail "1.2.0 not marked bad in the journal"
+crash=$(agent_record | jq -c '[.history[] | select(.version == "1.2.0")]') ||
+  fail "GET /api/agents/$(agent_id)"
+[ "$(jq length <<<"$crash")" = 1 ] || fail "1.2.0 history: $crash"
+[ "$(jq -r '.[0].outcome' <<<"$crash")" = crash ] || fail "1.2.0 outcome: $crash"
+[ "$(jq -r '.[0].error_code' <<<"$crash")" = crash_limit ] || fail "1.2.0 error code: $crash"
+[ "$(jq -r '.[0].signal' <<<"$crash")" = 6 ] || fail "1.2.0 signal (SIGABRT expected): $crash"
+jq -r '.[0].stderr_tail' <<<"$crash" | grep -q "panic: simulated crash" ||
+  fail "1.2.0 stderr evidence: $crash"
 grep -q "1.5.0" "$work/agent.log" && fail "the aarch64 agent saw the x86_64 release"
 [ "$(count 1.5.0 x86_64 total)" = 0 ] || fail "an x86_64 release was counted"
 [ "$(count 1.1.0 aarch64 success)" = 1 ] || fail "1.1.0 success count changed"
-echo "1.2.0 crashed on aarch64: reverted to 1.1.0, crash counted; x86_64 1.5.0 untouched" >&2
+echo "${SECONDS}s: 1.2.0 crashed on aarch64: reverted to 1.1.0, crash counted with SIGABRT and its stderr;" \
+  "x86_64 1.5.0 untouched" >&2
+
+# The crashed release first (nobody is left on it: the agent reverted by itself), then 1.1.0:
+# the beta channel falls back to the stable 1.0.0 and the agent on 1.1.0 is told to downgrade.
+out=$(api rollback 1.2.0 --os linux --arch aarch64 --reason "e2e: crashes") ||
+  fail "rollback 1.2.0: $out"
+grep -q "0 agents downgraded" <<<"$out" || fail "rollback of 1.2.0: $out"
+out=$(api rollback 1.1.0 --os linux --arch aarch64 --reason "e2e: bad build") ||
+  fail "rollback 1.1.0: $out"
+grep -q "1 agent downgraded (to 1.0.0)" <<<"$out" || fail "rollback of 1.1.0: $out"
+wait_for 180 "the downgrade to 1.0.0 reported success" counted 1.0.0 aarch64 success 1
+[ "$(current)" = versions/1.0.0 ] || fail "current is $(current) after the rollback"
+[ "$(journal .state)" = committed ] || fail "journal state $(journal .state) after the rollback"
+[ "$(journal .target_version)" = 1.0.0 ] || fail "journal target $(journal .target_version)"
+[ "$(count 1.2.0 aarch64 crash)" = 1 ] || fail "1.2.0 crash count changed"
+[ "$(count 1.1.0 aarch64 success)" = 1 ] || fail "1.1.0 lost its success on rollback"
+echo "${SECONDS}s: 1.1.0 rolled back: the agent downgraded to 1.0.0 on the server's directive" >&2

@@ -157,8 +157,11 @@ step "arm64 rollout-agent (foreign architecture) under qemu-aarch64"
 new_agent_arm64=$(one "$new" 'rollout-agent_*_arm64.deb')
 dpkg -i "$new_agent_arm64" >/dev/null 2>&1 || fail "dpkg -i $(basename "$new_agent_arm64")"
 [ "$(dpkg-query -W -f='${Architecture}' rollout-agent)" = arm64 ] || fail "not the arm64 package"
-qemu-aarch64 -L /usr/aarch64-linux-gnu /usr/bin/rollout-agent --version | grep -q "^rollout-agent " ||
+# -L /: the arm64 runtime of the multiarch packages (cmake/toolchains/aarch64-linux-gnu.cmake).
+qemu-aarch64 -L / /usr/bin/rollout-agent --version | grep -q "^rollout-agent " ||
   fail "the installed arm64 rollout-agent does not run under qemu-aarch64"
+qemu-aarch64 -L / /usr/bin/rollout-agent --config /etc/rollout/agent.yaml --check-config >/dev/null ||
+  fail "the arm64 rollout-agent --check-config with its packaged config"
 dpkg --purge rollout-agent:arm64 >/dev/null 2>&1 || fail "dpkg --purge rollout-agent:arm64"
 
 step "the machine is as it was"
