@@ -13,7 +13,8 @@
 //
 // Outbox::tick is one pass and takes its time from `now` (tests drive it on a FakeClock); the
 // Worker runs ticks on a thread, waiting on a platform::Clock between them, woken early by
-// notify(). Outbox is used from one thread at a time; Worker::notify is thread-safe.
+// notify(); stopping it gives the lease up. Outbox is used from one thread at a time;
+// Worker::notify is thread-safe.
 #pragma once
 
 #include <chrono>
@@ -99,6 +100,9 @@ class Outbox {
   Outbox(Store& store, Sender& sender, OutboxOptions options, std::function<std::int64_t()> now);
   // One pass over every webhook (nothing at all while there is none). Errors are the store's.
   Expected<TickResult> tick();
+  // Gives the lease up (a clean stop), so that another server, or this one restarted, delivers
+  // at once instead of after the lease runs out.
+  void release();
 
  private:
   Status deliver(const Webhook& hook, const std::string& secret, TickResult& result);

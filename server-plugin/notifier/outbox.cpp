@@ -59,6 +59,11 @@ Expected<TickResult> Outbox::tick() {
   return result;
 }
 
+void Outbox::release() {
+  // An expiry of 0 has passed for everyone; only a holder's own lease moves (or a free one).
+  (void)store_.take_lease("webhooks", options_.instance, now_(), 0);
+}
+
 Status Outbox::deliver(const Webhook& hook, const std::string& secret, TickResult& result) {
   std::int64_t cursor = hook.cursor;  // as stored: every move is conditional on it
   std::uint32_t attempts = hook.attempts;
@@ -165,7 +170,10 @@ void Worker::start() {
 void Worker::stop() {
   stopping_ = true;
   wake_.notify();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+    outbox_.release();
+  }
 }
 
 void Worker::run() {

@@ -269,6 +269,13 @@ TEST_F(Notifier, TwoServersOnOneDatabaseDeliverEachEventOnce) {
   EXPECT_TRUE(rb->leader);
   EXPECT_EQ(rb->delivered, 1u);
   EXPECT_EQ(sender.audit_ids(), ids);
+  // A clean stop gives the lease up: the other server takes over at once.
+  b->release();
+  ids.push_back(event("rollback"));
+  auto ra = a->tick();
+  EXPECT_TRUE(ra->leader);
+  EXPECT_EQ(ra->delivered, 1u);
+  EXPECT_EQ(sender.audit_ids(), ids);
 }
 
 TEST_F(Notifier, ADeletedWebhookStopsAndTheLogIsBounded) {
