@@ -5,7 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "server-plugin/http/server.hpp"
@@ -290,6 +294,57 @@ TEST(WebhookConfig, GarbageIsRefusedNamingTheKey) {
                             "webhook_delivery:\n  allow_own_port: true\nwebhooks:\n"
                             "  - url: https://127.0.0.1:8443/\n    secret: 0123456789abcdef\n");
   EXPECT_TRUE(load_server_config((dir / "own.yaml").string()).ok());
+}
+
+}  // namespace
+}  // namespace rollout::server::testing
+
+namespace rollout::server::testing {
+namespace {
+
+// The README's verification block, run as written on a body and header the server makes.
+TEST(WebhookReadme, TheOpensslCheckAcceptsARealDeliveryAndRefusesATamperedOne) {
+  std::ifstream in(std::string(ROLLOUT_SOURCE_DIR) + "/README.md");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const auto marker = readme.find("<!-- webhook-verify:");
+  ASSERT_NE(marker, std::string::npos);
+  const auto open = readme.find("```sh\n", marker);
+  const auto close = readme.find("```", open + 6);
+  ASSERT_TRUE(open != std::string::npos && close != std::string::npos);
+  const std::string script = readme.substr(open + 6, close - open - 6);
+  rollout::testing::TempDir dir;
+  rollout::testing::write_file(dir / "verify.sh", script);
+  Event e;
+  e.id = 42;
+  e.at = 1'795'000'000;
+  e.user = "system";
+  e.action = "rollback";
+  e.version = "1.1.0";
+  e.os = "linux";
+  e.arch = "x86_64";
+  e.reason = "health of wave 1 is critical: \"quoted\" and 'single' $(not run)";
+  e.health_json = R"({"status":"critical","success":7,"failure":0,"crash":3})";
+  const std::string body = notify::body(e, "release.rolled_back");
+  const std::int64_t now = std::time(nullptr);
+  const std::string secret = "a secret with spaces & $ signs";
+  auto run = [&](const std::string& b, const std::string& sig) {
+    rollout::testing::write_file(dir / "body.json", b);
+    const std::string cmd = "cd '" + dir.path().string() + "' && SECRET='" + secret + "' SIG='" +
+                            sig + "' bash verify.sh > out 2>&1";
+    const int rc = std::system(cmd.c_str());
+    std::ifstream o(dir / "out");
+    std::stringstream got;
+    got << o.rdbuf();
+    return std::make_pair(rc, got.str());
+  };
+  const auto good = run(body, webhooks::signature_header(secret, now, body));
+  EXPECT_EQ(good.first, 0);
+  EXPECT_EQ(good.second, "verified\n");
+  EXPECT_NE(run(body + " ", webhooks::signature_header(secret, now, body)).second, "verified\n");
+  EXPECT_NE(run(body, webhooks::signature_header("other secret", now, body)).second, "verified\n");
+  EXPECT_NE(run(body, webhooks::signature_header(secret, now - 301, body)).second, "verified\n");
 }
 
 }  // namespace
