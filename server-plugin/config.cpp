@@ -92,6 +92,7 @@ Expected<ServerConfig> load_server_config(const std::string& path,
       r.fail("login_limit", "window must be at least 1s");
     r.section("webhook_delivery", [&](config::Reader& d) {
       auto& w = c.webhook_delivery;
+      d.boolean("enabled", w.enabled);
       d.boolean("allow_own_port", w.allow_own_port);
       d.boolean("allow_http", w.allow_http);
       d.string("ca_file", w.ca_file);

@@ -21,6 +21,9 @@ struct WebhookConfig {
 
 // How webhooks are delivered (`webhook_delivery:`).
 struct WebhookDeliveryConfig {
+  // Off: this server delivers nothing and records no health transitions (another server on the
+  // same database does); webhooks can still be managed through the API.
+  bool enabled = true;
   // Targets on this server's own loopback port (its admin API) are refused unless this is set.
   bool allow_own_port = false;
   bool allow_http = false;                    // plain http:// targets (tests, an internal relay)

@@ -320,6 +320,7 @@ Status start_webhooks(AppState& s) {
   s.webhook_sender = notify::make_curl_sender(s.webhook_policy, d.timeout, d.ca_file);
   s.webhook_outbox =
       std::make_unique<notify::Outbox>(*s.store, *s.webhook_sender, std::move(o), s.now);
+  if (!d.enabled) return {};
   s.webhook_worker =
       std::make_unique<notify::Worker>(*s.webhook_outbox, platform::system_clock(), d.interval);
   s.webhook_worker->start();
