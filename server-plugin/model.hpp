@@ -114,7 +114,10 @@ struct Event {
   std::int64_t id = 0;
   std::int64_t at = 0;
   std::string user;
-  std::string action;  // publish | promote | rollback | policy_update | user_add | token_create
+  // publish | promote | rollback | policy_update | user_add | token_create | webhook_add |
+  // webhook_delete | release_critical | release_blocked | stable_behind_beta (the last three by
+  // the webhook detector, actor "system")
+  std::string action;
   std::string version;
   std::string os;
   std::string arch;

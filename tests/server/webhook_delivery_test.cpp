@@ -349,3 +349,49 @@ TEST(WebhookReadme, TheOpensslCheckAcceptsARealDeliveryAndRefusesATamperedOne) {
 
 }  // namespace
 }  // namespace rollout::server::testing
+
+namespace rollout::server::testing {
+namespace {
+
+// The curl sender on its own against a loopback host: a redirect is a failure (not followed),
+// an answer over 64 KiB is a failure, and no proxy from the environment is used.
+TEST(WebhookSender, NoRedirectNoLongAnswerNoProxy) {
+  std::atomic<int> redirected_hits{0};
+  http::ServerOptions o;
+  o.port = 0;
+  o.worker_threads = 1;
+  http::Server target(o, [&](const http::Request& r) {
+    if (r.target == "/moved") {
+      http::Response moved = http::json_response(302, "{}");
+      moved.set_header("Location", "/elsewhere");
+      return moved;
+    }
+    if (r.target == "/elsewhere") ++redirected_hits;
+    if (r.target == "/long") return http::json_response(200, std::string(100 * 1024, ' '));
+    return http::json_response(200, "{}");
+  });
+  ASSERT_TRUE(target.start().ok());
+  webhooks::TargetPolicy p;
+  p.allow_http = true;
+  p.loopback = webhooks::TargetPolicy::Loopback::allow;
+  auto sender = notify::make_curl_sender(p, std::chrono::seconds(5), "");
+  const std::string base = "http://127.0.0.1:" + std::to_string(target.port());
+  ::setenv("http_proxy", "http://127.0.0.1:9", 1);  // a proxy that is not there
+  ::setenv("HTTP_PROXY", "http://127.0.0.1:9", 1);
+  const auto ok = sender->post(base + "/hook", "{}", "t=1,v1=00");
+  ::unsetenv("http_proxy");
+  ::unsetenv("HTTP_PROXY");
+  EXPECT_EQ(ok.status, 200) << ok.error;
+  EXPECT_TRUE(ok.error.empty()) << ok.error;
+  const auto moved = sender->post(base + "/moved", "{}", "t=1,v1=00");
+  EXPECT_EQ(moved.status, 302);
+  EXPECT_NE(moved.error.find("HTTP 302"), std::string::npos);
+  EXPECT_EQ(redirected_hits.load(), 0);
+  const auto longer = sender->post(base + "/long", "{}", "t=1,v1=00");
+  EXPECT_EQ(longer.status, 0);
+  EXPECT_NE(longer.error.find("too_large"), std::string::npos) << longer.error;
+  target.shutdown();
+}
+
+}  // namespace
+}  // namespace rollout::server::testing
