@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -154,6 +155,33 @@ TEST_F(WebhookServer, AReceiverOnLoopbackGetsSignedEventsInOrder) {
   auto log = deliveries(admin, id, 3);
   ASSERT_EQ(log.size(), 3u);
   for (const auto& d : log) EXPECT_EQ(d.outcome, "delivered");
+}
+
+// Two servers on one database, both with the webhook in their config: each event arrives once.
+TEST_F(WebhookServer, TwoServersOnOneDatabaseSendEachEventOnce) {
+  auto second = make_app_from(cfg_, [this] { return now_; });
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  auto admin = this->admin();
+  for (const char* v : {"1.0.0", "1.1.0", "1.2.0"}) {
+    ASSERT_EQ(publish(admin, v).status, 201u);
+    ASSERT_EQ(as(admin, "POST", std::string("/api/updates/rollouts/") + v + "/promote",
+                 R"({"os":"linux","arch":"x86_64","force":true,"reason":"r"})")
+                  .status,
+              200u);
+  }
+  EXPECT_EQ(receiver_->types(3).size(), 3u);
+  // A later event as a barrier: each webhook's events go out in order, so a duplicate of an
+  // earlier one would arrive before it.
+  ASSERT_EQ(as(admin, "POST", "/api/updates/rollouts/1.2.0/rollback",
+               R"({"os":"linux","arch":"x86_64","reason":"barrier"})")
+                .status,
+            200u);
+  EXPECT_EQ(receiver_->types(4).back(), "release.rolled_back");
+  std::set<std::int64_t> ids;
+  for (const auto& b : receiver_->bodies()) ids.insert(bj::parse(b).at("audit_id").as_int64());
+  EXPECT_EQ(receiver_->bodies().size(), 4u);
+  EXPECT_EQ(ids.size(), 4u);
+  second.value().reset();
 }
 
 TEST_F(WebhookServer, TheServersOwnPortIsRefusedAsAnAddressAndAsAName) {
