@@ -60,6 +60,10 @@ class Reader {
   void one_of(std::string_view key, std::string& out,
               std::initializer_list<std::string_view> allowed);
   void section(std::string_view key, const std::function<void(Reader&)>& fn);
+  // A list of mappings (`webhooks: [{url: ..., secret: ...}]`): `fn` reads item i with the
+  // prefix "key[i]." in messages; unknown keys in an item are errors like anywhere else.
+  void section_list(std::string_view key, std::size_t max_items,
+                    const std::function<void(Reader&, std::size_t)>& fn);
 
   // Records a failure found by the caller's own validation, located at `key`.
   void fail(std::string_view key, const std::string& problem);

@@ -4,7 +4,9 @@
 #include <filesystem>
 
 #include "common/config.hpp"
+#include "common/files.hpp"
 #include "common/protocol.hpp"
+#include "server-plugin/webhooks.hpp"
 
 namespace rollout::server {
 namespace {
@@ -14,6 +16,36 @@ void bp(config::Reader& r, std::string_view key, std::uint32_t& out) {
   double v = out / 10000.0;
   r.ratio(key, v);
   out = static_cast<std::uint32_t>(std::lround(v * 10000.0));
+}
+
+// One `webhooks:` entry: a URL the target rules accept, exactly one of secret / secret_file (at
+// least 16 bytes), a known event filter.
+void webhook_entry(config::Reader& w, const ServerConfig& c, WebhookConfig& out) {
+  out = WebhookConfig{};
+  std::string secret_file;
+  w.string("url", out.url, 2048);
+  w.string("secret", out.secret, 1024);
+  w.string("secret_file", secret_file);
+  w.string_list("events", out.events, 16);
+  if (!w.ok()) return;
+  if (out.url.empty()) return w.fail("url", "is required");
+  webhooks::TargetPolicy p;
+  p.allow_http = c.webhook_delivery.allow_http;
+  p.own_port = c.listen_port;
+  if (c.webhook_delivery.allow_own_port) p.loopback = webhooks::TargetPolicy::Loopback::allow;
+  if (auto t = webhooks::parse_target(out.url, p); !t) return w.fail("url", t.error().message);
+  if (out.secret.empty() == secret_file.empty())
+    return w.fail("secret", "give exactly one of secret and secret_file");
+  if (!secret_file.empty()) {
+    auto text = read_file_capped(secret_file, 4096);
+    if (!text) return w.fail("secret_file", "cannot be read: " + text.error().message);
+    out.secret = *text;
+    while (!out.secret.empty() && (out.secret.back() == '\n' || out.secret.back() == '\r'))
+      out.secret.pop_back();
+  }
+  if (out.secret.size() < 16)
+    return w.fail(secret_file.empty() ? "secret" : "secret_file", "must be at least 16 bytes");
+  if (auto st = webhooks::validate_filter(out.events); !st) w.fail("events", st.error().message);
 }
 
 }  // namespace
@@ -59,6 +91,31 @@ Expected<ServerConfig> load_server_config(const std::string& path,
       r.fail("http", "read_timeout must be at least 1s");
     if (r.ok() && c.login_window < std::chrono::seconds(1))
       r.fail("login_limit", "window must be at least 1s");
+    r.section("webhook_delivery", [&](config::Reader& d) {
+      auto& w = c.webhook_delivery;
+      d.boolean("enabled", w.enabled);
+      d.boolean("allow_own_port", w.allow_own_port);
+      d.boolean("allow_http", w.allow_http);
+      d.string("ca_file", w.ca_file);
+      d.duration("interval", w.interval);
+      d.duration("timeout", w.timeout);
+      d.duration("lease", w.lease);
+      d.uint("keep_deliveries", w.keep_deliveries, 1, 100'000);
+      if (d.ok() && w.interval < std::chrono::milliseconds(100))
+        d.fail("interval", "must be at least 100ms");
+      if (d.ok() && (w.timeout < std::chrono::seconds(1) || w.timeout > std::chrono::minutes(5)))
+        d.fail("timeout", "must be between 1s and 5m");
+      if (d.ok() && w.lease < w.timeout * 2) d.fail("lease", "must be at least twice the timeout");
+    });
+    // A layer that lists webhooks replaces the list of the layers before it.
+    std::vector<WebhookConfig> hooks;
+    bool listed = false;
+    r.section_list("webhooks", 64, [&](config::Reader& w, std::size_t i) {
+      listed = true;
+      hooks.resize(i + 1);
+      webhook_entry(w, c, hooks[i]);
+    });
+    if (listed && r.ok()) c.webhooks = std::move(hooks);
     r.section("health", [&](config::Reader& h) {
       auto& t = c.thresholds;
       bp(h, "healthy_success", t.healthy_success_bp);

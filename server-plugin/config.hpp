@@ -11,6 +11,29 @@
 
 namespace rollout::server {
 
+// A webhook from the config (`webhooks:` list). Its id is derived from the URL, so the same
+// entry keeps its place in the audit trail across restarts.
+struct WebhookConfig {
+  std::string url;
+  std::string secret;  // from `secret`, or read from `secret_file` at load
+  std::vector<std::string> events{"*"};
+};
+
+// How webhooks are delivered (`webhook_delivery:`).
+struct WebhookDeliveryConfig {
+  // Off: this server delivers nothing and records no health transitions (another server on the
+  // same database does); webhooks can still be managed through the API.
+  bool enabled = true;
+  // Targets on this server's own loopback port (its admin API) are refused unless this is set.
+  bool allow_own_port = false;
+  bool allow_http = false;                    // plain http:// targets (tests, an internal relay)
+  std::string ca_file;                        // empty: the system trust store
+  std::chrono::milliseconds interval{5'000};  // how often the worker looks for new events
+  std::chrono::milliseconds timeout{10'000};  // one delivery, connect included
+  std::chrono::milliseconds lease{60'000};    // how long one server keeps the delivery role
+  std::uint64_t keep_deliveries = 200;        // delivery log rows kept per webhook
+};
+
 struct ServerConfig {
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;
@@ -49,6 +72,8 @@ struct ServerConfig {
   std::uint32_t login_attempts = 5;
   std::chrono::milliseconds login_window{60'000};
   Thresholds thresholds;
+  std::vector<WebhookConfig> webhooks;
+  WebhookDeliveryConfig webhook_delivery;
 };
 
 // Loads `path` plus `path`'s sibling conf.d/ and the overrides. Errors name file, line and key.

@@ -114,7 +114,10 @@ struct Event {
   std::int64_t id = 0;
   std::int64_t at = 0;
   std::string user;
-  std::string action;  // publish | promote | rollback | policy_update | user_add | token_create
+  // publish | promote | rollback | policy_update | user_add | token_create | webhook_add |
+  // webhook_delete | release_critical | release_blocked | stable_behind_beta (the last three by
+  // the webhook detector, actor "system")
+  std::string action;
   std::string version;
   std::string os;
   std::string arch;
@@ -159,6 +162,37 @@ struct LogEntry {
   std::string component;
   std::string message;
   std::string fields_json;
+};
+
+// A webhook subscription (issue #13) and its place in the audit trail: `cursor` is the id of the
+// last event delivered or given up, `attempts` the failed tries of the next wanted event, due
+// again at `next_attempt_at`. A config webhook (source "config") keeps its secret in the config,
+// so `secret` is empty in the store.
+struct Webhook {
+  std::string id;
+  std::string url;
+  std::string secret;
+  std::vector<std::string> events;
+  std::string source;  // config | api
+  std::string created_by;
+  std::int64_t created_at = 0;
+  std::int64_t cursor = 0;
+  std::uint32_t attempts = 0;
+  std::int64_t next_attempt_at = 0;
+};
+
+// One delivery attempt, as the admins' delivery log shows it.
+struct WebhookDelivery {
+  std::int64_t id = 0;
+  std::string webhook_id;
+  std::int64_t event_id = 0;
+  std::string event_type;
+  std::uint32_t attempt = 0;  // 1-based
+  std::int64_t status = 0;    // HTTP status, 0 when no answer came
+  std::string outcome;        // delivered | failed | gave_up
+  std::string error;
+  std::int64_t at = 0;
+  std::int64_t duration_ms = 0;
 };
 
 using CountsByRelease = std::map<ReleaseKey, Counts>;

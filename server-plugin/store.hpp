@@ -81,6 +81,40 @@ class Store {
   virtual Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
                                                    const std::optional<ReleaseKey>& key) = 0;
 
+  // The events after `after_id`, oldest first: what a webhook's cursor has not passed yet.
+  virtual Expected<std::vector<Event>> events_after(std::int64_t after_id, std::size_t limit) = 0;
+
+  // Webhooks (issue #13). insert_webhook starts the cursor at the newest event (a new webhook
+  // is told what happens from now on); "duplicate_webhook" for an existing id.
+  virtual Status insert_webhook(const Webhook& w) = 0;
+  // The config's webhooks: new ones inserted as above, known ones get the URL and filter of the
+  // config (their cursor kept), config webhooks no longer listed are removed with their log.
+  virtual Status sync_config_webhooks(const std::vector<Webhook>& hooks) = 0;
+  virtual Expected<std::vector<Webhook>> list_webhooks() = 0;
+  virtual Expected<std::optional<Webhook>> get_webhook(const std::string& id) = 0;
+  // False when there was no such webhook. Removes its delivery log too.
+  virtual Expected<bool> delete_webhook(const std::string& id) = 0;
+  // Moves a webhook's place only if its cursor is still `expected_cursor` (another server, or
+  // a delete, did not get there first); false otherwise.
+  virtual Expected<bool> update_webhook_cursor(const std::string& id, std::int64_t expected_cursor,
+                                               std::int64_t cursor, std::uint32_t attempts,
+                                               std::int64_t next_attempt_at) = 0;
+  // Appends to the delivery log and keeps only the newest `keep` rows of that webhook.
+  virtual Status add_webhook_delivery(const WebhookDelivery& d, std::size_t keep) = 0;
+  // Newest first.
+  virtual Expected<std::vector<WebhookDelivery>> list_webhook_deliveries(const std::string& id,
+                                                                         std::size_t limit) = 0;
+  // The lease `name` for `holder` until `expires_at`, if it is free (expired) or already
+  // holder's: one conditional update, so of several servers exactly one holds it.
+  virtual Expected<bool> take_lease(const std::string& name, const std::string& holder,
+                                    std::int64_t now, std::int64_t expires_at) = 0;
+  // The health detector's last-seen state per subject. swap_watch sets `value` only if the
+  // stored one is still `expected` (nullopt: no row yet); true when this call changed it.
+  virtual Expected<std::optional<std::string>> get_watch(const std::string& subject) = 0;
+  virtual Expected<bool> swap_watch(const std::string& subject,
+                                    const std::optional<std::string>& expected,
+                                    const std::string& value) = 0;
+
   // Users, sessions, API tokens.
   virtual Status insert_user(const User& u) = 0;
   virtual Expected<std::optional<User>> get_user(const std::string& username) = 0;

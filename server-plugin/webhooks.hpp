@@ -85,6 +85,8 @@ struct Event {
   std::string reason;                 // the admin's reason, or the rule's message
   std::optional<std::string> rule;    // the gate rule that fired (automatic decisions)
   std::optional<std::uint64_t> wave;  // 1-based, for rollout events
+  std::int64_t audit_id = 0;          // the audit event's id ("audit_id"; left out when 0)
+  std::string detail_json;            // the audit event's detail object ("detail"), if any
 };
 
 // The JSON body, serialised once: the signature is over exactly these bytes.

@@ -204,6 +204,32 @@ void Reader::section(std::string_view key, const std::function<void(Reader&)>& f
   if (auto st = child->finish(); !st && !error_) error_ = st.error();
 }
 
+void Reader::section_list(std::string_view key, std::size_t max_items,
+                          const std::function<void(Reader&, std::size_t)>& fn) {
+  Found f;
+  if (error_ || !find(key, f)) return;
+  if (f.value.IsNull()) return;
+  if (!f.value.IsSequence()) return fail_at(f.line, key, "must be a list");
+  if (f.value.size() > max_items) {
+    return fail_at(f.line, key, "has more than " + std::to_string(max_items) + " items");
+  }
+  std::size_t i = 0;
+  for (const auto& item : f.value) {
+    const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+    if (!item.IsMap()) return fail_at(line_of(item), name, "must be a mapping of keys");
+    if (auto st = check_duplicate_keys(item, source_); !st) {
+      error_ = st.error();
+      return;
+    }
+    auto child =
+        std::make_unique<Reader>(std::make_shared<Node>(Node{item}), source_, prefix_ + name + ".");
+    fn(*child, i);
+    if (auto st = child->finish(); !st && !error_) error_ = st.error();
+    if (error_) return;
+    ++i;
+  }
+}
+
 Status Reader::finish() {
   if (error_) return *error_;
   for (const auto& kv : map_->node) {

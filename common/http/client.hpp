@@ -37,6 +37,12 @@ struct TransportOptions {
   // Called regularly during long transfers so the single-threaded agent can keep supervising
   // its managed process.
   std::function<void()> on_progress;
+  // When set, every address libcurl is about to connect to (after its own DNS resolution, for
+  // every attempt and redirect) is passed here first, and a refusal fails the request with that
+  // error: a name that resolves to a forbidden address is refused at the socket, so DNS
+  // rebinding cannot slip past a check made earlier. A proxy would hide the real target, so
+  // with a check set no proxy is used (the environment's included).
+  std::function<Status(std::string_view address, std::uint16_t port)> connect_check;
 };
 
 struct Request {

@@ -1,5 +1,8 @@
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
@@ -175,6 +178,32 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return 0;
 }
 
+// CURLOPT_OPENSOCKETFUNCTION: the address curl resolved and is about to connect to, checked
+// before the socket exists.
+curl_socket_t on_open_socket(void* user, curlsocktype purpose, struct curl_sockaddr* addr) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (purpose != CURLSOCKTYPE_IPCXN || !addr) return CURL_SOCKET_BAD;
+  char text[INET6_ADDRSTRLEN] = {};
+  std::uint16_t port = 0;
+  if (addr->family == AF_INET && addr->addrlen >= sizeof(sockaddr_in)) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr->addr);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    port = ntohs(in->sin_port);
+  } else if (addr->family == AF_INET6 && addr->addrlen >= sizeof(sockaddr_in6)) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr->addr);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    port = ntohs(in6->sin6_port);
+  } else {
+    t.error = make_error("forbidden_target", "refusing a connection that is not IPv4 or IPv6");
+    return CURL_SOCKET_BAD;
+  }
+  if (auto st = t.options->connect_check(text, port); !st) {
+    t.error = st.error();
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(addr->family, addr->socktype, addr->protocol);
+}
+
 class CurlTransport final : public Transport {
  public:
   explicit CurlTransport(TransportOptions options) : options_(std::move(options)) {
@@ -291,6 +320,11 @@ class CurlTransport final : public Transport {
     curl_easy_setopt(easy, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
     if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
     if (!options_.proxy.empty()) curl_easy_setopt(easy, CURLOPT_PROXY, options_.proxy.c_str());
+    if (options_.connect_check) {
+      curl_easy_setopt(easy, CURLOPT_PROXY, "");  // "" = no proxy, the environment's neither
+      curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, &on_open_socket);
+      curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, &t);
+    }
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT,
                      static_cast<long>(options_.connect_timeout.count()));
     curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options_.low_speed_bytes));
@@ -307,7 +341,9 @@ class CurlTransport final : public Transport {
   }
 
   static Error transfer_error(CURLcode rc, const Transfer& t, const std::string& url) {
-    if (t.error && (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK)) return *t.error;
+    if (t.error &&
+        (rc == CURLE_WRITE_ERROR || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_COULDNT_CONNECT))
+      return *t.error;
     std::string code = "network";
     if (rc == CURLE_OPERATION_TIMEDOUT) code = "timeout";
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR ||

@@ -9,6 +9,7 @@
 
 #include "common/files.hpp"
 #include "common/log.hpp"
+#include "common/protocol.hpp"
 #include "server-plugin/app/handlers.hpp"
 #include "server-plugin/app/state.hpp"
 #include "server-plugin/auth/password.hpp"
@@ -76,6 +77,10 @@ const std::vector<Route>& routes() {
       {"GET", "/api/logs", Access::viewer, query_logs},
       {"POST", "/api/users", Access::admin, add_user},
       {"POST", "/api/tokens", Access::viewer, create_token},
+      {"GET", "/api/webhooks", Access::admin, list_webhooks},
+      {"POST", "/api/webhooks", Access::admin, add_webhook},
+      {"DELETE", "/api/webhooks/{id}", Access::admin, delete_webhook},
+      {"GET", "/api/webhooks/{id}/deliveries", Access::admin, webhook_deliveries},
       {"GET", "/metrics", Access::viewer, metrics},
       {"GET", "/healthz", Access::open, healthz},
       // Pages hold no data (their scripts call the API above), so anyone may fetch them.
@@ -291,6 +296,43 @@ Status bootstrap_admin(AppState& s) {
   return {};
 }
 
+// The config's webhooks into the store (their secrets stay here), and the delivery worker.
+Status start_webhooks(AppState& s) {
+  const auto& d = s.cfg.webhook_delivery;
+  s.webhook_policy.allow_http = d.allow_http;
+  s.webhook_policy.own_port = s.cfg.listen_port;
+  if (d.allow_own_port) s.webhook_policy.loopback = webhooks::TargetPolicy::Loopback::allow;
+  notify::OutboxOptions o;
+  o.instance = protocol::new_uuid();
+  o.lease = std::chrono::duration_cast<std::chrono::seconds>(d.lease);
+  o.keep_deliveries = static_cast<std::size_t>(d.keep_deliveries);
+  o.thresholds = s.cfg.thresholds;
+  o.stale_after = std::chrono::duration_cast<std::chrono::seconds>(s.cfg.stale_stable_after);
+  std::vector<Webhook> hooks;
+  for (const auto& w : s.cfg.webhooks) {
+    if (auto t = webhooks::parse_target(w.url, s.webhook_policy); !t)
+      return make_error("invalid_config", "webhooks: " + t.error().message);
+    Webhook h;
+    h.id = notify::config_webhook_id(w.url);
+    h.url = w.url;
+    h.events = w.events;
+    h.source = "config";
+    h.created_by = "config";
+    h.created_at = s.now();
+    o.config_secrets[h.id] = w.secret;
+    hooks.push_back(std::move(h));
+  }
+  if (auto st = s.store->sync_config_webhooks(hooks); !st) return st.error().context("webhooks");
+  s.webhook_sender = notify::make_curl_sender(s.webhook_policy, d.timeout, d.ca_file);
+  s.webhook_outbox =
+      std::make_unique<notify::Outbox>(*s.store, *s.webhook_sender, std::move(o), s.now);
+  if (!d.enabled) return {};
+  s.webhook_worker =
+      std::make_unique<notify::Worker>(*s.webhook_outbox, platform::system_clock(), d.interval);
+  s.webhook_worker->start();
+  return {};
+}
+
 }  // namespace
 
 std::vector<RouteSpec> route_table() {
@@ -330,6 +372,7 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
   if (!store) return store.error();
   s->store = std::move(store.value());
   if (auto st = bootstrap_admin(*s); !st) return st.error();
+  if (auto st = start_webhooks(*s); !st) return st.error();
   return std::unique_ptr<App>(std::make_unique<AppImpl>(std::move(s)));
 }
 

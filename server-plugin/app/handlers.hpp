@@ -36,6 +36,12 @@ http::Response create_token(AppState& s, Ctx& c);
 http::Response metrics(AppState& s, Ctx& c);
 http::Response healthz(AppState& s, Ctx& c);
 
+// webhooks_api.cpp (admin only): the webhooks, never their secrets, and each one's delivery log.
+http::Response list_webhooks(AppState& s, Ctx& c);
+http::Response add_webhook(AppState& s, Ctx& c);
+http::Response delete_webhook(AppState& s, Ctx& c);
+http::Response webhook_deliveries(AppState& s, Ctx& c);
+
 // pages.cpp: the pages and their assets, embedded at build time.
 http::Response page_root(AppState& s, Ctx& c);
 http::Response page_updates(AppState& s, Ctx& c);

@@ -18,6 +18,7 @@
 #include "server-plugin/auth/rate_limit.hpp"
 #include "server-plugin/config.hpp"
 #include "server-plugin/http/message.hpp"
+#include "server-plugin/notifier.hpp"
 #include "server-plugin/store.hpp"
 
 namespace rollout::server {
@@ -47,7 +48,17 @@ struct AppState {
   Metrics metrics;
   std::function<std::int64_t()> now;  // Unix seconds
   std::atomic<std::uint64_t> logs_since_trim{0};
+  // Webhook delivery (notifier.hpp); `webhook_worker` is declared last so that it stops before
+  // anything it uses goes away.
+  webhooks::TargetPolicy webhook_policy;
+  std::unique_ptr<notify::Sender> webhook_sender;
+  std::unique_ptr<notify::Outbox> webhook_outbox;
+  std::unique_ptr<notify::Worker> webhook_worker;
 
+  // Tells the webhook worker that an audit event may be waiting (after a commit).
+  void notify_webhooks() {
+    if (webhook_worker) webhook_worker->notify();
+  }
   // Writes an update-related event to the logs table (and the process log), and every
   // cfg.log_retention_rows / 16 entries trims the table to its newest cfg.log_retention_rows.
   void log(const std::string& level, const std::string& component, const std::string& message,

@@ -71,6 +71,7 @@ http::Response internal_error(const Error& e) {
 Status audit(AppState& s, const Event& e) {
   auto id = s.store->append_event(e);
   if (!id) return id.error();
+  s.notify_webhooks();  // the worker reads the trail once this transaction has committed
   return {};
 }
 

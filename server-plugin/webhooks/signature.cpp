@@ -114,6 +114,12 @@ std::string body(const Event& e) {
   };
   if (e.rule) o["rule"] = *e.rule;
   if (e.wave) o["wave"] = *e.wave;
+  if (e.audit_id != 0) o["audit_id"] = e.audit_id;
+  if (!e.detail_json.empty()) {
+    boost::json::error_code ec;
+    auto detail = boost::json::parse(e.detail_json, ec);
+    if (!ec && detail.is_object() && !detail.as_object().empty()) o["detail"] = detail;
+  }
   return boost::json::serialize(o);
 }
 

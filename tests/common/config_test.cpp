@@ -161,6 +161,45 @@ TEST(Config, LayerErrorsNameTheirSource) {
   EXPECT_FALSE(st.ok());
 }
 
+// A list of mappings: each item read by the same function, errors named "key[i].sub" with the
+// item's line; anything but a list of mappings is refused.
+TEST(Config, SectionListsReadEachItemAndNameItsIndex) {
+  struct Item {
+    std::string url;
+    std::uint64_t n = 1;
+  };
+  auto read = [](const std::string& yaml, std::vector<Item>& out) {
+    return load_string(yaml, "/etc/x.yaml", [&out](Reader& r) {
+      r.section_list("hooks", 3, [&](Reader& item, std::size_t i) {
+        out.resize(i + 1);
+        item.string("url", out[i].url);
+        item.uint("n", out[i].n, 1, 9);
+      });
+      return r.finish();
+    });
+  };
+  std::vector<Item> items;
+  ASSERT_TRUE(read("hooks:\n  - url: a\n  - url: b\n    n: 3\n", items).ok());
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1].url, "b");
+  EXPECT_EQ(items[1].n, 3u);
+  EXPECT_EQ(items[0].n, 1u);
+  const std::pair<const char*, const char*> bad[] = {
+      {"hooks:\n  - url: a\n  - url: b\n    n: 30\n", "line 4: 'hooks[1].n'"},
+      {"hooks:\n  - url: a\n    colour: red\n", "line 3: unknown key 'hooks[0].colour'"},
+      {"hooks: {url: a}\n", "'hooks' must be a list"},
+      {"hooks: [a]\n", "'hooks[0]' must be a mapping"},
+      {"hooks: [{url: a}, {url: b}, {url: c}, {url: d}]\n", "more than 3"},
+      {"hooks:\n  - url: a\n    url: b\n", "'url' appears twice"},
+  };
+  for (const auto& [yaml, want] : bad) {
+    std::vector<Item> ignored;
+    auto st = read(yaml, ignored);
+    ASSERT_FALSE(st.ok()) << yaml;
+    EXPECT_NE(st.error().message.find(want), std::string::npos) << st.error().message;
+  }
+}
+
 TEST(Config, UnitParsers) {
   EXPECT_EQ(parse_duration("500ms").value(), 500ms);
   EXPECT_EQ(parse_duration("7d").value(), std::chrono::hours(168));

@@ -52,6 +52,40 @@ TEST(Transport, RefusesPlainHttpUnlessAllowed) {
   EXPECT_TRUE(check_url_allowed("https://x", o).ok());
 }
 
+// The check sees the address libcurl resolved and connects to, also for a name, and a refusal
+// means no connection at all: the server never gets a request.
+TEST(Transport, ConnectCheckSeesTheResolvedAddressAndRefusesBeforeConnecting) {
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    c.write(ScriptedServer::response(200, "{}"));
+  });
+  std::vector<std::pair<std::string, std::uint16_t>> seen;
+  auto o = test_options();
+  bool allow = false;
+  o.connect_check = [&](std::string_view address, std::uint16_t port) -> Status {
+    seen.emplace_back(std::string(address), port);
+    if (allow && address == "127.0.0.1") return {};
+    return make_error("forbidden_target", "refused " + std::string(address));
+  };
+  auto t = make_curl_transport(o);
+  const std::string by_name = "http://localhost:" + std::to_string(server.port()) + "/hook";
+  auto refused = t->post_json(by_name, "{}", "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, "forbidden_target") << refused.error().message;
+  EXPECT_TRUE(server.requests().empty());
+  ASSERT_FALSE(seen.empty());
+  bool saw_loopback = false;
+  for (const auto& [address, port] : seen) {
+    EXPECT_EQ(port, server.port());
+    saw_loopback = saw_loopback || address == "127.0.0.1" || address == "::1";
+  }
+  EXPECT_TRUE(saw_loopback);  // the name was resolved before the check
+  allow = true;
+  auto ok = t->post_json(server.url("/hook"), "{}", "");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(server.requests().size(), 1u);
+}
+
 TEST(Transport, PostsJsonWithBearerTokenAndReadsRetryAfter) {
   ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
     c.write(ScriptedServer::response(503, "{\"error\":\"busy\",\"message\":\"later\"}",

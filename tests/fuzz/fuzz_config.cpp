@@ -27,6 +27,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       h.uint("min_attempts", n, 1, 1000);
       h.ratio("success", ratio);
     });
+    r.section_list("hooks", 8, [&](rollout::config::Reader& item, std::size_t) {
+      item.string("url", url);
+      item.string_list("events", keys);
+      item.boolean("flag", flag);
+    });
     return r.finish();
   });
   return 0;

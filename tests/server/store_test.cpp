@@ -19,6 +19,11 @@
 namespace rollout::server {
 namespace {
 
+// What the migrations after 3 add (5: webhooks), dropped to make a database of an older schema.
+constexpr const char* kDropWebhookTables =
+    "DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE notify_watch; "
+    "DROP TABLE notify_lease; ";
+
 // The same suite runs against every backend: each parameter makes a fresh store URL.
 struct Backend {
   std::string name;
@@ -674,12 +679,13 @@ TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db,
-                   "DROP TABLE latest_attempts; DROP INDEX attempts_received; "
-                   "DROP TABLE agent_releases; DELETE FROM schema_migrations WHERE version >= 2",
-                   nullptr, nullptr, nullptr),
-      SQLITE_OK)
+  ASSERT_EQ(sqlite3_exec(db,
+                         (std::string("DROP TABLE latest_attempts; DROP INDEX attempts_received; "
+                                      "DROP TABLE agent_releases; ") +
+                          kDropWebhookTables + "DELETE FROM schema_migrations WHERE version >= 2")
+                             .c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
       << "back to the first schema, as an older rollout-server left it";
   sqlite3_close(db);
   auto upgraded = open_store("sqlite:" + path).value();
@@ -726,10 +732,12 @@ TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
   }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db, "DROP TABLE agent_releases; DELETE FROM schema_migrations WHERE version = 3",
-                   nullptr, nullptr, nullptr),
-      SQLITE_OK)
+  ASSERT_EQ(sqlite3_exec(db,
+                         (std::string("DROP TABLE agent_releases; ") + kDropWebhookTables +
+                          "DELETE FROM schema_migrations WHERE version >= 3")
+                             .c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
       << "back to schema 2, as an older rollout-server left it";
   sqlite3_close(db);
   auto upgraded = open_store("sqlite:" + path).value();

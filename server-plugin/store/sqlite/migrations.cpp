@@ -109,6 +109,33 @@ INSERT INTO agent_releases (agent_id, version, os, arch, how, first_at)
   WHERE NOT EXISTS (SELECT 1 FROM agent_releases x WHERE x.agent_id = a.id
     AND x.version = a.current_version AND x.os = a.os AND x.arch = a.arch);
 )sql",
+    // 4: reserved for the waves' own tables (issue #13, merged from its own branch in this
+    // place); an empty step here so that the webhook tables below are migration 5 everywhere.
+    R"sql(SELECT 1;)sql",
+    // 5: webhook notifications (issue #13), new tables only. Each webhook's cursor over the audit
+    // trail is its durable outbox: the id of the last event delivered (or given up), with the
+    // failed attempts of the next one and when to try it again. A config webhook's secret stays
+    // in the config (secret = ''). The delivery log is trimmed to the newest rows per webhook.
+    // notify_watch holds the last state the health detector saw per subject (a release's health,
+    // an (os, arch)'s stable lag), changed only by a conditional update, so a transition becomes
+    // one audit event even with several servers. notify_lease: which server delivers, until when.
+    R"sql(
+CREATE TABLE webhooks (
+  id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL DEFAULT '',
+  events TEXT NOT NULL, source TEXT NOT NULL CHECK (source IN ('config', 'api')),
+  created_by TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,
+  cursor INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE webhook_deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, event_id INTEGER NOT NULL,
+  event_type TEXT NOT NULL, attempt INTEGER NOT NULL, status INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'failed', 'gave_up')),
+  error TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL, duration_ms INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);
+CREATE TABLE notify_watch (subject TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE notify_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
+INSERT INTO notify_lease (name, holder, expires_at) VALUES ('webhooks', '', 0);
+)sql",
 };
 
 }  // namespace

@@ -56,6 +56,25 @@ class SqliteStore final : public Store {
   Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
                                            const std::optional<ReleaseKey>& key) override;
 
+  Expected<std::vector<Event>> events_after(std::int64_t after_id, std::size_t limit) override;
+
+  Status insert_webhook(const Webhook& w) override;
+  Status sync_config_webhooks(const std::vector<Webhook>& hooks) override;
+  Expected<std::vector<Webhook>> list_webhooks() override;
+  Expected<std::optional<Webhook>> get_webhook(const std::string& id) override;
+  Expected<bool> delete_webhook(const std::string& id) override;
+  Expected<bool> update_webhook_cursor(const std::string& id, std::int64_t expected_cursor,
+                                       std::int64_t cursor, std::uint32_t attempts,
+                                       std::int64_t next_attempt_at) override;
+  Status add_webhook_delivery(const WebhookDelivery& d, std::size_t keep) override;
+  Expected<std::vector<WebhookDelivery>> list_webhook_deliveries(const std::string& id,
+                                                                 std::size_t limit) override;
+  Expected<bool> take_lease(const std::string& name, const std::string& holder, std::int64_t now,
+                            std::int64_t expires_at) override;
+  Expected<std::optional<std::string>> get_watch(const std::string& subject) override;
+  Expected<bool> swap_watch(const std::string& subject, const std::optional<std::string>& expected,
+                            const std::string& value) override;
+
   Status insert_user(const User& u) override;
   Expected<std::optional<User>> get_user(const std::string& username) override;
   Expected<std::size_t> user_count() override;
