@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "server-plugin/health.hpp"
+#include "server-plugin/waves.hpp"
 
 namespace rollout::server {
 
@@ -47,6 +48,11 @@ struct ServerConfig {
   std::uint32_t login_attempts = 5;
   std::chrono::milliseconds login_window{60'000};
   Thresholds thresholds;
+  // Stable rollouts in waves (issue #13): the plan a promotion starts with ("waves:" section;
+  // `all_at_once: true` or `steps: [100%]` moves every stable agent at once, as before waves,
+  // with no gate), and how often the server evaluates the rollouts in progress.
+  waves::Plan waves;
+  std::chrono::milliseconds waves_evaluate_interval{30'000};
 };
 
 // Loads `path` plus `path`'s sibling conf.d/ and the overrides. Errors name file, line and key.
