@@ -70,7 +70,8 @@ TEST_F(WavesE2e, ACrashingReleaseReachesOnlyWaveOneAndIsRolledBackByTheServer) {
   promote("1.1.0");
   const auto w = row("1.1.0").at("waves").as_object();
   const auto first = w.at("per_wave").as_array()[0].at("agents").to_number<std::size_t>();
-  EXPECT_EQ(first, 2u) << "20 % of 6, at least min_first_wave";
+  // 20 % of the bucket space, raised to hold at least min_first_wave (the ids decide the rest).
+  EXPECT_GE(first, 2u);
   ASSERT_TRUE(eventually([&] { return waves_state("1.1.0") == "rolled_back"; }))
       << bj::serialize(row("1.1.0"));
   EXPECT_TRUE(row("1.1.0").at("blocked").as_bool());
@@ -138,7 +139,9 @@ TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
   ASSERT_EQ(adv.size(), 2u);
   for (const auto& e : adv) {
     EXPECT_EQ(e.at("user").as_string(), "system");
-    EXPECT_EQ(e.at("detail").at("rule").as_string(), "healthy_soaked");
+    // A wave whose buckets hold no agent beyond the ones before it passes at once.
+    const std::string rule(e.at("detail").at("rule").as_string());
+    EXPECT_TRUE(rule == "healthy_soaked" || rule == "no_new_agents") << rule;
   }
   auto done = events("rollout_completed");
   ASSERT_EQ(done.size(), 1u);
