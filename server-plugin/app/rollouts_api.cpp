@@ -71,25 +71,31 @@ http::Response list_rollouts(AppState& s, Ctx&) {
     if (va && vb && *va != *vb) return *va > *vb;
     return std::tie(a->key.os, a->key.arch) < std::tie(b->key.os, b->key.arch);
   });
-  // Rollouts in waves: what each one in the table has let in so far (agents listed only when one
-  // exists).
+  // Rollouts in waves: what each one in progress has let in so far, counted per wave (the agents
+  // are loaded only while one is in progress); a finished one shows its end state only.
   std::map<ReleaseKey, bj::object> progress;
   auto recs = s.store->list_rollout_records();
   if (!recs) return internal_error(recs.error());
-  if (!recs->empty()) {
-    auto agents = s.store->list_agents();
-    if (!agents) return internal_error(agents.error());
-    for (const auto& rec : *recs) {
-      auto live = wave_rollouts::decode(rec);
-      if (!live) return internal_error(live.error());
-      const Release* rel = nullptr;
-      for (const auto& r : *releases)
-        if (r.key == rec.key) rel = &r;
-      if (!rel) continue;
-      auto seen = wave_rollouts::observe(s, *live, *rel, *agents, *policies);
-      if (!seen) return internal_error(seen.error());
-      progress[rec.key] = wave_rollouts::progress_json(s, *live, *seen, *rel);
+  std::optional<std::vector<Agent>> agents;
+  for (const auto& rec : *recs) {
+    auto live = wave_rollouts::decode(rec);
+    if (!live) return internal_error(live.error());
+    const Release* rel = nullptr;
+    for (const auto& r : *releases)
+      if (r.key == rec.key) rel = &r;
+    if (!rel) continue;
+    if (!live->in_progress()) {
+      progress[rec.key] = wave_rollouts::end_state_json(*live);
+      continue;
     }
+    if (!agents) {
+      auto all = s.store->list_agents();
+      if (!all) return internal_error(all.error());
+      agents = std::move(all.value());
+    }
+    auto seen = wave_rollouts::observe(s, *live, *rel, *agents, *policies);
+    if (!seen) return internal_error(seen.error());
+    progress[rec.key] = wave_rollouts::progress_json(s, *live, *seen, *rel);
   }
   const std::int64_t now = s.now();
   const auto stale_after =

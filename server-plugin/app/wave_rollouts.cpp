@@ -505,6 +505,20 @@ http::Response manual(AppState& s, const ReleaseKey& key, Manual what, const std
                               "the rollout kept changing while this request ran; try again");
 }
 
+bj::object end_state_json(const Live& l) {
+  return bj::object{{"state", l.rec.state},
+                    {"rule", l.rec.rule},
+                    {"reason", l.rec.reason},
+                    {"status_rule", l.rec.rule},
+                    {"status", l.rec.reason},
+                    {"wave", l.memory.wave + 1},
+                    {"waves", l.wave_count()},
+                    {"previous_version", l.rec.previous_version},
+                    {"next_wave_in_s", nullptr},
+                    {"soak_s", l.plan.soak.count()},
+                    {"hysteresis_s", l.plan.hysteresis.count()}};
+}
+
 bj::object progress_json(AppState& s, const Live& l, const Seen& seen, const Release& rel) {
   const std::int64_t now = s.now();
   bj::array waves_out;

@@ -74,7 +74,9 @@ enum class Manual { pause, resume, advance, all, abort };
 http::Response manual(AppState& s, const ReleaseKey& key, Manual what, const std::string& user,
                       const std::string& reason);
 
-// The "waves" object of a row of GET /api/updates/rollouts.
+// The "waves" object of a row of GET /api/updates/rollouts: with the counts for a rollout in
+// progress, or only the end state (state, rule, reason, wave, waves) for a finished one.
+boost::json::object end_state_json(const Live& live);
 boost::json::object progress_json(AppState& s, const Live& live, const Seen& seen,
                                   const Release& rel);
 

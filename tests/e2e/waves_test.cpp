@@ -133,7 +133,7 @@ TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
   EXPECT_TRUE(all_on(agents, "1.1.0"));
   const auto w = row("1.1.0").at("waves").as_object();
   EXPECT_EQ(w.at("wave").as_int64(), 3);
-  EXPECT_EQ(w.at("on_release").as_int64(), 6);
+  EXPECT_EQ(row("1.1.0").at("stable_agents").as_int64(), 6);
   EXPECT_EQ(count("1.1.0", "success"), 6);
   auto adv = events("rollout_advanced");
   ASSERT_EQ(adv.size(), 2u);

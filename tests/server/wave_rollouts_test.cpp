@@ -164,7 +164,9 @@ TEST_F(Waves, AHealthyReleaseSoaksAdvancesAndCompletes) {
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].user, "system");
   EXPECT_EQ(waves().at("state").as_string(), "complete");
-  EXPECT_EQ(waves().at("on_release").as_int64(), 10);
+  EXPECT_EQ(waves().at("wave").as_int64(), 2);
+  EXPECT_FALSE(waves().contains("per_wave")) << "a finished rollout shows its end state only";
+  EXPECT_EQ(row(admin_, "1.1.0").at("stable_agents").as_int64(), 10);
 }
 
 TEST_F(Waves, ACrashingReleaseRollsBackAutomaticallyAfterTheHysteresis) {

@@ -41,7 +41,7 @@ export function progress(r) {
   const tip = w.state === 'rolled_back' && w.reason ? withTip(Object.assign(state, { tabIndex: 0 }), w.reason, 'left') : state;
   return el('div', { class: `waves-progress ${w.state}`, 'data-waves': `${r.version}|${r.os}|${r.arch}` },
     el('span', { class: 'wave-n', text: `Wave ${w.wave} of ${w.waves}` }),
-    el('span', { class: 'wave-share', text: `${w.on_release}/${counted(w.stable_agents, 'stable agent')} on it (${share}%)` }),
+    w.per_wave ? el('span', { class: 'wave-share', text: `${w.on_release}/${counted(w.stable_agents, 'stable agent')} on it (${share}%)` }) : null,
     tip,
     next ? el('span', { class: 'wave-next', text: next }) : null);
 }
@@ -55,6 +55,7 @@ export function detailBlock(r) {
     box.append(el('p', { text: `Agents not let in yet stay on ${w.previous_version}. Each wave soaks ${duration(w.soak_s)} ` +
       `once its agents have updated; an automatic action waits ${duration(w.hysteresis_s)}.` }));
   }
+  if (!w.per_wave) return box;  // a finished rollout: its end state only
   const t = el('table', { class: 'waves' },
     el('thead', {}, el('tr', {}, ['Wave', 'Share', 'Agents', 'On release', 'Success', 'Failure', 'Crash', '']
       .map((h) => el('th', { scope: 'col', text: h })))),
