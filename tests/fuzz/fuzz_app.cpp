@@ -32,6 +32,7 @@ rollout::server::App* app() {
     cfg.directive_key = (dir / "d.key").string();
     cfg.release_keys = {(dir / "r.pub").string()};
     cfg.enrollment_keys = {"k"};
+    cfg.waves_evaluate_interval = std::chrono::milliseconds(0);  // no timer: the input decides
     auto a = rollout::server::make_app_from(cfg, [] { return std::int64_t{1'795'000'000}; });
     if (!a) abort();
     return std::move(a.value());
