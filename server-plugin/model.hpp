@@ -150,6 +150,9 @@ struct Policy {
   std::optional<std::string> channel;
   std::optional<std::string> window_start;  // "HH:MM" UTC
   std::optional<std::string> window_end;
+  // How a stable rollout in waves reaches these agents: "waves" (their hash decides their wave)
+  // or "all_at_once" (let in with wave 1: a lab site, a client that wants fixes at once).
+  std::optional<std::string> rollout;
 };
 
 struct LogEntry {

@@ -149,7 +149,7 @@ http::Response checkin(AppState& s, Ctx& c) {
     std::optional<Release> target = t.beta;
     bool held = false;  // a stable rollout in waves has not let this agent in yet
     if (pol.channel != "beta") {
-      auto stable = wave_rollouts::stable_target(*s.store, agent, t, *releases);
+      auto stable = wave_rollouts::stable_target(*s.store, agent, pol, t, *releases);
       if (!stable) return stable.error();
       target = std::move(stable->target);
       held = stable->held;

@@ -44,8 +44,14 @@ std::string memory_json(const waves::Memory& m) {
                                   {"prior_agents", m.prior_agents}});
 }
 
-bool is_stable_agent(const Agent& a, const ReleaseKey& key, const std::vector<Policy>& policies) {
-  return a.os == key.os && a.arch == key.arch && resolve_policy(a, policies).channel == "stable";
+// The stable agents of the release's (os, arch): nullopt for any other; else whether their
+// policy lets them in at once (with wave 1) rather than by their hash.
+std::optional<bool> stable_at_once(const Agent& a, const ReleaseKey& key,
+                                   const std::vector<Policy>& policies) {
+  if (a.os != key.os || a.arch != key.arch) return std::nullopt;
+  const Resolved r = resolve_policy(a, policies);
+  if (r.channel != "stable") return std::nullopt;
+  return r.rollout == "all_at_once";
 }
 
 }  // namespace
@@ -205,7 +211,9 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
   }
   std::vector<std::uint32_t> buckets;
   for (const auto& a : *agents) {
-    if (is_stable_agent(a, rel.key, *policies)) buckets.push_back(waves::bucket(a.id, rel.key));
+    // Agents let in at once by their policy do not take a place in wave 1's count.
+    if (auto at_once = stable_at_once(a, rel.key, *policies); at_once && !*at_once)
+      buckets.push_back(waves::bucket(a.id, rel.key));
   }
   Live l;
   l.plan = plan;
@@ -245,8 +253,8 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
                false, health, bj::serialize(detail)});
 }
 
-Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Targets& t,
-                                     const std::vector<Release>& releases) {
+Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Resolved& pol,
+                                     const Targets& t, const std::vector<Release>& releases) {
   StableTarget out{t.stable, false};
   if (!t.stable) return out;
   auto rec = store.get_rollout(t.stable->key);
@@ -254,7 +262,9 @@ Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Tar
   if (!*rec || ((*rec)->state != "rolling_out" && (*rec)->state != "paused")) return out;
   auto l = decode(**rec);
   if (!l) return l.error();
-  const std::size_t wave = waves::wave_of(waves::bucket(agent.id, l->rec.key), l->thresholds);
+  const std::size_t wave = pol.rollout == "all_at_once"
+                               ? 0
+                               : waves::wave_of(waves::bucket(agent.id, l->rec.key), l->thresholds);
   if (wave <= l->memory.wave) return out;
   out.held = true;
   out.target.reset();
@@ -280,8 +290,9 @@ Expected<Seen> observe(AppState& s, const Live& l, const Release& rel,
   seen.per_wave.resize(l.wave_count());
   Counts open;
   for (const auto& a : agents) {
-    if (!is_stable_agent(a, rel.key, policies)) continue;
-    const std::size_t w = waves::wave_of(waves::bucket(a.id, rel.key), l.thresholds);
+    const auto at_once = stable_at_once(a, rel.key, policies);
+    if (!at_once) continue;
+    const std::size_t w = *at_once ? 0 : waves::wave_of(waves::bucket(a.id, rel.key), l.thresholds);
     auto& pw = seen.per_wave[w];
     ++seen.stable_agents;
     ++pw.agents;

@@ -48,8 +48,9 @@ struct StableTarget {
   std::optional<Release> target;
   bool held = false;
 };
-Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Targets& t,
-                                     const std::vector<Release>& releases);
+// `pol` is the agent's resolved policy: rollout "all_at_once" lets it in with wave 1.
+Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Resolved& pol,
+                                     const Targets& t, const std::vector<Release>& releases);
 
 // What the gate sees of one rollout, and each wave's own counts for the page.
 struct WaveCounts {

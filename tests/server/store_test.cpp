@@ -405,12 +405,20 @@ TEST_P(StoreTest, UsersSessionsTokensPoliciesLogs) {
   ASSERT_TRUE(store_->insert_api_token({"th", "alice", "ci", 5}).ok());
   EXPECT_EQ(store_->get_api_token("th").value()->username, "alice");
 
-  ASSERT_TRUE(store_->put_policy({"default", "", "stable", "22:00", "04:00"}).ok());
-  ASSERT_TRUE(store_->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt}).ok());
-  ASSERT_TRUE(store_->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_->put_policy({"default", "", "stable", "22:00", "04:00", "all_at_once"}).ok());
+  ASSERT_TRUE(
+      store_->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(
+      store_->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt, std::nullopt}).ok());
   auto policies = store_->list_policies().value();
   ASSERT_EQ(policies.size(), 2u);
   EXPECT_EQ(policies[1].channel, "stable") << "put replaces";
+  EXPECT_EQ(policies[0].rollout, "all_at_once");
+  EXPECT_FALSE(policies[1].rollout.has_value());
+  EXPECT_FALSE(
+      store_->put_policy({"client", "acme", std::nullopt, std::nullopt, std::nullopt, "sometimes"})
+          .ok())
+      << "a rollout style is waves or all_at_once";
 
   ASSERT_TRUE(store_->append_log({0, 1, "info", "rollout", "promoted 1.0.0", "{}"}).ok());
   ASSERT_TRUE(
@@ -508,7 +516,8 @@ TEST_P(StoreTest, AgentPopulationGroupsByWhatDecidesTheChannel) {
   add("lab-1", "1.0.0", "lab", "beta");
   add("lab-2", "1.0.0", "lab", "beta");
   add("lab-3", "1.1.0", "lab", "beta");
-  ASSERT_TRUE(store_->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(
+      store_->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt, std::nullopt}).ok());
   auto groups = store_->agent_population().value();
   std::map<std::string, std::uint64_t> by;
   std::uint64_t total = 0;
@@ -776,12 +785,15 @@ TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE latest_attempts; DROP INDEX attempts_received; "
                          "DROP TABLE agent_releases; DROP TABLE rollouts; "
+                         "ALTER TABLE policies DROP COLUMN rollout; "
                          "DELETE FROM schema_migrations WHERE version >= 2",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << "back to the first schema, as an older rollout-server left it";
   sqlite3_close(db);
-  auto upgraded = open_store("sqlite:" + path).value();
+  auto reopened = open_store("sqlite:" + path);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  auto upgraded = std::move(reopened.value());
   const auto c = upgraded->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
   EXPECT_EQ(c.failure, 1u) << "a1: .5 is after .25";
   EXPECT_EQ(c.success, 0u);
@@ -827,6 +839,7 @@ TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          "DROP TABLE agent_releases; DROP TABLE rollouts; "
+                         "ALTER TABLE policies DROP COLUMN rollout; "
                          "DELETE FROM schema_migrations WHERE version >= 3",
                          nullptr, nullptr, nullptr),
             SQLITE_OK)

@@ -347,6 +347,28 @@ TEST_F(Waves, WithNothingToFallBackToTheGatePausesInsteadOfRollingBack) {
   EXPECT_EQ(events("rollout_paused")[0].user, "system");
 }
 
+TEST_F(Waves, APolicyCanLetItsAgentsInAtOnce) {
+  auto bad = as(admin_, "PUT", "/api/policies",
+                R"({"scope":"agent","scope_id":"x","rollout":"sometimes"})");
+  EXPECT_EQ(bad.status, 400u) << bad.body;
+  std::set<std::string> lab;
+  for (int i = 0; i < 3; ++i) {
+    lab.insert(stable_[static_cast<std::size_t>(i)].id);
+    auto put = as(admin_, "PUT", "/api/policies",
+                  bj::serialize(bj::object{{"scope", "agent"},
+                                           {"scope_id", stable_[static_cast<std::size_t>(i)].id},
+                                           {"rollout", "all_at_once"}}));
+    ASSERT_EQ(put.status, 200u) << put.body;
+  }
+  ASSERT_EQ(promote("1.1.0").status, 200u);
+  const auto sent = checkin_all();
+  for (const auto& id : lab) EXPECT_TRUE(sent.count(id)) << id << " is let in at once";
+  // They join wave 1 and are judged with it; the hash still picks wave 1's own share.
+  const auto first = waves().at("per_wave").as_array()[0].at("agents").as_int64();
+  EXPECT_EQ(static_cast<std::int64_t>(sent.size()), first);
+  EXPECT_GE(first, 5) << "the 3 at once plus at least min_first_wave by hash";
+}
+
 TEST(Ticker, RunsOnItsIntervalOnTheFakeClock) {
   platform::FakeClock clock;
   clock.set_auto_advance(false);

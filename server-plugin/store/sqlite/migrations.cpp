@@ -121,6 +121,7 @@ CREATE TABLE rollouts (
   rule TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
   rev INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
   PRIMARY KEY (version, os, arch));
+ALTER TABLE policies ADD COLUMN rollout TEXT CHECK (rollout IN ('waves', 'all_at_once'));
 )sql",
 };
 
