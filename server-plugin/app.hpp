@@ -45,6 +45,11 @@ class App {
   // routes are admitted with the JSON cap: handle() answers them without needing the body.
   virtual http::Admission admit(const http::Request& head,
                                 const std::optional<Identity>& host_identity) = 0;
+  // Evaluates the stable rollouts in waves now and applies the gate's decisions; the number of
+  // transitions. The App does this by itself every waves.evaluate_interval (on a thread of its
+  // own, unless the interval is 0) and after each report batch. Thread-safe; with several
+  // servers on one database each decision still happens once.
+  virtual Expected<std::size_t> evaluate_rollouts() = 0;
 };
 
 // One route: method, path pattern (e.g. "/api/updates/rollouts/{version}/promote") and who may

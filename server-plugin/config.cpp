@@ -48,6 +48,65 @@ void webhook_entry(config::Reader& w, const ServerConfig& c, WebhookConfig& out)
   if (auto st = webhooks::validate_filter(out.events); !st) w.fail("events", st.error().message);
 }
 
+// "waves:": steps as percentages ("1%", "10%", ...) or fractions, durations with the usual units.
+void read_waves(config::Reader& w, ServerConfig& c) {
+  auto& p = c.waves;
+  std::vector<std::string> steps;
+  w.string_list("steps", steps, 16);
+  if (w.ok() && !steps.empty()) {
+    p.cumulative_bp.clear();
+    for (const auto& text : steps) {
+      std::string t = text;
+      const bool percent = !t.empty() && t.back() == '%';
+      if (percent) t.pop_back();
+      double v = -1;
+      try {
+        std::size_t used = 0;
+        v = std::stod(t, &used);
+        if (used != t.size()) v = -1;
+      } catch (...) {
+        v = -1;
+      }
+      if (percent) v /= 100.0;
+      if (!(v > 0.0 && v <= 1.0)) {
+        w.fail("steps", "'" + text + "' must be a share like 10% (above 0, at most 100%)");
+        return;
+      }
+      p.cumulative_bp.push_back(static_cast<std::uint32_t>(std::lround(v * waves::kBuckets)));
+    }
+  }
+  bool all = false;
+  w.boolean("all_at_once", all);
+  if (all) p.cumulative_bp = {waves::kBuckets};
+  w.uint("min_first_wave", p.min_first_wave, 0, 1'000'000);
+  std::chrono::milliseconds soak = p.soak, hyst = p.hysteresis, max_wait = p.max_wait;
+  w.duration("soak", soak);
+  w.duration("hysteresis", hyst);
+  w.duration("max_wait", max_wait);
+  p.soak = std::chrono::duration_cast<std::chrono::seconds>(soak);
+  p.hysteresis = std::chrono::duration_cast<std::chrono::seconds>(hyst);
+  p.max_wait = std::chrono::duration_cast<std::chrono::seconds>(max_wait);
+  bp(w, "updated", p.updated_bp);
+  std::string on = p.on_critical == waves::OnBad::rollback ? "rollback" : "pause";
+  w.one_of("on_critical", on, {"rollback", "pause"});
+  p.on_critical = on == "rollback" ? waves::OnBad::rollback : waves::OnBad::pause;
+  w.duration("evaluate_interval", c.waves_evaluate_interval);
+  if (!w.ok()) return;
+  if (c.waves_evaluate_interval < std::chrono::seconds(1)) {
+    w.fail("evaluate_interval", "must be at least 1s");
+    return;
+  }
+  if (p.max_wait.count() <= 0) {
+    w.fail("max_wait", "must be at least 1s");
+    return;
+  }
+  if (auto st = waves::validate(p); !st) {
+    const std::string& m = st.error().message;
+    w.fail(m.find("'updated'") != std::string::npos ? "updated" : "steps",
+           m.substr(m.find(": ") == std::string::npos ? 0 : m.find(": ") + 2));
+  }
+}
+
 }  // namespace
 
 Expected<ServerConfig> load_server_config(const std::string& path,
@@ -130,6 +189,7 @@ Expected<ServerConfig> load_server_config(const std::string& path,
       h.duration("min_soak", soak);
       t.min_soak = std::chrono::duration_cast<std::chrono::seconds>(soak);
     });
+    r.section("waves", [&](config::Reader& w) { read_waves(w, c); });
     if (r.ok() && (c.tls_cert_file.empty() != c.tls_key_file.empty())) {
       r.fail("listen", "needs both tls_cert_file and tls_key_file, or neither");
     }

@@ -8,6 +8,7 @@
 
 #include "common/error.hpp"
 #include "server-plugin/health.hpp"
+#include "server-plugin/waves.hpp"
 
 namespace rollout::server {
 
@@ -74,6 +75,11 @@ struct ServerConfig {
   Thresholds thresholds;
   std::vector<WebhookConfig> webhooks;
   WebhookDeliveryConfig webhook_delivery;
+  // Stable rollouts in waves (issue #13): the plan a promotion starts with ("waves:" section;
+  // `all_at_once: true` or `steps: [100%]` moves every stable agent at once, as before waves,
+  // with no gate), and how often the server evaluates the rollouts in progress.
+  waves::Plan waves;
+  std::chrono::milliseconds waves_evaluate_interval{30'000};
 };
 
 // Loads `path` plus `path`'s sibling conf.d/ and the overrides. Errors name file, line and key.

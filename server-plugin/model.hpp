@@ -153,6 +153,9 @@ struct Policy {
   std::optional<std::string> channel;
   std::optional<std::string> window_start;  // "HH:MM" UTC
   std::optional<std::string> window_end;
+  // How a stable rollout in waves reaches these agents: "waves" (their hash decides their wave)
+  // or "all_at_once" (let in with wave 1: a lab site, a client that wants fixes at once).
+  std::optional<std::string> rollout;
 };
 
 struct LogEntry {
@@ -196,6 +199,31 @@ struct WebhookDelivery {
 };
 
 using CountsByRelease = std::map<ReleaseKey, Counts>;
+
+// A stable release's rollout in waves (issue #13), as stored: the plan and thresholds fixed when
+// the promotion started it, the gate's memory, the state and a revision number. Every change is a
+// conditional update on `rev` (Store::update_rollout), so with several servers on one database a
+// decision is taken once. The plan, thresholds and memory are JSON the waves code reads and
+// writes (server-plugin/app/wave_runner.cpp); the store keeps them as text.
+struct RolloutRecord {
+  ReleaseKey key;
+  std::string previous_version;  // the stable target before, for agents not yet let in
+  std::string plan_json;
+  std::string thresholds_json;
+  std::string memory_json;
+  std::string state = "rolling_out";  // rolling_out | paused | complete | rolled_back
+  std::string rule;                   // the gate rule (or "manual") behind the state
+  std::string reason;                 // why: the gate's message or the user's reason
+  std::uint64_t rev = 1;
+  std::int64_t started_at = 0;
+  std::int64_t updated_at = 0;
+};
+
+// An agent's latest final outcome for one release.
+struct AgentOutcome {
+  std::string agent_id;
+  std::string outcome;  // success | failure | crash
+};
 
 // Agents that run one version and share what decides their channel: client, site, enrollment
 // hint, and their own id only when an agent-scoped policy names them (empty otherwise).

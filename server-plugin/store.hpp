@@ -75,6 +75,19 @@ class Store {
   virtual Expected<AttemptWindow> agent_attempt_window(const std::string& agent_id,
                                                        std::int64_t since) = 0;
 
+  // Each agent's latest final outcome for the release (one row per agent).
+  virtual Expected<std::vector<AgentOutcome>> latest_outcomes(const ReleaseKey& key) = 0;
+
+  // Rollouts in waves. insert_rollout fails with "duplicate_rollout" for an existing key.
+  // update_rollout writes `r` (its rev must be expected_rev + 1) only if the stored row still has
+  // rev == expected_rev: false when another writer got there first, and nothing changed. Call it
+  // inside transaction() together with the decision's side effects, so the winner's audit row
+  // and rollback commit with it and the loser adds nothing.
+  virtual Status insert_rollout(const RolloutRecord& r) = 0;
+  virtual Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) = 0;
+  virtual Expected<std::vector<RolloutRecord>> list_rollout_records() = 0;
+  virtual Expected<bool> update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) = 0;
+
   // Audit trail: append-only.
   virtual Expected<std::int64_t> append_event(const Event& e) = 0;
   // Newest first; before_id 0 = from the newest. Filtered to one release when key is given.

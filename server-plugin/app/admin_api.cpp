@@ -183,6 +183,7 @@ http::Response get_policies(AppState& s, Ctx&) {
     o["channel"] = p.channel ? bj::value(*p.channel) : bj::value(nullptr);
     o["window_start"] = p.window_start ? bj::value(*p.window_start) : bj::value(nullptr);
     o["window_end"] = p.window_end ? bj::value(*p.window_end) : bj::value(nullptr);
+    o["rollout"] = p.rollout ? bj::value(*p.rollout) : bj::value(nullptr);
     out.push_back(std::move(o));
   }
   return json_ok(bj::object{{"policies", std::move(out)}});
@@ -199,6 +200,7 @@ http::Response put_policy(AppState& s, Ctx& c) {
   p.channel = r.opt_string("channel", 16);
   p.window_start = r.opt_string("window_start", 5);
   p.window_end = r.opt_string("window_end", 5);
+  p.rollout = r.opt_string("rollout", 16);
   r.no_unknown_keys();
   if (r.ok() && p.scope != "default" && p.scope != "client" && p.scope != "site" &&
       p.scope != "agent") {
@@ -208,6 +210,8 @@ http::Response put_policy(AppState& s, Ctx& c) {
     r.fail("scope_id", "is required except for default");
   if (r.ok() && p.channel && *p.channel != "beta" && *p.channel != "stable")
     r.fail("channel", "must be beta or stable");
+  if (r.ok() && p.rollout && *p.rollout != "waves" && *p.rollout != "all_at_once")
+    r.fail("rollout", "must be waves or all_at_once");
   if (r.ok() && p.window_start.has_value() != p.window_end.has_value())
     r.fail("window_end", "goes with window_start");
   if (r.ok() && p.window_start && (!valid_hhmm(*p.window_start) || !valid_hhmm(*p.window_end))) {
@@ -229,7 +233,8 @@ http::Response put_policy(AppState& s, Ctx& c) {
             bj::serialize(
                 bj::object{{"scope", p.scope},
                            {"scope_id", p.scope_id},
-                           {"channel", p.channel ? bj::value(*p.channel) : bj::value(nullptr)}})};
+                           {"channel", p.channel ? bj::value(*p.channel) : bj::value(nullptr)},
+                           {"rollout", p.rollout ? bj::value(*p.rollout) : bj::value(nullptr)}})};
     return audit(s, e);
   });
   if (!st) return internal_error(st.error());

@@ -1,6 +1,7 @@
 // The endpoint-facing API: enrollment, check-in (with signed directives), outcome reports and
 // artifact downloads.
 #include <boost/json.hpp>
+#include <set>
 
 #include "common/encoding.hpp"
 #include "common/protocol.hpp"
@@ -11,6 +12,7 @@
 #include "server-plugin/app/report_checks.hpp"
 #include "server-plugin/app/targets.hpp"
 #include "server-plugin/app/views.hpp"
+#include "server-plugin/app/wave_rollouts.hpp"
 
 namespace rollout::server::handlers {
 namespace {
@@ -144,7 +146,14 @@ http::Response checkin(AppState& s, Ctx& c) {
     if (!policies) return policies.error();
     const Resolved pol = resolve_policy(agent, *policies);
     const Targets t = channel_targets(*releases, agent.os, agent.arch);
-    const auto& target = pol.channel == "beta" ? t.beta : t.stable;
+    std::optional<Release> target = t.beta;
+    bool held = false;  // a stable rollout in waves has not let this agent in yet
+    if (pol.channel != "beta") {
+      auto stable = wave_rollouts::stable_target(*s.store, agent, pol, t, *releases);
+      if (!stable) return stable.error();
+      target = std::move(stable->target);
+      held = stable->held;
+    }
     if (pol.window_start && pol.window_end) {
       answer.maintenance_window =
           protocol::MaintenanceWindow{*pol.window_start, *pol.window_end, "UTC"};
@@ -154,6 +163,8 @@ http::Response checkin(AppState& s, Ctx& c) {
     auto want = SemVer::parse(target->key.version);
     if (!have || !want) return {};
     const auto action = *want > *have ? DirectiveAction::install : DirectiveAction::downgrade;
+    // Waiting for its wave never moves an agent down (it may run the release already).
+    if (held && action == DirectiveAction::downgrade) return {};
     if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now())))
       return {};
     if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
@@ -281,6 +292,15 @@ http::Response reports(AppState& s, Ctx& c) {
             "retry after " + std::to_string(*retry_after) + " s");
     r.set_header("Retry-After", std::to_string(*retry_after));
     return r;
+  }
+  // The gate judges the rollouts these reports are about at once (the timer would, later).
+  std::set<ReleaseKey> touched;
+  for (const Attempt* p : fresh) touched.insert(p->release);
+  if (!touched.empty()) {
+    if (auto n = wave_rollouts::evaluate(s, touched); !n) {
+      s.log("error", "waves",
+            "evaluating the rollouts after a report failed: " + n.error().message);
+    }
   }
   for (const Attempt* p : fresh) {
     const Attempt& a = *p;

@@ -12,6 +12,8 @@
 #include "common/protocol.hpp"
 #include "server-plugin/app/handlers.hpp"
 #include "server-plugin/app/state.hpp"
+#include "server-plugin/app/ticker.hpp"
+#include "server-plugin/app/wave_rollouts.hpp"
 #include "server-plugin/auth/password.hpp"
 
 namespace rollout::server {
@@ -69,6 +71,11 @@ const std::vector<Route>& routes() {
       {"POST", "/api/updates/rollouts/{version}/promote", Access::operator_, promote},
       {"POST", "/api/updates/rollouts/{version}/rollback", Access::operator_, rollback},
       {"GET", "/api/updates/rollouts/{version}/detail", Access::viewer, rollout_detail},
+      {"POST", "/api/updates/rollouts/{version}/waves/pause", Access::operator_, waves_pause},
+      {"POST", "/api/updates/rollouts/{version}/waves/resume", Access::operator_, waves_resume},
+      {"POST", "/api/updates/rollouts/{version}/waves/advance", Access::operator_, waves_advance},
+      {"POST", "/api/updates/rollouts/{version}/waves/all", Access::operator_, waves_all},
+      {"POST", "/api/updates/rollouts/{version}/waves/abort", Access::operator_, waves_abort},
       {"GET", "/api/updates/events", Access::viewer, list_events},
       {"GET", "/api/agents", Access::viewer, list_agents},
       {"GET", "/api/agents/{id}", Access::viewer, get_agent},
@@ -111,7 +118,18 @@ class AppImpl final : public App {
     for (std::size_t i = 0; i < routes().size(); ++i) {
       router_.add(routes()[i].method, routes()[i].pattern, static_cast<int>(i));
     }
+    if (s_->cfg.waves_evaluate_interval.count() > 0) {
+      ticker_.emplace(platform::system_clock(), s_->cfg.waves_evaluate_interval, [this] {
+        if (auto n = evaluate_rollouts(); !n) {
+          s_->log("error", "waves", "evaluating the rollouts failed: " + n.error().message);
+        }
+      });
+    }
   }
+
+  ~AppImpl() override { ticker_.reset(); }  // the thread stops before the state it uses goes
+
+  Expected<std::size_t> evaluate_rollouts() override { return wave_rollouts::evaluate(*s_); }
 
   std::size_t body_limit(std::string_view method, std::string_view target) const override {
     auto parsed = api::parse_target(target);
@@ -269,6 +287,7 @@ class AppImpl final : public App {
 
   std::unique_ptr<AppState> s_;
   api::Router router_;
+  std::optional<Ticker> ticker_;  // last: stopped first
 };
 
 Status bootstrap_admin(AppState& s) {

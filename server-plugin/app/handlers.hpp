@@ -21,6 +21,13 @@ void admit_publish(AppState& s, const Ctx& c, http::Admission& a);
 http::Response promote(AppState& s, Ctx& c);
 http::Response rollback(AppState& s, Ctx& c);
 http::Response rollout_detail(AppState& s, Ctx& c);
+// POST /api/updates/rollouts/{version}/waves/{pause|resume|advance|all|abort}, body
+// {os, arch, reason} (reason required for all and abort): wave_rollouts::manual.
+http::Response waves_pause(AppState& s, Ctx& c);
+http::Response waves_resume(AppState& s, Ctx& c);
+http::Response waves_advance(AppState& s, Ctx& c);
+http::Response waves_all(AppState& s, Ctx& c);
+http::Response waves_abort(AppState& s, Ctx& c);
 http::Response list_events(AppState& s, Ctx& c);
 
 http::Response login(AppState& s, Ctx& c);

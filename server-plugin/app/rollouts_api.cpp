@@ -10,8 +10,10 @@
 #include "common/time.hpp"
 #include "server-plugin/app/artifact_upload.hpp"
 #include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/rollback.hpp"
 #include "server-plugin/app/targets.hpp"
 #include "server-plugin/app/views.hpp"
+#include "server-plugin/app/wave_rollouts.hpp"
 
 namespace rollout::server::handlers {
 namespace {
@@ -69,6 +71,32 @@ http::Response list_rollouts(AppState& s, Ctx&) {
     if (va && vb && *va != *vb) return *va > *vb;
     return std::tie(a->key.os, a->key.arch) < std::tie(b->key.os, b->key.arch);
   });
+  // Rollouts in waves: what each one in progress has let in so far, counted per wave (the agents
+  // are loaded only while one is in progress); a finished one shows its end state only.
+  std::map<ReleaseKey, bj::object> progress;
+  auto recs = s.store->list_rollout_records();
+  if (!recs) return internal_error(recs.error());
+  std::optional<std::vector<Agent>> agents;
+  for (const auto& rec : *recs) {
+    auto live = wave_rollouts::decode(rec);
+    if (!live) return internal_error(live.error());
+    const Release* rel = nullptr;
+    for (const auto& r : *releases)
+      if (r.key == rec.key) rel = &r;
+    if (!rel) continue;
+    if (!live->in_progress()) {
+      progress[rec.key] = wave_rollouts::end_state_json(*live);
+      continue;
+    }
+    if (!agents) {
+      auto all = s.store->list_agents();
+      if (!all) return internal_error(all.error());
+      agents = std::move(all.value());
+    }
+    auto seen = wave_rollouts::observe(s, *live, *rel, *agents, *policies);
+    if (!seen) return internal_error(seen.error());
+    progress[rec.key] = wave_rollouts::progress_json(s, *live, *seen, *rel);
+  }
   const std::int64_t now = s.now();
   const auto stale_after =
       std::chrono::duration_cast<std::chrono::seconds>(s.cfg.stale_stable_after).count();
@@ -110,6 +138,11 @@ http::Response list_rollouts(AppState& s, Ctx&) {
     row["promoted_at"] =
         r->promoted_at ? bj::value(format_rfc3339(SysTime(std::chrono::seconds(*r->promoted_at))))
                        : bj::value(nullptr);
+    if (auto p = progress.find(r->key); p != progress.end()) {
+      row["waves"] = std::move(p->second);
+    } else {
+      row["waves"] = nullptr;
+    }
     rows.push_back(std::move(row));
   }
   return json_ok(bj::object{{"rollouts", std::move(rows)}, {"stale_stable_after_s", stale_after}});
@@ -316,6 +349,9 @@ http::Response promote(AppState& s, Ctx& c) {
                   409);
       return {};
     }
+    auto before = s.store->list_releases();
+    if (!before) return before.error();
+    const Targets was = channel_targets(*before, key->os, key->arch);
     auto seq = s.store->max_promotion_seq();
     if (!seq) return seq.error();
     if (auto p = s.store->set_promoted(*key, s.now(), *seq + 1); !p) return p;
@@ -323,7 +359,14 @@ http::Response promote(AppState& s, Ctx& c) {
             key->os, key->arch, reason,     !check.allowed, bj::serialize(health_json(h)),
             "{}"};
     if (auto a = audit(s, e); !a) return a;
-    answer = json_ok(bj::object{{"stable_version", key->version}, {"forced", !check.allowed}});
+    // Stable agents then move in waves (unless the plan is all at once).
+    const std::optional<Release> previous =
+        was.stable && !(was.stable->key == *key) ? was.stable : std::nullopt;
+    if (auto w = wave_rollouts::start(s, *rel, previous, user_of(c), e.health_json); !w) return w;
+    answer = json_ok(bj::object{
+        {"stable_version", key->version},
+        {"forced", !check.allowed},
+        {"waves", previous && !s.cfg.waves.all_at_once() ? s.cfg.waves.cumulative_bp.size() : 1}});
     return {};
   });
   if (!st) return internal_error(st.error());
@@ -347,60 +390,59 @@ http::Response rollback(AppState& s, Ctx& c) {
     return bad_request("reason_required",
                        "a rollback needs a reason (it is kept in the audit trail)");
   }
-  http::Response answer;
+  std::optional<RollbackResult> result;
   auto st = s.store->transaction([&]() -> Status {
-    auto rel = find_release(s, *key, answer);
-    if (!rel) return {};
-    if (rel->blocked) {
-      answer = http::error_response(409, "already_blocked",
-                                    "release " + key->version + " is already rolled back");
-      return {};
-    }
-    auto releases = s.store->list_releases();
-    if (!releases) return releases.error();
-    for (auto& x : *releases) {
-      if (x.key == *key) x.blocked = true;
-    }
-    const Targets after = channel_targets(*releases, key->os, key->arch);
-    if (!after.stable) {
-      answer =
-          http::error_response(409, "no_fallback_version",
-                               "no previous stable release of " + key->os + "/" + key->arch +
-                                   " to fall back to; publish and promote a fixed version instead");
-      return {};
-    }
-    auto counts = s.store->release_counts(std::nullopt);
-    if (!counts) return counts.error();
-    const Health h = health_of(s, *rel, *counts);
-    auto agents = s.store->list_agents();
-    if (!agents) return agents.error();
-    std::uint64_t on_it = 0;
-    for (const auto& a : *agents) {
-      if (a.current_version == key->version && a.os == key->os && a.arch == key->arch) ++on_it;
-    }
-    if (auto b = s.store->set_blocked(*key, reason); !b) return b;
-    Event e{0,
-            s.now(),
-            user_of(c),
-            "rollback",
-            key->version,
-            key->os,
-            key->arch,
-            reason,
-            false,
-            bj::serialize(health_json(h)),
-            bj::serialize(bj::object{{"fallback_version", after.stable->key.version},
-                                     {"downgraded_agents", on_it}})};
-    if (auto a = audit(s, e); !a) return a;
-    answer = json_ok(
-        bj::object{{"downgraded_agents", on_it}, {"fallback_version", after.stable->key.version}});
+    auto done = roll_back(s, RollbackRequest{*key, user_of(c), reason, "manual", "", {}});
+    if (!done) return done.error();
+    result = *done;
     return {};
   });
   if (!st) return internal_error(st.error());
-  if (answer.status == 200) {
-    s.log("warn", "rollout", "rolled back " + key->version + ": " + reason, {{"user", user_of(c)}});
+  switch (result->kind) {
+    case RollbackResult::Kind::not_found:
+      return http::error_response(404, "not_found", result->message);
+    case RollbackResult::Kind::already_blocked:
+      return http::error_response(409, "already_blocked", result->message);
+    case RollbackResult::Kind::no_fallback:
+      return http::error_response(409, "no_fallback_version", result->message);
+    case RollbackResult::Kind::done:
+      break;
   }
-  return answer;
+  s.log("warn", "rollout", "rolled back " + key->version + ": " + reason, {{"user", user_of(c)}});
+  return json_ok(bj::object{{"downgraded_agents", result->downgraded_agents},
+                            {"fallback_version", result->fallback_version}});
+}
+
+namespace {
+
+http::Response waves_action(AppState& s, Ctx& c, wave_rollouts::Manual what, const char* name) {
+  http::Response err;
+  auto body = json_body(c, s.cfg.body_limit, err);
+  if (!body) return err;
+  json::Reader r(*body, name);
+  auto key = key_from(c, r);
+  const std::string reason = r.opt_string("reason", 1024).value_or("");
+  r.no_unknown_keys();
+  if (!key || !r.ok()) return bad_request("invalid_body", r.error().message);
+  return wave_rollouts::manual(s, *key, what, user_of(c), reason);
+}
+
+}  // namespace
+
+http::Response waves_pause(AppState& s, Ctx& c) {
+  return waves_action(s, c, wave_rollouts::Manual::pause, "waves/pause");
+}
+http::Response waves_resume(AppState& s, Ctx& c) {
+  return waves_action(s, c, wave_rollouts::Manual::resume, "waves/resume");
+}
+http::Response waves_advance(AppState& s, Ctx& c) {
+  return waves_action(s, c, wave_rollouts::Manual::advance, "waves/advance");
+}
+http::Response waves_all(AppState& s, Ctx& c) {
+  return waves_action(s, c, wave_rollouts::Manual::all, "waves/all");
+}
+http::Response waves_abort(AppState& s, Ctx& c) {
+  return waves_action(s, c, wave_rollouts::Manual::abort, "waves/abort");
 }
 
 http::Response rollout_detail(AppState& s, Ctx& c) {

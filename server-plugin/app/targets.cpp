@@ -36,6 +36,7 @@ Targets channel_targets(const std::vector<Release>& releases, const std::string&
 
 Resolved resolve_policy(const Agent& agent, const std::vector<Policy>& policies) {
   Resolved out;
+  bool rollout_set = false;
   const std::pair<const char*, std::string> chain[] = {
       {"agent", agent.id}, {"site", agent.site}, {"client", agent.client}, {"default", ""}};
   for (const auto& [scope, id] : chain) {
@@ -45,6 +46,10 @@ Resolved resolve_policy(const Agent& agent, const std::vector<Policy>& policies)
       if (out.channel.empty() && p.channel) {
         out.channel = *p.channel;
         out.channel_source = scope;
+      }
+      if (!rollout_set && p.rollout) {
+        out.rollout = *p.rollout;
+        rollout_set = true;
       }
       if (!out.window_start && p.window_start && p.window_end) {
         out.window_start = p.window_start;

@@ -2,7 +2,8 @@
 // is on. Channel targets per (os, arch): stable = the non-blocked release promoted most recently;
 // beta = the newest non-blocked release newer than stable, else stable. An agent's channel comes
 // from the first policy that sets one, agent -> site -> client -> default, then its enrollment
-// hint, then stable. Pure functions over loaded rows.
+// hint, then stable; its window and its rollout style (waves, or all at once) the same way.
+// Pure functions over loaded rows.
 #pragma once
 
 #include <optional>
@@ -26,6 +27,7 @@ struct Resolved {
   std::string channel_source;  // agent | site | client | default | enrollment | builtin
   std::optional<std::string> window_start;
   std::optional<std::string> window_end;
+  std::string rollout = "waves";  // waves | all_at_once (a stable rollout in waves)
 };
 
 Resolved resolve_policy(const Agent& agent, const std::vector<Policy>& policies);

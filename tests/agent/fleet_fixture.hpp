@@ -121,7 +121,10 @@ class Fleet : public ::testing::Test {
     }
   }
 
-  virtual std::string server_extra_config() { return "poll_interval: 1s\n"; }
+  // Promotion moves every stable agent at once (as before waves); the waves tests set a plan.
+  virtual std::string server_extra_config() {
+    return "poll_interval: 1s\nwaves:\n  all_at_once: true\n";
+  }
 
   static std::string tail(const std::string& s, std::size_t n) {
     return s.size() > n ? s.substr(s.size() - n) : s;

@@ -29,8 +29,8 @@ struct Answer {
 class ServerAttack : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<RealServer>(
-        testing::RealServerOptions{ROLLOUT_SERVER_PATH, dir_.path() / "server", true, ""});
+    server_ = std::make_unique<RealServer>(testing::RealServerOptions{
+        ROLLOUT_SERVER_PATH, dir_.path() / "server", true, "waves:\n  all_at_once: true\n"});
     std::string err;
     ASSERT_TRUE(server_->start(&err)) << err;
   }

@@ -35,6 +35,7 @@ rollout::server::App* app() {
     // Webhooks the fuzzer adds through the API are stored and listed, never delivered: no
     // request leaves the fuzzing process.
     cfg.webhook_delivery.enabled = false;
+    cfg.waves_evaluate_interval = std::chrono::milliseconds(0);  // no timer: the input decides
     auto a = rollout::server::make_app_from(cfg, [] { return std::int64_t{1'795'000'000}; });
     if (!a) abort();
     return std::move(a.value());

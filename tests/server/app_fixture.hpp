@@ -48,6 +48,10 @@ class AppFixture : public ::testing::Test {
     cfg_.release_keys = {(d / "release.pub").string()};
     cfg_.enrollment_keys = {"enroll-secret"};
     cfg_.password_cost = 10;
+    // Promotion moves every stable agent at once here (as before waves); wave tests set a plan.
+    // No timer thread: a test evaluates the rollouts itself (App::evaluate_rollouts).
+    cfg_.waves.cumulative_bp = {waves::kBuckets};
+    cfg_.waves_evaluate_interval = std::chrono::milliseconds(0);
     rollout::testing::write_file(d / "admin.pw", "admin-password-1234\n");
     cfg_.admin_password_file = (d / "admin.pw").string();
     Start();

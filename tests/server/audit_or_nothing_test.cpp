@@ -86,6 +86,39 @@ TEST_F(AuditOrNothing, EveryAuditedActionFailsWholeWhenItsAuditRowCannotBeWritte
   EXPECT_EQ(count("rollout_events"), events);
 }
 
+TEST_F(AuditOrNothing, ARolloutInWavesChangesOnlyWithItsAuditRow) {
+  cfg_.waves.cumulative_bp = {5000, 10000};
+  app_.reset();
+  Start();
+  const Session admin_session = admin();
+  ASSERT_EQ(publish(admin_session, "0.9.0").status, 201u);
+  ASSERT_EQ(publish(admin_session, "1.0.0").status, 201u);
+  for (const char* v : {"0.9.0", "1.0.0"}) {
+    ASSERT_EQ(as(admin_session, "POST", std::string("/api/updates/rollouts/") + v + "/promote",
+                 R"({"os":"linux","arch":"x86_64","force":true,"reason":"r"})")
+                  .status,
+              200u);
+  }
+  const auto before = store()->get_rollout({"1.0.0", "linux", "x86_64"}).value().value();
+  const auto events = count("rollout_events");
+  break_audit();
+  for (const char* action : {"pause", "advance", "all", "abort"}) {
+    expect_cause(as(admin_session, "POST",
+                    std::string("/api/updates/rollouts/1.0.0/waves/") + action,
+                    R"({"os":"linux","arch":"x86_64","reason":"r"})"));
+  }
+  // The gate's own decision (wave 1 has no agent: it would advance) fails whole too.
+  auto gate = app_->evaluate_rollouts();
+  ASSERT_FALSE(gate.ok());
+  EXPECT_NE(gate.error().message.find("audit disk is gone"), std::string::npos);
+  const auto after = store()->get_rollout({"1.0.0", "linux", "x86_64"}).value().value();
+  EXPECT_EQ(after.rev, before.rev);
+  EXPECT_EQ(after.state, "rolling_out");
+  EXPECT_EQ(after.memory_json, before.memory_json);
+  EXPECT_FALSE(store()->get_release({"1.0.0", "linux", "x86_64"}).value()->blocked);
+  EXPECT_EQ(count("rollout_events"), events);
+}
+
 TEST_F(AuditOrNothing, AFailedReadIsAnsweredWithItsCause) {
   const Session admin_session = admin();
   sql("ALTER TABLE policies RENAME TO policies_gone;");

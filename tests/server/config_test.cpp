@@ -24,6 +24,57 @@ TEST(ServerConfig, TheShippedExampleLoadsWithTheDocumentedValues) {
   EXPECT_EQ(c->login_attempts, defaults.login_attempts);
   EXPECT_EQ(c->login_window, defaults.login_window);
   EXPECT_EQ(c->reports_per_agent_per_hour, 200u);
+  // The example spells out the waves defaults.
+  EXPECT_EQ(c->waves.cumulative_bp, defaults.waves.cumulative_bp);
+  EXPECT_EQ(c->waves.cumulative_bp, (std::vector<std::uint32_t>{100, 1000, 5000, 10000}));
+  EXPECT_EQ(c->waves.min_first_wave, 5u);
+  EXPECT_EQ(c->waves.soak, std::chrono::hours(1));
+  EXPECT_EQ(c->waves.hysteresis, std::chrono::minutes(5));
+  EXPECT_EQ(c->waves.updated_bp, 8000u);
+  EXPECT_EQ(c->waves.max_wait, std::chrono::hours(24));
+  EXPECT_EQ(c->waves.on_critical, waves::OnBad::rollback);
+  EXPECT_EQ(c->waves_evaluate_interval, std::chrono::seconds(30));
+}
+
+TEST(ServerConfig, WavesAreReadAndBadValuesNameTheirKey) {
+  rollout::testing::TempDir dir;
+  auto load = [&](const std::string& waves) {
+    rollout::testing::write_file(dir / "w.yaml",
+                                 "directive_key: d\nrelease_keys: [x]\nwaves:\n" + waves);
+    return load_server_config((dir / "w.yaml").string());
+  };
+  auto c = load(
+      "  steps: [5%, 0.5, 100%]\n  min_first_wave: 3\n  soak: 20s\n  hysteresis: 4s\n"
+      "  updated: 60%\n  max_wait: 2m\n  on_critical: pause\n  evaluate_interval: 1s\n");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->waves.cumulative_bp, (std::vector<std::uint32_t>{500, 5000, 10000}));
+  EXPECT_EQ(c->waves.min_first_wave, 3u);
+  EXPECT_EQ(c->waves.soak, std::chrono::seconds(20));
+  EXPECT_EQ(c->waves.hysteresis, std::chrono::seconds(4));
+  EXPECT_EQ(c->waves.updated_bp, 6000u);
+  EXPECT_EQ(c->waves.max_wait, std::chrono::minutes(2));
+  EXPECT_EQ(c->waves.on_critical, waves::OnBad::pause);
+  EXPECT_EQ(c->waves_evaluate_interval, std::chrono::seconds(1));
+  auto all = load("  all_at_once: true\n");
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_TRUE(all->waves.all_at_once());
+  for (const auto& [yaml, key] : std::vector<std::pair<std::string, std::string>>{
+           {"  steps: [10%, 5%, 100%]\n", "steps"},
+           {"  steps: [10%, 50%]\n", "steps"},
+           {"  steps: [ten, 100%]\n", "steps"},
+           {"  steps: [0%, 100%]\n", "steps"},
+           {"  steps: [150%]\n", "steps"},
+           {"  on_critical: panic\n", "on_critical"},
+           {"  soak: forever\n", "soak"},
+           {"  evaluate_interval: 100ms\n", "evaluate_interval"},
+           {"  max_wait: 0s\n", "max_wait"},
+           {"  updated: 0%\n", "updated"},
+           {"  wave_size: 3\n", "wave_size"}}) {
+    auto bad = load(yaml);
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_NE(bad.error().message.find(key), std::string::npos) << bad.error().message;
+    EXPECT_NE(bad.error().message.find("line"), std::string::npos) << bad.error().message;
+  }
 }
 
 TEST(ServerConfig, HostAndLoginLimitKnobsAreReadAndChecked) {

@@ -44,6 +44,11 @@ TEST_F(ServerBinary, HelpVersionAndBadConfigExitCodes) {
   auto badval = run({kServer, "--config", write_config("poll_interval: often\n")});
   EXPECT_EQ(badval.exit_code, 2);
   EXPECT_NE(badval.err.find("'poll_interval' must be a duration"), std::string::npos) << badval.err;
+  auto badwaves = run(
+      {kServer, "--config", write_config("waves:\n  steps: [50%, 10%, 100%]\n"), "--check-config"});
+  EXPECT_EQ(badwaves.exit_code, 2);
+  EXPECT_EQ(lines(badwaves.err), 1) << badwaves.err;
+  EXPECT_NE(badwaves.err.find("steps"), std::string::npos) << badwaves.err;
   auto missing = run({kServer, "--config", (dir_.path() / "nope.yaml").string()});
   EXPECT_EQ(missing.exit_code, 2);
   auto ok = run({kServer, "--config", write_config(), "--check-config"});

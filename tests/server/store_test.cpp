@@ -410,12 +410,20 @@ TEST_P(StoreTest, UsersSessionsTokensPoliciesLogs) {
   ASSERT_TRUE(store_->insert_api_token({"th", "alice", "ci", 5}).ok());
   EXPECT_EQ(store_->get_api_token("th").value()->username, "alice");
 
-  ASSERT_TRUE(store_->put_policy({"default", "", "stable", "22:00", "04:00"}).ok());
-  ASSERT_TRUE(store_->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt}).ok());
-  ASSERT_TRUE(store_->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_->put_policy({"default", "", "stable", "22:00", "04:00", "all_at_once"}).ok());
+  ASSERT_TRUE(
+      store_->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(
+      store_->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt, std::nullopt}).ok());
   auto policies = store_->list_policies().value();
   ASSERT_EQ(policies.size(), 2u);
   EXPECT_EQ(policies[1].channel, "stable") << "put replaces";
+  EXPECT_EQ(policies[0].rollout, "all_at_once");
+  EXPECT_FALSE(policies[1].rollout.has_value());
+  EXPECT_FALSE(
+      store_->put_policy({"client", "acme", std::nullopt, std::nullopt, std::nullopt, "sometimes"})
+          .ok())
+      << "a rollout style is waves or all_at_once";
 
   ASSERT_TRUE(store_->append_log({0, 1, "info", "rollout", "promoted 1.0.0", "{}"}).ok());
   ASSERT_TRUE(
@@ -528,7 +536,8 @@ TEST_P(StoreTest, AgentPopulationGroupsByWhatDecidesTheChannel) {
   add("lab-1", "1.0.0", "lab", "beta");
   add("lab-2", "1.0.0", "lab", "beta");
   add("lab-3", "1.1.0", "lab", "beta");
-  ASSERT_TRUE(store_->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(
+      store_->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt, std::nullopt}).ok());
   auto groups = store_->agent_population().value();
   std::map<std::string, std::uint64_t> by;
   std::uint64_t total = 0;
@@ -596,6 +605,120 @@ TEST_P(StoreTest, AgentAttemptWindowAndKnownIds) {
   EXPECT_EQ(none.oldest_received_at, 0);
   EXPECT_TRUE(store_->has_attempt("00000000-0000-4000-8000-000000000014").value());
   EXPECT_FALSE(store_->has_attempt("00000000-0000-4000-8000-000000000099").value());
+}
+
+RolloutRecord rollout_row(const std::string& version) {
+  RolloutRecord r;
+  r.key = {version, "linux", "x86_64"};
+  r.previous_version = "1.0.0";
+  r.plan_json = R"({"steps_bp":[100,10000]})";
+  r.thresholds_json = "[120,10000]";
+  r.memory_json = R"({"wave":0})";
+  r.state = "rolling_out";
+  r.rule = "started";
+  r.rev = 1;
+  r.started_at = 100;
+  r.updated_at = 100;
+  return r;
+}
+
+TEST_P(StoreTest, RolloutsAreCreatedReadAndUpdatedOnlyAtTheirRevision) {
+  const RolloutRecord r = rollout_row("1.1.0");
+  ASSERT_TRUE(store_->insert_rollout(r).ok());
+  auto dup = store_->insert_rollout(r);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "duplicate_rollout");
+  auto got = store_->get_rollout(r.key).value();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->previous_version, "1.0.0");
+  EXPECT_EQ(got->plan_json, r.plan_json);
+  EXPECT_EQ(got->thresholds_json, r.thresholds_json);
+  EXPECT_EQ(got->memory_json, r.memory_json);
+  EXPECT_EQ(got->state, "rolling_out");
+  EXPECT_EQ(got->rev, 1u);
+  EXPECT_FALSE(store_->get_rollout({"9.9.9", "linux", "x86_64"}).value().has_value());
+
+  RolloutRecord paused = r;
+  paused.state = "paused";
+  paused.rule = "warning";
+  paused.reason = "health is Warning";
+  paused.rev = 2;
+  paused.updated_at = 200;
+  EXPECT_TRUE(store_->update_rollout(paused, 1).value());
+  // A second writer that read revision 1 too loses and changes nothing.
+  RolloutRecord late = r;
+  late.state = "complete";
+  late.rev = 2;
+  EXPECT_FALSE(store_->update_rollout(late, 1).value());
+  // The new row must be the next revision.
+  RolloutRecord skip = paused;
+  skip.rev = 5;
+  EXPECT_FALSE(store_->update_rollout(skip, 2).ok());
+  reopen();
+  got = store_->get_rollout(r.key).value();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->state, "paused");
+  EXPECT_EQ(got->rule, "warning");
+  EXPECT_EQ(got->reason, "health is Warning");
+  EXPECT_EQ(got->rev, 2u);
+  EXPECT_EQ(got->updated_at, 200);
+  ASSERT_TRUE(store_->insert_rollout(rollout_row("1.2.0")).ok());
+  EXPECT_EQ(store_->list_rollout_records().value().size(), 2u);
+}
+
+TEST_P(StoreTest, AnUnknownRolloutStateIsRefused) {
+  RolloutRecord r = rollout_row("1.1.0");
+  r.state = "dancing";
+  EXPECT_FALSE(store_->insert_rollout(r).ok());
+  EXPECT_TRUE(store_->list_rollout_records().value().empty());
+}
+
+TEST_P(StoreTest, ARolloutDecisionRacedFromTwoConnectionsHappensOnce) {
+  ASSERT_TRUE(store_->insert_rollout(rollout_row("1.1.0")).ok());
+  auto other = open_store(url_);
+  ASSERT_TRUE(other.ok()) << other.error().message;
+  std::atomic<int> won{0};
+  // Both read revision 1 first, then race the conditional update with its audit row.
+  const RolloutRecord seen_a = store_->get_rollout({"1.1.0", "linux", "x86_64"}).value().value();
+  const RolloutRecord seen_b = (*other)->get_rollout({"1.1.0", "linux", "x86_64"}).value().value();
+  auto decide = [&](Store& st, const RolloutRecord& seen) {
+    auto tx = st.transaction([&]() -> Status {
+      RolloutRecord next = seen;
+      next.memory_json = R"({"wave":1})";
+      next.rev = seen.rev + 1;
+      auto w = st.update_rollout(next, seen.rev);
+      if (!w) return w.error();
+      if (!*w) return {};
+      ++won;
+      Event e;
+      e.at = 1;
+      e.user = "system";
+      e.action = "rollout_advanced";
+      e.version = "1.1.0";
+      auto id = st.append_event(e);
+      return id ? Status{} : Status(id.error());
+    });
+    EXPECT_TRUE(tx.ok()) << tx.error().message;
+  };
+  std::thread a([&] { decide(*store_, seen_a); }), b([&] { decide(**other, seen_b); });
+  a.join();
+  b.join();
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ(store_->list_events(0, 10, std::nullopt).value().size(), 1u);
+  EXPECT_EQ(store_->get_rollout({"1.1.0", "linux", "x86_64"}).value()->rev, 2u);
+}
+
+TEST_P(StoreTest, LatestOutcomesAreOneRowPerAgent) {
+  ASSERT_TRUE(store_
+                  ->record_attempts({attempt("r1", "a", "1.1.0", "crash", "2026-01-01T00:00:01Z"),
+                                     attempt("r2", "a", "1.1.0", "success", "2026-01-01T00:00:02Z"),
+                                     attempt("r3", "b", "1.1.0", "failure", "2026-01-01T00:00:01Z"),
+                                     attempt("r4", "c", "1.2.0", "crash", "2026-01-01T00:00:01Z")})
+                  .ok());
+  std::map<std::string, std::string> got;
+  for (const auto& o : store_->latest_outcomes({"1.1.0", "linux", "x86_64"}).value())
+    got[o.agent_id] = o.outcome;
+  EXPECT_EQ(got, (std::map<std::string, std::string>{{"a", "success"}, {"b", "failure"}}));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
@@ -681,14 +804,17 @@ TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
                          (std::string("DROP TABLE latest_attempts; DROP INDEX attempts_received; "
-                                      "DROP TABLE agent_releases; ") +
+                                      "DROP TABLE agent_releases; DROP TABLE rollouts; "
+                                      "ALTER TABLE policies DROP COLUMN rollout; ") +
                           kDropWebhookTables + "DELETE FROM schema_migrations WHERE version >= 2")
                              .c_str(),
                          nullptr, nullptr, nullptr),
             SQLITE_OK)
       << "back to the first schema, as an older rollout-server left it";
   sqlite3_close(db);
-  auto upgraded = open_store("sqlite:" + path).value();
+  auto reopened = open_store("sqlite:" + path);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  auto upgraded = std::move(reopened.value());
   const auto c = upgraded->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
   EXPECT_EQ(c.failure, 1u) << "a1: .5 is after .25";
   EXPECT_EQ(c.success, 0u);
@@ -733,8 +859,9 @@ TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db,
-                         (std::string("DROP TABLE agent_releases; ") + kDropWebhookTables +
-                          "DELETE FROM schema_migrations WHERE version >= 3")
+                         (std::string("DROP TABLE agent_releases; DROP TABLE rollouts; "
+                                      "ALTER TABLE policies DROP COLUMN rollout; ") +
+                          kDropWebhookTables + "DELETE FROM schema_migrations WHERE version >= 3")
                              .c_str(),
                          nullptr, nullptr, nullptr),
             SQLITE_OK)

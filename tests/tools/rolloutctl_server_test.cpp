@@ -28,8 +28,8 @@ const std::string kCtl = ROLLOUTCTL_PATH;
 class RolloutctlServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<RealServer>(
-        testing::RealServerOptions{ROLLOUT_SERVER_PATH, dir_.path() / "server", true, ""});
+    server_ = std::make_unique<RealServer>(testing::RealServerOptions{
+        ROLLOUT_SERVER_PATH, dir_.path() / "server", true, "waves:\n  all_at_once: true\n"});
     std::string err;
     ASSERT_TRUE(server_->start(&err)) << err;
     write_file(dir_.path() / "admin.pw", std::string(RealServer::kAdminPassword) + "\n");

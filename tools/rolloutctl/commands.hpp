@@ -16,6 +16,8 @@ int publish(const std::vector<std::string>& args);
 int status(const std::vector<std::string>& args);
 int promote(const std::vector<std::string>& args);
 int rollback(const std::vector<std::string>& args);
+// rollout pause|resume|advance|all|abort VERSION: a stable rollout in waves.
+int rollout_control(const std::vector<std::string>& args);
 int users(const std::vector<std::string>& args);
 int token(const std::vector<std::string>& args);
 

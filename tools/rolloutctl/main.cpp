@@ -21,6 +21,7 @@ constexpr const char* kUsage =
     "  status        the Updates table: health, success rate and agents per release\n"
     "  promote       make a beta release stable (health-gated; --force --reason overrides)\n"
     "  rollback      block a release and downgrade every agent on it (--reason required)\n"
+    "  rollout       pause, resume, advance, all or abort a stable rollout in waves\n"
     "  users add     create a viewer, operator or admin user\n"
     "  token create  create an API token for these commands\n"
     "\n"
@@ -38,7 +39,7 @@ constexpr Verb kVerbs[] = {
     {"verify", rollout::ctl::verify},     {"publish", rollout::ctl::publish},
     {"status", rollout::ctl::status},     {"promote", rollout::ctl::promote},
     {"rollback", rollout::ctl::rollback}, {"users", rollout::ctl::users},
-    {"token", rollout::ctl::token},
+    {"token", rollout::ctl::token},       {"rollout", rollout::ctl::rollout_control},
 };
 
 }  // namespace

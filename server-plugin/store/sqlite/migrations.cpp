@@ -109,9 +109,20 @@ INSERT INTO agent_releases (agent_id, version, os, arch, how, first_at)
   WHERE NOT EXISTS (SELECT 1 FROM agent_releases x WHERE x.agent_id = a.id
     AND x.version = a.current_version AND x.os = a.os AND x.arch = a.arch);
 )sql",
-    // 4: reserved for the waves' own tables (issue #13, merged from its own branch in this
-    // place); an empty step here so that the webhook tables below are migration 5 everywhere.
-    R"sql(SELECT 1;)sql",
+    // 4: stable rollouts in waves (issue #13): one row per promoted release rolling out, its plan
+    // and thresholds as fixed at the start, the gate's memory, the state and a revision number
+    // every update is conditional on (one decision even with several servers on one database).
+    R"sql(
+CREATE TABLE rollouts (
+  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
+  previous_version TEXT NOT NULL DEFAULT '',
+  plan TEXT NOT NULL, thresholds TEXT NOT NULL, memory TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('rolling_out', 'paused', 'complete', 'rolled_back')),
+  rule TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+  rev INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (version, os, arch));
+ALTER TABLE policies ADD COLUMN rollout TEXT CHECK (rollout IN ('waves', 'all_at_once'));
+)sql",
     // 5: webhook notifications (issue #13), new tables only. Each webhook's cursor over the audit
     // trail is its durable outbox: the id of the last event delivered (or given up), with the
     // failed attempts of the next one and when to try it again. A config webhook's secret stays

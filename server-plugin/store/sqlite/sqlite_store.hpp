@@ -52,6 +52,13 @@ class SqliteStore final : public Store {
   Expected<AttemptWindow> agent_attempt_window(const std::string& agent_id,
                                                std::int64_t since) override;
 
+  Expected<std::vector<AgentOutcome>> latest_outcomes(const ReleaseKey& key) override;
+
+  Status insert_rollout(const RolloutRecord& r) override;
+  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) override;
+  Expected<std::vector<RolloutRecord>> list_rollout_records() override;
+  Expected<bool> update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) override;
+
   Expected<std::int64_t> append_event(const Event& e) override;
   Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
                                            const std::optional<ReleaseKey>& key) override;

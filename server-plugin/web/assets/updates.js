@@ -5,6 +5,7 @@ import {
   api, requireLogin, renderNav, el, withTip, toast, openDialog, canOperate, user, fmtTime,
   releaseAnchor, counted,
 } from '/assets/common.js';
+import * as waves from '/assets/waves.js';
 
 const REFRESH_MS = 30000;
 const STATUS_CLASS = { Healthy: 'healthy', Warning: 'warning', Critical: 'critical', Blocked: 'blocked', Unknown: 'unknown' };
@@ -113,12 +114,13 @@ function rowFor(r) {
   el('td', {}, toggle),
   el('td', { class: 'mono version', text: r.version }),
   el('td', { class: 'osarch', text: osArch(r) }),
-  el('td', {}, el('span', { class: `badge channel ${r.channel}`, text: r.channel === 'beta' ? 'Beta' : 'Stable' })),
+  el('td', { class: 'channel-cell' }, el('span', { class: `badge channel ${r.channel}`, text: r.channel === 'beta' ? 'Beta' : 'Stable' }),
+    waves.progress(r)),
   el('td', {}, el('span', { class: `badge health ${STATUS_CLASS[r.health.status] || 'unknown'}`, text: r.health.status })),
   el('td', { class: 'success' }, rateCell(r.health)),
   el('td', { class: 'beta-agents', text: String(r.beta_agents) }),
   el('td', { class: 'stable-agents', text: String(r.stable_agents) }),
-  el('td', {}, el('div', { class: 'actions' }, promoteButton(r), rollbackButton(r))));
+  el('td', {}, el('div', { class: 'actions' }, promoteButton(r), rollbackButton(r)), waves.buttons(r, refresh)));
   const out = [tr];
   if (open) out.push(detailRow(key));
   return out;
@@ -129,7 +131,10 @@ function detailRow(key) {
   let content;
   if (!d) content = el('p', { text: 'Loading details…' });
   else if (d.error) content = el('p', { class: 'warning-text', text: `Could not load details: ${d.error}` });
-  else content = el('div', { class: 'detail-grid' }, failuresBlock(d), historyBlock(d));
+  else {
+    const r = rows.find((x) => keyOf(x) === key);
+    content = el('div', { class: 'detail-grid' }, r ? waves.detailBlock(r) : null, failuresBlock(d), historyBlock(d));
+  }
   return el('tr', { class: 'detail-row', 'data-detail': key }, el('td', { colspan: '9' },
     el('div', { class: 'detail' }, content)));
 }
@@ -152,7 +157,7 @@ function failuresBlock(d) {
 
 function historyBlock(d) {
   const box = el('section', { 'aria-label': 'Promote and rollback history' }, el('h2', { text: 'Promote / rollback history' }));
-  const ev = (d.events || []).filter((e) => ['promote', 'rollback', 'publish'].some((a) => e.action.includes(a)));
+  const ev = (d.events || []).filter((e) => ['promote', 'rollback', 'publish', 'rollout_'].some((a) => e.action.includes(a)));
   if (!ev.length) { box.append(el('p', { text: 'Not promoted or rolled back yet.' })); return box; }
   box.append(el('ul', { class: 'history' }, ev.map((e) => el('li', {},
     `${fmtTime(e.at)} — ${e.action}${e.force ? ' (forced)' : ''} by ${e.user}`,
@@ -256,7 +261,7 @@ function healthSummary(r) {
     el('dt', { text: 'Health' }), el('dd', {}, el('span', { class: `badge ${STATUS_CLASS[h.status]}`, text: h.status })),
     el('dt', { text: 'Success rate' }), el('dd', { text: h.total ? `${pct(h.success_rate)}% (${h.success}/${h.total})` : 'no attempts yet' }),
     el('dt', { text: 'Crashes' }), el('dd', { text: String(h.crash) }),
-    el('dt', { text: 'Stable agents now' }), el('dd', { text: 'will move to this version' }));
+    el('dt', { text: 'Stable agents now' }), el('dd', { text: 'will move to this version in waves, each judged before the next' }));
 }
 
 function openPromote(r) {

@@ -26,7 +26,8 @@ export async function startServer(opts = {}) {
   }
 }
 
-async function start(dir, { stale = '7d', timeoutS = 900 }) {
+// `extra`: YAML lines appended to the config (e.g. a waves: section).
+async function start(dir, { stale = '7d', timeoutS = 900, extra = [] }) {
   mkdirSync(join(dir, 'data'));
   execFileSync(CTL, ['keygen', '--role', 'release', '--out', dir], { stdio: 'ignore' });
   execFileSync(CTL, ['keygen', '--role', 'directive', '--out', dir], { stdio: 'ignore' });
@@ -36,7 +37,7 @@ async function start(dir, { stale = '7d', timeoutS = 900 }) {
     `database_url: sqlite:${dir}/data/rollout.db`, `data_dir: ${dir}/data`,
     `directive_key: ${dir}/directive.key`, `release_keys: [${dir}/release.pub]`,
     `enrollment_keys: [${ENROLL}]`, `admin_password_file: ${dir}/admin.pw`,
-    'password_cost: 10', 'log_level: warn', `stale_stable_after: ${stale}`, ''].join('\n'));
+    'password_cost: 10', 'log_level: warn', `stale_stable_after: ${stale}`, ...extra, ''].join('\n'));
   // `timeout` makes sure the server stops by itself even if this process is killed hard.
   const proc = spawn('timeout', ['-s', 'KILL', String(timeoutS), SERVER, '--config', join(dir, 'server.yaml')],
     { stdio: ['ignore', 'pipe', 'pipe'] });

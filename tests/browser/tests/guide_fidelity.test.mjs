@@ -113,7 +113,9 @@ test('an expanded row with long evidence stays inside the table box at 1280 px; 
 // Classes that only scripts and tests select on; everything else the markup uses must be styled.
 const HOOKS = new Set(['version', 'osarch', 'channel', 'beta-agents', 'stable-agents', 'expand', 'promote',
   'rollback', 'cancel', 'failures', 'count-24h', 'count-all', 'stderr', 'history', 'promote-dialog', 'force-dialog',
-  'rollback-dialog', 'quick', 'level', 'message', 'evidence', 'source', 'detail']);
+  'rollback-dialog', 'quick', 'level', 'message', 'evidence', 'source', 'detail',
+  // waves.js
+  'channel-cell', 'wave-share', 'wave-agents', 'wave-on', 'wave-dialog']);
 
 function classesUsed(src) {
   const out = new Set();
