@@ -1,6 +1,5 @@
-// rollout-agent: the update controller daemon (systemd unit, Type=notify).
-#include <signal.h>
-
+// rollout-agent: the update controller daemon (systemd unit, Type=notify; on Windows a console
+// program for now, stopped by Ctrl+C / Ctrl+Break or its supervisor's stop event).
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include "common/log.hpp"
 #include "platform/fs.hpp"
 #include "platform/instance_lock.hpp"
+#include "platform/stop_request.hpp"
 
 namespace {
 
@@ -26,10 +26,6 @@ constexpr const char* kUsage =
     "Exit codes: 0 stopped cleanly, 1 start-up failed, 2 usage or configuration error.\n";
 
 std::atomic<bool> g_stop{false};
-
-void on_signal(int) {
-  g_stop.store(true);
-}
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "rollout-agent: %s\n", message.c_str());
@@ -69,14 +65,9 @@ int main(int argc, char** argv) {
   }
   if (auto lvl = rollout::log::parse_level(cfg->log_level)) rollout::log::set_level(*lvl);
 
-  // A file-size limit (or a full disk) must be an error from write(), not a fatal signal.
-  ::signal(SIGXFSZ, SIG_IGN);
-  ::signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  // A stop request sets g_stop; a file-size limit (or a full disk) is an error from write(), not
+  // a fatal signal (platform/stop_request.hpp).
+  rollout::platform::watch_stop_requests(g_stop);
 
   // Before anything touches the journal: a second agent on the same state would race this one.
   if (auto st = rollout::platform::real_file_system().make_secure_dir(cfg->state_dir); !st) {
