@@ -13,6 +13,7 @@
 #include "common/crypto.hpp"
 #include "platform/clock.hpp"
 #include "platform/fs.hpp"
+#include "platform/host.hpp"
 #include "platform/process.hpp"
 #include "platform/version_pointer.hpp"
 #include "tests/testing/testing.hpp"
@@ -82,10 +83,18 @@ struct InstallRoot {
 };
 
 // Runs <root>/current's executable (resolved through the pointer, as the supervisor does) and
-// returns what it printed; empty when it could not run.
+// returns what it printed; empty when it could not run. On Windows, where the shell scripts
+// cannot run, the executable's content says which version it is (the same script_for text).
 inline std::string run_current(const InstallRoot& root) {
   const std::string target = root.current();
   if (target.rfind("versions/", 0) != 0) return "";
+  if (platform::build_os() == "windows") {
+    const std::string version = target.substr(std::string("versions/").size());
+    std::error_code ec;
+    const auto exe = std::filesystem::path(root.layout.root) / target / kExe;
+    if (!std::filesystem::is_regular_file(exe, ec)) return "";
+    return rollout::testing::read_file(exe) == script_for(version) ? version : "";
+  }
   rollout::testing::TempDir out;
   platform::LaunchOptions o;
   o.executable = root.layout.root + "/" + target + "/" + kExe;

@@ -108,7 +108,8 @@ TEST(WindowsProcess, TerminateForcesAChildThatIgnoresTheStop) {
   ASSERT_TRUE(p);
   const auto s = p->terminate(200ms);
   EXPECT_FALSE(s.success());
-  EXPECT_EQ(static_cast<DWORD>(s.code), 0xC000013AU);
+  EXPECT_EQ(s.how, ExitStatus::How::exception);
+  EXPECT_EQ(s.exception, 0xC000013AU);
   EXPECT_EQ(s.describe(), "exception 0xC000013A (stopped by force or Ctrl+C)");
 }
 
