@@ -15,63 +15,16 @@
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 HOST_BIN_DIR WINDOWS_BIN_DIR WORK_DIR" >&2; exit 2; }
 host=$1 win=$2 work=$3
-fail() {
-  echo "FAIL: $*" >&2
-  [ -f "$work/agent.log" ] && tail -40 "$work/agent.log" >&2
-  [ -n "${token:-}" ] && { echo "the server's rollouts:" >&2; api status --json >&2 || true; }
-  exit 1
-}
-ctl="$host/tools/rolloutctl"
-server="$host/server-plugin/rollout-server"
+source "$(dirname "$0")/lib/server.sh"
 agent="$win/agent/rollout-agent.exe"
 demo="$win/agent/rollout-demo-agent.exe"
-for b in "$ctl" "$server"; do [ -x "$b" ] || fail "$b not built (the dev preset)"; done
 for b in "$agent" "$demo"; do [ -f "$b" ] || fail "$b not built (the windows preset)"; done
 command -v wine >/dev/null || fail "wine missing (Debian package wine64)"
 wpath() { echo "Z:$1"; }  # a Linux path as the Windows programs see it (wine's Z: drive)
 
 rm -rf "$work"
-mkdir -p "$work/keys" "$work/data" "$work/artifacts" "$work/root/versions/1.0.0"
-chmod 700 "$work"
-pids=()
-stop_all() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-trap stop_all EXIT
-
-"$ctl" keygen --role release --out "$work/keys" >/dev/null
-"$ctl" keygen --role directive --out "$work/keys" >/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-  -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
-openssl rand -base64 18 > "$work/admin-password"
-chmod 600 "$work/admin-password"
-enroll=$(openssl rand -hex 16)
-cat > "$work/server.yaml" <<YAML
-listen: {address: 127.0.0.1, port: 0, tls_cert_file: $work/tls.pem, tls_key_file: $work/tls.key}
-database_url: sqlite:$work/data/rollout.db
-data_dir: $work/data
-directive_key: $work/keys/directive.key
-release_keys: [$work/keys/release.pub]
-enrollment_keys: [$enroll]
-admin_password_file: $work/admin-password
-poll_interval: 1s
-log_level: warn
-YAML
-"$server" --config "$work/server.yaml" > "$work/server.out" 2> "$work/server.log" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$work/server.out" 2>/dev/null && break
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$work/server.out")
-[ -n "$url" ] || fail "rollout-server did not start: $(cat "$work/server.log")"
-token=$("$ctl" token create --name e2e --server "$url" --ca-file "$work/tls.pem" --user admin \
-  --password-file "$work/admin-password") || fail "token create"
-api() { "$ctl" "$@" --server "$url" --ca-file "$work/tls.pem" --token "$token"; }
-get() { curl -fsS --cacert "$work/tls.pem" -H "Authorization: Bearer $token" "$url$1"; }
+mkdir -p "$work/root/versions/1.0.0"
+start_server
 
 release() { # VERSION BEHAVIOUR OS
   local a="$work/artifacts/demo-$1-$3"
@@ -113,27 +66,10 @@ ROLLOUT_DEMO_HEARTBEAT_MS=60000 wine "$agent" --config "$w/agent.yaml" \
   > /dev/null 2> "$work/agent.log" &
 pids+=($!)
 
-count() { # VERSION OS FIELD -> the server's count for that release
-  api status --json 2>/dev/null | jq -r --arg v "$1" --arg o "$2" --arg f "$3" \
-    '[.rollouts[] | select(.version == $v and .os == $o and .arch == "x86_64") | .health[$f]]
-     | first // 0'
-}
-count_is() { # VERSION OS FIELD N: evaluated afresh at every try of wait_for
-  [ "$(count "$1" "$2" "$3")" = "$4" ]
-}
-wait_for() { # SECONDS DESCRIPTION COMMAND...
-  local limit=$1 what=$2 i
-  shift 2
-  for i in $(seq 1 $((limit * 2))); do
-    "$@" && return 0
-    sleep 0.5
-  done
-  fail "$what within ${limit}s"
-}
 current() { tr -d '\r\n' < "$work/root/current"; }
 state() { jq -r .state "$work/state/journal.json" 2>/dev/null; }
 
-wait_for 240 "1.1.0 reported success" count_is 1.1.0 windows success 1
+wait_for 240 "1.1.0 reported success" count_is 1.1.0 windows x86_64 success 1
 [ -f "$work/root/current" ] && [ ! -L "$work/root/current" ] || fail "current is not a pointer file"
 [ "$(current)" = versions/1.1.0 ] || fail "current is $(current) after the upgrade"
 [ "$(state)" = committed ] || fail "journal state $(state) after the upgrade"
@@ -143,14 +79,14 @@ echo "upgrade 1.0.0 -> 1.1.0 on windows: success counted, current -> versions/1.
 rb=$(api rollback 1.1.0 --os windows --arch x86_64 --reason "e2e: bad build") ||
   fail "rollback 1.1.0"
 grep -q "1 agent downgraded" <<<"$rb" || fail "rollback of 1.1.0 did not downgrade the agent: $rb"
-wait_for 240 "the downgrade to 1.0.0 reported" count_is 1.0.0 windows success 1
+wait_for 240 "the downgrade to 1.0.0 reported" count_is 1.0.0 windows x86_64 success 1
 [ "$(current)" = versions/1.0.0 ] || fail "current is $(current) after the rollback"
 [ "$(state)" = committed ] || fail "journal state $(state) after the rollback"
 [ "$(jq -r .target_version "$work/state/journal.json")" = 1.0.0 ] || fail "journal target"
 echo "rollback of 1.1.0: the windows agent downgraded to 1.0.0, success counted" >&2
 
 release 1.2.0 access-violation windows
-wait_for 240 "1.2.0 reported crash" count_is 1.2.0 windows crash 1
+wait_for 240 "1.2.0 reported crash" count_is 1.2.0 windows x86_64 crash 1
 [ "$(current)" = versions/1.0.0 ] || fail "current is $(current) after the crash"
 [ "$(state)" = reverted ] || fail "journal state $(state) after the crash"
 id=$(jq -r .agent_id "$work/state/identity.json")
@@ -163,7 +99,7 @@ jq -e '.message | contains("exception 0xC0000005 (access violation)")' <<<"$repo
 jq -e '.stderr_tail | contains("panic: simulated access violation")' <<<"$report" >/dev/null ||
   fail "the crash report lacks the managed agent's stderr: $report"
 grep -q "1\.5\.0" "$work/agent.log" && fail "the windows agent saw the linux release"
-[ "$(count 1.5.0 linux total)" = 0 ] || fail "a linux release was counted"
+[ "$(count 1.5.0 linux x86_64 total)" = 0 ] || fail "a linux release was counted"
 echo "1.2.0 crashed on windows (0xC0000005): reverted to 1.0.0, crash counted with evidence" >&2
 
 stop_all
