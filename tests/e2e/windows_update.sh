@@ -5,6 +5,7 @@
 # windows/x86_64; a linux/x86_64 release published beside them must be ignored.
 #   1.0.0 installed (pointer file current -> versions/1.0.0), stable
 #   1.1.0 (beta) upgrade: probation passes, `success` counted by the server
+#   a restart: the same identity (its owner-only file trusted again), no second enrollment
 #   rollback of 1.1.0: the server directs a downgrade to the stable 1.0.0, counted as success
 #   1.2.0 dies of an access violation at start: reverted to 1.0.0 by the agent, `crash` counted,
 #         the report names "exception 0xC0000005 (access violation)" and carries the exit code
@@ -62,9 +63,13 @@ probation: 6s
 max_backoff: 2s
 log_level: debug
 YAML
-ROLLOUT_DEMO_HEARTBEAT_MS=60000 wine "$agent" --config "$w/agent.yaml" \
-  > /dev/null 2> "$work/agent.log" &
-pids+=($!)
+start_agent() {
+  ROLLOUT_DEMO_HEARTBEAT_MS=60000 wine "$agent" --config "$w/agent.yaml" \
+    > /dev/null 2>> "$work/agent.log" &
+  agent_pid=$!
+  pids+=($agent_pid)
+}
+start_agent
 
 current() { tr -d '\r\n' < "$work/root/current"; }
 state() { jq -r .state "$work/state/journal.json" 2>/dev/null; }
@@ -75,6 +80,16 @@ wait_for 240 "1.1.0 reported success" count_is 1.1.0 windows x86_64 success 1
 [ "$(state)" = committed ] || fail "journal state $(state) after the upgrade"
 [ "$(tr -d '\r\n' < "$work/root/previous")" = versions/1.0.0 ] || fail "previous is not 1.0.0"
 echo "upgrade 1.0.0 -> 1.1.0 on windows: success counted, current -> versions/1.1.0" >&2
+
+# A restart keeps the identity (its owner-only file is trusted again) and resumes on 1.1.0.
+id=$(jq -r .agent_id "$work/state/identity.json")
+kill -TERM "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+start_agent
+restarted() { grep -q "started version=1.1.0 state=committed agent_id=$id" "$work/agent.log"; }
+wait_for 60 "the restarted agent resumed as $id on 1.1.0" restarted
+[ "$(grep -c "controller: enrolled" "$work/agent.log")" = 1 ] || fail "the agent enrolled again"
+echo "restart: the same identity, no second enrollment, 1.1.0 still current" >&2
 
 rb=$(api rollback 1.1.0 --os windows --arch x86_64 --reason "e2e: bad build") ||
   fail "rollback 1.1.0"
@@ -89,7 +104,6 @@ release 1.2.0 access-violation windows
 wait_for 240 "1.2.0 reported crash" count_is 1.2.0 windows x86_64 crash 1
 [ "$(current)" = versions/1.0.0 ] || fail "current is $(current) after the crash"
 [ "$(state)" = reverted ] || fail "journal state $(state) after the crash"
-id=$(jq -r .agent_id "$work/state/identity.json")
 report=$(get "/api/agents/$id" | jq -c '[.history[] | select(.version == "1.2.0")] | first')
 echo "crash report: $report" >&2
 jq -e '.outcome == "crash" and .error_code == "crash_limit" and .exit_code == -1073741819' \
