@@ -10,6 +10,8 @@
 #   1.2.0 dies of an access violation at start: reverted to 1.0.0 by the agent, `crash` counted,
 #         the report names "exception 0xC0000005 (access violation)" and carries the exit code
 #         as Windows shows it (-1073741819) and the managed agent's last stderr line
+#   the service path: registered with wine's service manager (sc create), started, RUNNING once
+#         up, asked to stop, STOPPED within its grace time with exit code 0
 # Asserts the server's counts (rolloutctl status --json), the report, the pointer file and the
 # journal. Every process it starts is stopped on exit. Expects WINEPREFIX to be a booted prefix.
 # usage: windows_update.sh HOST_BIN_DIR WINDOWS_BIN_DIR WORK_DIR
@@ -115,6 +117,32 @@ jq -e '.stderr_tail | contains("panic: simulated access violation")' <<<"$report
 grep -q "1\.5\.0" "$work/agent.log" && fail "the windows agent saw the linux release"
 [ "$(count 1.5.0 linux x86_64 total)" = 0 ] || fail "a linux release was counted"
 echo "1.2.0 crashed on windows (0xC0000005): reverted to 1.0.0, crash counted with evidence" >&2
+
+# The service path: the same binary registered with wine's service manager, started (RUNNING only
+# once it is up: it starts the managed agent again), asked to stop, STOPPED within its grace time
+# with exit code 0.
+kill -TERM "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+svc=rollout-agent-e2e-$$
+sc_state() { wine sc query "$svc" 2>/dev/null | sed -n 's/^ *STATE *: *[0-9]* *\([A-Z_]*\).*/\1/p'; }
+state_is() { [ "$(sc_state)" = "$1" ]; }
+managed_pid() { jq -r .pid "$work/state/running.json" 2>/dev/null; }
+before=$(managed_pid)
+wine sc create "$svc" binpath= "$(wpath "$agent") --config $w/agent.yaml" >/dev/null ||
+  fail "sc create"
+trap 'wine sc stop "$svc" >/dev/null 2>&1; wine sc delete "$svc" >/dev/null 2>&1; stop_all' EXIT
+wine sc start "$svc" >/dev/null || fail "sc start"
+wait_for 60 "the service RUNNING" state_is RUNNING
+started() { [ "$(managed_pid)" != "$before" ]; }
+wait_for 60 "the service's agent starting the managed agent" started
+asked=$SECONDS
+wine sc stop "$svc" >/dev/null || fail "sc stop"
+wait_for 30 "the service STOPPED" state_is STOPPED
+took=$((SECONDS - asked))
+wine sc query "$svc" | grep -q "SERVICE_EXIT_CODE *: *0 " || fail "the service stopped with an error"
+wine sc delete "$svc" >/dev/null || fail "sc delete"
+trap stop_all EXIT
+echo "service: RUNNING after start-up, STOPPED ${took}s after the stop request, exit code 0" >&2
 
 stop_all
 grep -q "panic\|Unhandled exception" "$work/agent.log" && fail "the agent itself crashed"
