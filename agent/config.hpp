@@ -8,21 +8,27 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "platform/defaults.hpp"
+#include "platform/version_pointer.hpp"
 
 namespace rollout::agent {
 
 struct AgentConfig {
   std::string server_url;      // https://host:port (http:// only with allow_plain_http)
   std::string enrollment_key;  // used once, to enroll
-  std::string state_dir = "/var/lib/rollout-agent";  // identity, journal, report queue, downloads
-  std::string install_root = "/opt/rollout-agent";   // versions/<v>/, current, previous
-  std::string executable = "agent";                  // the managed agent, inside versions/<v>/
-  std::vector<std::string> arguments;                // its arguments
-  std::vector<std::string> release_keys;             // pinned public keys (PEM paths)
-  std::vector<std::string> directive_keys;           // pinned public keys (PEM paths)
-  std::string product = "rollout-agent";             // the only product whose manifests it installs
-  std::string channel_hint = "stable";               // beta | stable, for enrollment
-  std::string client;                                // optional grouping for policies
+  // Identity, journal, report queue, downloads; versions/<v>/, current, previous. Defaults by OS
+  // (platform/defaults.hpp): /var/lib/rollout-agent, /opt/rollout-agent on Linux.
+  std::string state_dir = platform::default_state_dir();
+  std::string install_root = platform::default_install_root();
+  // How `current` / `previous` are kept: "symlink" (Linux's default) or "file" (Windows').
+  platform::PointerKind version_pointer = platform::default_pointer_kind();
+  std::string executable = "agent";         // the managed agent, inside versions/<v>/
+  std::vector<std::string> arguments;       // its arguments
+  std::vector<std::string> release_keys;    // pinned public keys (PEM paths)
+  std::vector<std::string> directive_keys;  // pinned public keys (PEM paths)
+  std::string product = "rollout-agent";    // the only product whose manifests it installs
+  std::string channel_hint = "stable";      // beta | stable, for enrollment
+  std::string client;                       // optional grouping for policies
   std::string site;
   std::string hostname;    // empty: the machine's host name
   std::string machine_id;  // empty: the OS's machine id (several agents on one host: set it)

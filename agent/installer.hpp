@@ -2,8 +2,10 @@
 //
 // Layout of the install root:
 //   versions/<version>/<exe>   one directory per version, side by side
-//   current  -> versions/<v>   the version to run, switched atomically (symlink rename)
+//   current  -> versions/<v>   the version to run, switched atomically
 //   previous -> versions/<v>   the version before it, kept for a revert
+// `current` and `previous` are version pointers (platform/version_pointer.hpp): symlinks on
+// Linux, pointer files on Windows; the installer reads and switches them only through that.
 //   staging/                   owner-only; verified downloads wait here (same file system)
 // A version directory is only ever published complete: it is built as versions/<v>.partial and
 // renamed into place, so "versions/<v> exists" means "complete".
@@ -21,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -28,12 +31,15 @@
 #include "common/error.hpp"
 #include "platform/clock.hpp"
 #include "platform/fs.hpp"
+#include "platform/version_pointer.hpp"
 
 namespace rollout::agent {
 
 struct InstallLayout {
   std::string root;
   std::string executable_name;
+  // How `current` and `previous` are kept (platform/version_pointer.hpp).
+  platform::PointerKind pointer = platform::default_pointer_kind();
 
   std::string versions_dir() const { return root + "/versions"; }
   std::string version_dir(const std::string& v) const { return versions_dir() + "/" + v; }
@@ -61,7 +67,11 @@ class Installer {
  public:
   Installer(platform::FileSystem& fs, const platform::Clock& clock, InstallLayout layout,
             JournalStore& store)
-      : fs_(fs), clock_(clock), layout_(std::move(layout)), store_(store) {}
+      : fs_(fs),
+        clock_(clock),
+        layout_(std::move(layout)),
+        store_(store),
+        pointer_(platform::make_version_pointer(layout_.pointer, fs)) {}
 
   // Start-up: loads the journal and brings the install root to a consistent state from whatever
   // a crash left. Idempotent: a second call changes nothing. Error "no_runnable_version" when
@@ -120,6 +130,7 @@ class Installer {
   const platform::Clock& clock_;
   InstallLayout layout_;
   JournalStore& store_;
+  std::unique_ptr<platform::VersionPointer> pointer_;
   Journal journal_;
 };
 

@@ -18,14 +18,14 @@ FakeChild FakeChild::runs() {
 FakeChild FakeChild::exits_after(milliseconds d, int code) {
   FakeChild c;
   c.ends_in = d;
-  c.ends_with = ExitStatus{false, code, 0};
+  c.ends_with = ExitStatus::exited(code);
   return c;
 }
 
 FakeChild FakeChild::killed_after(milliseconds d, int signal) {
   FakeChild c;
   c.ends_in = d;
-  c.ends_with = ExitStatus{true, 0, signal};
+  c.ends_with = ExitStatus::killed_by(signal);
   return c;
 }
 
@@ -99,7 +99,7 @@ class FakeProcess final : public Process {
 
   ~FakeProcess() override {
     if (status_) return;
-    const ExitStatus killed{true, 0, 9};
+    const ExitStatus killed = ExitStatus::killed_by(9);
     status_ = killed;
     std::lock_guard lock(state_->mu);
     state_->stops.push_back({pid_, clock_.steady_now(), milliseconds(0), killed, true, true});
@@ -143,7 +143,7 @@ class FakeProcess final : public Process {
       state_->set_end(pid_, effective_end(), false);
     }
     if (auto s = wait_for(grace)) return record_stop(asked, grace, *s, false);
-    const ExitStatus killed{true, 0, 9};
+    const ExitStatus killed = ExitStatus::killed_by(9);
     collect_stderr(clock_.steady_now());
     status_ = killed;
     state_->set_end(pid_, clock_.steady_now(), true);

@@ -35,7 +35,7 @@ struct FakeChild {
   // After SIGTERM it ends this much later with `on_sigterm`; nullopt: it ignores SIGTERM and the
   // SIGKILL after the grace period ends it.
   std::optional<std::chrono::milliseconds> sigterm_takes = std::chrono::milliseconds(0);
-  ExitStatus on_sigterm{true, 0, 15};
+  ExitStatus on_sigterm = ExitStatus::killed_by(15);
 
   static FakeChild runs();
   static FakeChild exits_after(std::chrono::milliseconds d, int code);
@@ -44,7 +44,7 @@ struct FakeChild {
   FakeChild& writes_stderr(std::string line,
                            std::chrono::milliseconds at = std::chrono::milliseconds(0));
   FakeChild& ignores_sigterm();
-  FakeChild& stops_after(std::chrono::milliseconds d, ExitStatus how = {true, 0, 15});
+  FakeChild& stops_after(std::chrono::milliseconds d, ExitStatus how = ExitStatus::killed_by(15));
 };
 
 class FakeProcessLauncher final : public ProcessLauncher {

@@ -5,10 +5,21 @@
 namespace rollout::platform {
 
 std::string parent_dir(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
+  // A drive prefix ("C:") belongs to the root, not to a component.
+  const std::size_t root = path.size() >= 2 && path[1] == ':' ? 2 : 0;
+  auto slash = path.find_last_of("/\\");
+  if (slash == std::string::npos || slash < root) return root ? path.substr(0, root) : ".";
+  // Trailing separators of the parent ("a//b") are not a component either.
+  std::size_t end = slash;
+  while (end > root && is_path_separator(path[end - 1])) --end;
+  if (end == root) return path.substr(0, root + 1);  // "/", "C:\\"
+  return path.substr(0, end);
+}
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  if (dir.empty()) return name;
+  if (is_path_separator(dir.back())) return dir + name;
+  return dir + "/" + name;
 }
 
 Status atomic_write_file(FileSystem& fs, const std::string& path, std::string_view bytes,

@@ -142,8 +142,17 @@ class FileSystemWrapper : public FileSystem {
   FileSystem& target_;
 };
 
-// The directory part of a path ("." when there is none). Pure string handling.
+// Path strings for both OSes, pure string handling: '/' and '\\' both separate (a Windows
+// path may mix them, and Win32 accepts '/'); a drive ("C:") or a root is kept.
+// The directory part of a path ("." when there is none): "a/b" -> "a", "/a" -> "/",
+// "C:\\x\\y" -> "C:\\x", "C:\\x" -> "C:\\".
 std::string parent_dir(const std::string& path);
+// `dir` and `name` joined by '/' (no doubled separator); `name` alone when `dir` is empty.
+std::string join_path(const std::string& dir, const std::string& name);
+// Whether `c` separates path components on either OS.
+constexpr bool is_path_separator(char c) {
+  return c == '/' || c == '\\';
+}
 
 // Replaces `path` with `bytes` so that a crash leaves either the old or the new content: writes a
 // temporary file beside it (exclusive, no symlink following), fsyncs it, renames it over `path`

@@ -37,13 +37,33 @@ struct LaunchOptions {
   std::size_t stderr_max_bytes = 8 * 1024;
 };
 
+// How a child ended, in terms that read naturally on either OS: it exited with a code it chose,
+// it was killed by a signal (POSIX), or it was ended by an exception (Windows: an NTSTATUS such as
+// 0xC0000005, which GetExitCodeProcess reports in place of an exit code).
 struct ExitStatus {
-  bool signaled = false;
-  int code = 0;    // exit code when !signaled
-  int signal = 0;  // terminating signal when signaled
-  bool success() const { return !signaled && code == 0; }
-  // "exit code 3" or "signal 6 (ABRT)".
+  enum class How { exited, signal, exception };
+  How how = How::exited;
+  int code = 0;                 // exited: the exit code
+  int signal = 0;               // signal: the terminating signal
+  std::uint32_t exception = 0;  // exception: the NTSTATUS
+
+  static ExitStatus exited(int code) { return {How::exited, code, 0, 0}; }
+  static ExitStatus killed_by(int signal) { return {How::signal, 0, signal, 0}; }
+  static ExitStatus ended_by_exception(std::uint32_t status) {
+    return {How::exception, 0, 0, status};
+  }
+  // A raw Windows process exit code: NTSTATUS error values (0xC...) and a breakpoint
+  // (0x80000003) are exceptions, anything else is the code the program exited with.
+  static ExitStatus from_windows_exit_code(std::uint32_t raw);
+
+  bool signaled() const { return how == How::signal; }
+  bool success() const { return how == How::exited && code == 0; }
+  // "exit code 3", "signal 6 (ABRT)", "exception 0xC0000005 (access violation)".
   std::string describe() const;
+  // The number a report carries as its exit_code: the exit code, or for an exception the 32-bit
+  // status as Windows shows it in %ERRORLEVEL% (0xC0000005 -> -1073741819). None for a signal.
+  std::optional<std::int64_t> report_exit_code() const;
+  friend bool operator==(const ExitStatus&, const ExitStatus&) = default;
 };
 
 class Process {

@@ -2,6 +2,7 @@
 
 #include "common/config.hpp"
 #include "common/release.hpp"
+#include "platform/fs.hpp"
 #include "platform/host.hpp"
 
 namespace rollout::agent {
@@ -15,6 +16,9 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.string("state_dir", c.state_dir);
     r.string("install_root", c.install_root);
     r.string("executable", c.executable, 255);
+    std::string pointer(platform::to_string(c.version_pointer));
+    r.one_of("version_pointer", pointer, {"symlink", "file"});
+    if (r.ok()) c.version_pointer = platform::parse_pointer_kind(pointer).value();
     r.string_list("arguments", c.arguments, 64);
     r.string_list("launcher", c.launcher, 16);
     r.string_list("release_keys", c.release_keys, 16);
@@ -47,13 +51,13 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     if (r.ok() && !valid_product(c.product)) {
       r.fail("product", "must be a release manifest's product name: 1 to 64 of [a-z0-9._-]");
     }
-    if (r.ok() && (c.executable.find('/') != std::string::npos || c.executable == "." ||
+    if (r.ok() && (c.executable.find_first_of("/\\") != std::string::npos || c.executable == "." ||
                    c.executable == "..")) {
       r.fail("executable", "must be a file name inside the version directory, not a path");
     }
     return r.finish();
   };
-  const std::string conf_d = path.substr(0, path.rfind('/') + 1) + "conf.d";
+  const std::string conf_d = platform::join_path(platform::parent_dir(path), "conf.d");
   if (auto st = config::load_layers(path, conf_d, overrides, apply); !st) {
     return make_error("invalid_config", st.error().message);
   }

@@ -107,7 +107,8 @@ Status Controller::start() {
   if (auto st = fs.make_secure_dir(cfg_.state_dir + "/reports"); !st) return st;
   store_ = std::make_unique<JournalStore>(fs, cfg_.state_dir + "/journal.json");
   installer_ = std::make_unique<Installer>(
-      fs, deps_.clock, InstallLayout{cfg_.install_root, cfg_.executable}, *store_);
+      fs, deps_.clock, InstallLayout{cfg_.install_root, cfg_.executable, cfg_.version_pointer},
+      *store_);
   if (auto st = installer_->recover(); !st) return st;
   reports_ = std::make_unique<ReportQueue>(fs, cfg_.state_dir + "/reports");
   auto id = load_identity(fs, cfg_.state_dir + "/identity.json");
@@ -628,11 +629,8 @@ void Controller::finish_outcome() {
   }
   if (j.state == UpdateState::reverted) {
     if (last_crash_) {
-      if (last_crash_->signaled) {
-        r.signal = last_crash_->signal;
-      } else {
-        r.exit_code = last_crash_->code;
-      }
+      if (last_crash_->signaled()) r.signal = last_crash_->signal;
+      r.exit_code = last_crash_->report_exit_code();
     }
     if (!last_crash_stderr_.empty()) r.stderr_tail = join_tail(last_crash_stderr_);
   }

@@ -40,7 +40,7 @@ Status Installer::save(const Journal& next) {
 }
 
 std::optional<std::string> Installer::pointer_version(const std::string& link) {
-  auto target = fs_.read_symlink(link);
+  auto target = pointer_->read(link);
   if (!target) return std::nullopt;
   const std::string prefix = "versions/";
   if (target->rfind(prefix, 0) != 0) return std::nullopt;
@@ -65,8 +65,7 @@ bool Installer::version_complete(const std::string& version) {
 Status Installer::point_current_at(const std::string& version) {
   if (pointer_version(layout_.current_link()) == version) return {};
   logger().info("switching current version", {{"version", version}});
-  return platform::atomic_switch_symlink(fs_, layout_.current_link(),
-                                         InstallLayout::link_target(version));
+  return pointer_->write(layout_.current_link(), InstallLayout::link_target(version));
 }
 
 Status Installer::remove_version_dir(const std::string& version) {
@@ -199,7 +198,7 @@ Status Installer::stage(const std::string& verified_file) {
   // Re-installing the version `previous` names: that pointer must not name a directory that is
   // about to be rebuilt.
   if (pointer_version(layout_.previous_link()) == v) {
-    if (auto st = fs_.remove(layout_.previous_link()); !st) return st;
+    if (auto st = pointer_->remove(layout_.previous_link()); !st) return st;
   }
   const std::string partial = layout_.version_dir(v) + std::string(kPartialSuffix);
   const std::string exe = partial + "/" + layout_.executable_name;
@@ -239,8 +238,8 @@ Status Installer::switch_to_target() {
   if (auto st = save(next); !st) return st;
   ROLLOUT_CRASH_POINT("before_switch");
   if (!journal_.from_version.empty()) {
-    if (auto st = platform::atomic_switch_symlink(
-            fs_, layout_.previous_link(), InstallLayout::link_target(journal_.from_version));
+    if (auto st = pointer_->write(layout_.previous_link(),
+                                  InstallLayout::link_target(journal_.from_version));
         !st) {
       return st;
     }
@@ -374,8 +373,7 @@ Status Installer::recover() {
         break;
       }
       if (!from.empty() && pointer_version(layout_.previous_link()) != from) {
-        if (auto st = platform::atomic_switch_symlink(fs_, layout_.previous_link(),
-                                                      InstallLayout::link_target(from));
+        if (auto st = pointer_->write(layout_.previous_link(), InstallLayout::link_target(from));
             !st) {
           return st;
         }

@@ -1,9 +1,14 @@
 // rollout-demo-agent: a stand-in for the managed RMM agent, used by tests and the demo. Its
 // behaviour is fixed per built artifact so that one release can be "good" and another "crashes":
 //
-//   healthy          run until SIGTERM, a heartbeat line on stdout now and then; exit 0
-//   crash-at-start   "panic: simulated crash" on stderr, then abort() (SIGABRT)
+//   healthy          run until asked to stop (SIGTERM; on Windows Ctrl+Break or the
+//                    supervisor's stop event, platform/stop_request.hpp), a heartbeat line on
+//                    stdout now and then; exit 0
+//   crash-at-start   "panic: simulated crash" on stderr, then abort() (SIGABRT; exit code 3 on
+//                    Windows)
 //   crash-after:N    run healthy for N seconds, then crash as above
+//   access-violation "panic: simulated access violation" on stderr, then a write through a null
+//                    pointer (SIGSEGV; on Windows the exception 0xC0000005)
 //   exit-nonzero:C   exit with code C at once
 //   hang             ignore SIGTERM, say so once on stderr, then never exit or print
 //
@@ -26,6 +31,7 @@
 #include <thread>
 
 #include "platform/process.hpp"
+#include "platform/stop_request.hpp"
 
 #ifndef ROLLOUT_DEMO_DEFAULT_VERSION
 #define ROLLOUT_DEMO_DEFAULT_VERSION "0.0.0"
@@ -49,9 +55,6 @@ std::string read_field(const volatile char* field, std::size_t size) {
 }
 
 std::atomic<bool> stop_requested{false};
-extern "C" void on_sigterm(int) {
-  stop_requested.store(true);
-}
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
@@ -81,10 +84,17 @@ std::string setting(const char* env, const std::filesystem::path& exe, const cha
   std::abort();
 }
 
-// Runs healthy until SIGTERM, or until `crash_after` elapses.
+[[noreturn]] void access_violation() {
+  std::fputs("panic: simulated access violation\n", stderr);
+  std::fflush(stderr);
+  volatile int* nowhere = nullptr;
+  *nowhere = 1;
+  std::abort();  // not reached
+}
+
+// Runs healthy until asked to stop, or until `crash_after` elapses.
 int run_healthy(const std::string& version, std::optional<std::chrono::seconds> crash_after) {
-  std::signal(SIGTERM, on_sigterm);
-  std::signal(SIGINT, on_sigterm);
+  rollout::platform::watch_stop_requests(stop_requested);
   long period_ms = 1000;
   if (const char* p = std::getenv("ROLLOUT_DEMO_HEARTBEAT_MS")) period_ms = std::atol(p);
   if (period_ms <= 0) period_ms = 1000;
@@ -165,7 +175,8 @@ int main(int argc, char** argv) {
     std::printf(
         "usage: rollout-demo-agent [--version | --help |\n"
         "                           --make-variant OUT --behaviour B --version V]\n"
-        "behaviours: healthy, crash-at-start, crash-after:N, exit-nonzero:CODE, hang\n");
+        "behaviours: healthy, crash-at-start, crash-after:N, access-violation,\n"
+        "            exit-nonzero:CODE, hang\n");
     return 0;
   }
   if (arg1 == "--make-variant") {
@@ -184,6 +195,7 @@ int main(int argc, char** argv) {
 
   if (behaviour == "healthy") return run_healthy(version, std::nullopt);
   if (behaviour == "crash-at-start") crash();
+  if (behaviour == "access-violation") access_violation();
   if (behaviour.rfind("crash-after:", 0) == 0) {
     return run_healthy(version, std::chrono::seconds(std::atol(behaviour.c_str() + 12)));
   }
@@ -193,7 +205,7 @@ int main(int argc, char** argv) {
     return code;
   }
   if (behaviour == "hang") {
-    std::signal(SIGTERM, SIG_IGN);
+    rollout::platform::ignore_stop_requests();
     std::fprintf(stderr, "demo agent %s hanging\n", version.c_str());
     std::fflush(stderr);
     for (;;) std::this_thread::sleep_for(std::chrono::hours(1));

@@ -1,6 +1,5 @@
-// rollout-agent: the update controller daemon (systemd unit, Type=notify).
-#include <signal.h>
-
+// rollout-agent: the update controller daemon (systemd unit, Type=notify; a Windows service, or a
+// console program stopped by Ctrl+C / Ctrl+Break or its supervisor's stop event).
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include "common/log.hpp"
 #include "platform/fs.hpp"
 #include "platform/instance_lock.hpp"
+#include "platform/service_host.hpp"
 
 namespace {
 
@@ -26,10 +26,6 @@ constexpr const char* kUsage =
     "Exit codes: 0 stopped cleanly, 1 start-up failed, 2 usage or configuration error.\n";
 
 std::atomic<bool> g_stop{false};
-
-void on_signal(int) {
-  g_stop.store(true);
-}
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "rollout-agent: %s\n", message.c_str());
@@ -69,47 +65,43 @@ int main(int argc, char** argv) {
   }
   if (auto lvl = rollout::log::parse_level(cfg->log_level)) rollout::log::set_level(*lvl);
 
-  // A file-size limit (or a full disk) must be an error from write(), not a fatal signal.
-  ::signal(SIGXFSZ, SIG_IGN);
-  ::signal(SIGPIPE, SIG_IGN);
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  // Under systemd or the Windows SCM, or in a console: a stop request sets g_stop, and a
+  // file-size limit (or a full disk) is an error from write(), not a fatal signal
+  // (platform/service_host.hpp, platform/stop_request.hpp).
+  return rollout::platform::run_service("rollout-agent", g_stop, [&]() -> int {
+    // Before anything touches the journal: a second agent on the same state would race this one.
+    if (auto st = rollout::platform::real_file_system().make_secure_dir(cfg->state_dir); !st) {
+      std::fprintf(stderr, "rollout-agent: state_dir: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    auto lock = rollout::platform::lock_instance(cfg->state_dir + "/agent.lock");
+    if (!lock) {
+      std::fprintf(stderr, "rollout-agent: %s\n", lock.error().message.c_str());
+      return 1;
+    }
 
-  // Before anything touches the journal: a second agent on the same state would race this one.
-  if (auto st = rollout::platform::real_file_system().make_secure_dir(cfg->state_dir); !st) {
-    std::fprintf(stderr, "rollout-agent: state_dir: %s\n", st.error().message.c_str());
-    return 1;
-  }
-  auto lock = rollout::platform::lock_instance(cfg->state_dir + "/agent.lock");
-  if (!lock) {
-    std::fprintf(stderr, "rollout-agent: %s\n", lock.error().message.c_str());
-    return 1;
-  }
-
-  rollout::net::TransportOptions t;
-  t.allow_plain_http = cfg->allow_plain_http;
-  t.ca_file = cfg->ca_file;
-  t.proxy = cfg->proxy;
-  t.max_bandwidth = cfg->max_bandwidth;
-  t.low_speed_bytes = cfg->low_speed_bytes;
-  t.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(cfg->low_speed_time);
-  if (t.low_speed_time.count() < 1) t.low_speed_time = std::chrono::seconds(1);
-  t.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(cfg->request_timeout);
-  // Two transports: downloads run on the controller's worker thread, everything else on its loop,
-  // and a Transport is used by one thread at a time.
-  auto transport = rollout::net::make_curl_transport(t);
-  auto downloads = rollout::net::make_curl_transport(t);
-  rollout::agent::Controller controller(
-      *cfg, {rollout::platform::real_file_system(), rollout::platform::system_clock(), *transport,
-             *downloads, rollout::platform::real_process_launcher(),
-             rollout::platform::system_service_notifier()});
-  if (auto st = controller.start(); !st) {
-    std::fprintf(stderr, "rollout-agent: %s\n", st.error().message.c_str());
-    return 1;
-  }
-  controller.run(g_stop);
-  return 0;
+    rollout::net::TransportOptions t;
+    t.allow_plain_http = cfg->allow_plain_http;
+    t.ca_file = cfg->ca_file;
+    t.proxy = cfg->proxy;
+    t.max_bandwidth = cfg->max_bandwidth;
+    t.low_speed_bytes = cfg->low_speed_bytes;
+    t.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(cfg->low_speed_time);
+    if (t.low_speed_time.count() < 1) t.low_speed_time = std::chrono::seconds(1);
+    t.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(cfg->request_timeout);
+    // Two transports: downloads run on the controller's worker thread, everything else on its loop,
+    // and a Transport is used by one thread at a time.
+    auto transport = rollout::net::make_curl_transport(t);
+    auto downloads = rollout::net::make_curl_transport(t);
+    rollout::agent::Controller controller(
+        *cfg, {rollout::platform::real_file_system(), rollout::platform::system_clock(), *transport,
+               *downloads, rollout::platform::real_process_launcher(),
+               rollout::platform::system_service_notifier()});
+    if (auto st = controller.start(); !st) {
+      std::fprintf(stderr, "rollout-agent: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    controller.run(g_stop);
+    return 0;
+  });
 }

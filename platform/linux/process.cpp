@@ -16,6 +16,7 @@
 #include <cstring>
 #include <thread>
 
+#include "platform/exit_status_names.hpp"
 #include "platform/output_tail.hpp"
 #include "platform/process.hpp"
 
@@ -89,14 +90,8 @@ class LinuxProcess final : public Process {
       r = ::waitpid(pid_, &st, WNOHANG);
     } while (r < 0 && errno == EINTR);
     if (r == pid_) {
-      ExitStatus s;
-      if (WIFSIGNALED(st)) {
-        s.signaled = true;
-        s.signal = WTERMSIG(st);
-      } else {
-        s.code = WEXITSTATUS(st);
-      }
-      status_ = s;
+      status_ = WIFSIGNALED(st) ? ExitStatus::killed_by(WTERMSIG(st))
+                                : ExitStatus::exited(WEXITSTATUS(st));
       drain_stderr();
     }
     return status_;
@@ -265,11 +260,9 @@ class LinuxLauncher final : public ProcessLauncher {
 
 }  // namespace
 
-std::string ExitStatus::describe() const {
-  if (!signaled) return "exit code " + std::to_string(code);
-  std::string out = "signal " + std::to_string(signal);
-  if (const char* abbrev = ::sigabbrev_np(signal)) out += std::string(" (") + abbrev + ")";
-  return out;
+std::string signal_abbrev(int signal) {
+  const char* abbrev = ::sigabbrev_np(signal);
+  return abbrev ? abbrev : "";
 }
 
 ProcessLauncher& real_process_launcher() {

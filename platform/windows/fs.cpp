@@ -167,7 +167,15 @@ class WindowsFileSystem final : public FileSystem {
   }
 
   Status sync(File& file) override {
-    if (!::FlushFileBuffers(handle_of(file))) return last_error("cannot flush " + file.path());
+    if (::FlushFileBuffers(handle_of(file))) return {};
+    // FlushFileBuffers needs write access, which fsync of a read-only descriptor does not: flush
+    // through a second, writable handle to the same file (the installer syncs the staged
+    // executable it opened for reading).
+    if (::GetLastError() != ERROR_ACCESS_DENIED) return last_error("cannot flush " + file.path());
+    win::Handle writable(::ReOpenFile(handle_of(file), GENERIC_WRITE, kShareAll, 0));
+    if (!writable || !::FlushFileBuffers(writable.get())) {
+      return last_error("cannot flush " + file.path());
+    }
     return {};
   }
 
@@ -303,9 +311,17 @@ class WindowsFileSystem final : public FileSystem {
       info.type = FileType::regular;
     }
     info.size = (static_cast<std::uint64_t>(data.nFileSizeHigh) << 32) | data.nFileSizeLow;
-    // An approximation of POSIX bits: read-only files have no write bit.
-    info.mode = (a & FILE_ATTRIBUTE_READONLY) != 0 ? 0444U : 0644U;
-    if (info.type == FileType::directory) info.mode |= 0111U;
+    // An approximation of POSIX bits that keeps what callers ask of them ("readable only by its
+    // owner", mode & 077 == 0): group and other bits are set unless the DACL grants access to
+    // no one but SYSTEM, Administrators and the owner; read-only files have no write bit.
+    info.mode = (a & FILE_ATTRIBUTE_READONLY) != 0 ? 0400U : 0600U;
+    if (info.type != FileType::symlink) {
+      win::Handle h = open_no_follow(path, READ_CONTROL);
+      if (!h || !check_dacl(h.get(), path, kAnyAccess)) info.mode |= 0044U;
+    } else {
+      info.mode |= 0044U;
+    }
+    if (info.type == FileType::directory) info.mode |= (info.mode & 0444U) >> 2;
     return info;
   }
 

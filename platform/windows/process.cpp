@@ -17,6 +17,7 @@
 #include <cwchar>
 #include <mutex>
 
+#include "platform/exit_status_names.hpp"
 #include "platform/output_tail.hpp"
 #include "platform/process.hpp"
 #include "platform/windows/win.hpp"
@@ -116,9 +117,7 @@ class WindowsProcess final : public Process {
     ::GetExitCodeProcess(process_.get(), &code);
     // The last lines may still be in the pipe: let the reader catch up briefly.
     if (reader_) ::WaitForSingleObject(reader_.get(), 200);
-    ExitStatus s;
-    s.code = static_cast<int>(code);  // exception codes (0xC...) become negative ints
-    status_ = s;
+    status_ = ExitStatus::from_windows_exit_code(code);
     return status_;
   }
 
@@ -299,37 +298,11 @@ class WindowsLauncher final : public ProcessLauncher {
   std::atomic<unsigned> counter_{0};
 };
 
-struct KnownCode {
-  DWORD code;
-  const char* name;
-};
-constexpr KnownCode kKnownCodes[] = {
-    {0xC0000005, "access violation"},
-    {0xC000001D, "illegal instruction"},
-    {0xC0000094, "integer division by zero"},
-    {0xC00000FD, "stack overflow"},
-    {0xC000013A, "stopped by force or Ctrl+C"},
-    {0xC0000374, "heap corruption"},
-    {0xC0000409, "fail-fast: stack buffer overrun or abort"},
-    {0x80000003, "breakpoint"},
-};
-
 }  // namespace
 
-std::string ExitStatus::describe() const {
-  if (signaled) return "signal " + std::to_string(signal);
-  const auto raw = static_cast<DWORD>(code);
-  // NTSTATUS error and warning values are exceptions, not exit codes a program chose.
-  if ((raw & 0xC0000000U) == 0xC0000000U || raw == 0x80000003U) {
-    char hex[16];
-    std::snprintf(hex, sizeof hex, "0x%08lX", static_cast<unsigned long>(raw));
-    std::string out = std::string("exception ") + hex;
-    for (const auto& k : kKnownCodes) {
-      if (k.code == raw) out += std::string(" (") + k.name + ")";
-    }
-    return out;
-  }
-  return "exit code " + std::to_string(code);
+// Windows has no signals: a process ends by exit code or exception (ExitStatus::How).
+std::string signal_abbrev(int) {
+  return "";
 }
 
 ProcessLauncher& real_process_launcher() {

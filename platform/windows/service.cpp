@@ -39,6 +39,15 @@ class ScmNotifier final : public ServiceNotifier {
   }
   std::optional<std::chrono::microseconds> watchdog_interval() override { return std::nullopt; }
 
+  void stopped(DWORD exit_code) {
+    std::lock_guard lock(mu_);
+    state_ = SERVICE_STOPPED;
+    accepted_ = 0;
+    checkpoint_ = 0;
+    exit_code_ = exit_code;
+    send_locked();
+  }
+
   DWORD state() const {
     std::lock_guard lock(mu_);
     return state_;
@@ -63,7 +72,9 @@ class ScmNotifier final : public ServiceNotifier {
     s.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
     s.dwCurrentState = state_;
     s.dwControlsAccepted = accepted_;
-    s.dwWin32ExitCode = NO_ERROR;
+    // A non-zero exit is a service-specific error, which the SCM's recovery actions act on.
+    s.dwWin32ExitCode = exit_code_ == 0 ? NO_ERROR : ERROR_SERVICE_SPECIFIC_ERROR;
+    s.dwServiceSpecificExitCode = exit_code_;
     const bool pending = state_ == SERVICE_START_PENDING || state_ == SERVICE_STOP_PENDING;
     s.dwCheckPoint = pending ? checkpoint_ : 0;
     s.dwWaitHint = pending ? kWaitHintMs : 0;
@@ -75,6 +86,7 @@ class ScmNotifier final : public ServiceNotifier {
   DWORD state_ = SERVICE_START_PENDING;
   DWORD accepted_ = 0;
   DWORD checkpoint_ = 0;
+  DWORD exit_code_ = 0;
 };
 
 ScmNotifier& notifier() {
@@ -95,6 +107,9 @@ void set_service_status_handle(SERVICE_STATUS_HANDLE handle) {
 }
 DWORD reported_service_state() {
   return notifier().state();
+}
+void report_service_stopped(DWORD exit_code) {
+  notifier().stopped(exit_code);
 }
 DWORD reported_checkpoint() {
   return notifier().checkpoint();

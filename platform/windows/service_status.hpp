@@ -13,6 +13,8 @@ void set_service_status_handle(SERVICE_STATUS_HANDLE handle);
 // The state last reported to the SCM (SERVICE_START_PENDING before notify_ready), and the
 // checkpoint counter of the current pending state. For the service host and tests.
 DWORD reported_service_state();
+// The final SERVICE_STOPPED, with the daemon's exit code (0: a clean stop).
+void report_service_stopped(DWORD exit_code);
 DWORD reported_checkpoint();
 
 }  // namespace rollout::platform::win

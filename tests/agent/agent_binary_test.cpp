@@ -53,6 +53,7 @@ TEST_F(AgentBinary, BadConfigNamesTheKey) {
       {base_ + "probation: soon\n", "'probation' must be a duration"},
       {base_ + "crash_limit: 0\n", "crash_limit"},
       {base_ + "channel_hint: nightly\n", "channel_hint"},
+      {base_ + "version_pointer: junction\n", "'version_pointer'"},
       {base_ + "executable: ../../bin/sh\n", "'executable'"},
       {base_ + "product: Rollout Agent\n", "'product'"},
       {base_ + "product: \"\"\n", "'product'"},

@@ -157,9 +157,8 @@ class ControllerLoop : public ::testing::Test {
 
   // An update to 2.0.0 already switched and in probation (as a restart finds it).
   void in_probation(std::uint64_t elapsed_ms = 0) {
-    fs::remove(root_.layout.current_link());
-    fs::create_directory_symlink("versions/2.0.0", root_.layout.current_link());
-    fs::create_directory_symlink("versions/1.0.0", root_.layout.previous_link());
+    ASSERT_TRUE(root_.pointer_io()->write(root_.layout.current_link(), "versions/2.0.0"));
+    ASSERT_TRUE(root_.pointer_io()->write(root_.layout.previous_link(), "versions/1.0.0"));
     Journal j;
     j.state = UpdateState::probation;
     j.target_version = "2.0.0";

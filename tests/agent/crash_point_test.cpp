@@ -3,7 +3,8 @@
 // runs the same flow with ROLLOUT_CRASH_AT set and must die by SIGKILL there. recover() on what
 // it left must give: `current` naming a complete, runnable version (old or new), a journal that
 // parses, a consistent state, a second recover() that changes nothing, and an update that can be
-// finished or is cleanly abandoned.
+// finished or is cleanly abandoned. Every case runs with both kinds of version pointer: the
+// symlinks of Linux and the pointer files of Windows (platform/version_pointer.hpp).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -46,8 +47,12 @@ struct Hit {
   int occurrence;
 };
 
-std::vector<Hit> record_points(Ending ending) {
-  InstallRoot root;
+InstallRoot make_root(platform::PointerKind kind) {
+  return InstallRoot({"1.0.0"}, "1.0.0", kind);
+}
+
+std::vector<Hit> record_points(Ending ending, platform::PointerKind kind) {
+  InstallRoot root = make_root(kind);
   std::vector<Hit> hits;
   std::map<std::string, int> seen;
   reset_crash_point_counts();
@@ -146,17 +151,21 @@ void check_recovery(const InstallRoot& root, Ending ending) {
   }
 }
 
-class CrashPoints : public ::testing::TestWithParam<Ending> {};
+class CrashPoints : public ::testing::TestWithParam<std::tuple<Ending, platform::PointerKind>> {
+ protected:
+  Ending ending() const { return std::get<0>(GetParam()); }
+  platform::PointerKind kind() const { return std::get<1>(GetParam()); }
+};
 
 TEST_P(CrashPoints, EveryPointRecoversToTheOldOrTheNewVersion) {
-  const auto hits = record_points(GetParam());
+  const auto hits = record_points(ending(), kind());
   EXPECT_GE(hits.size(), 18u);  // 7+ journal writes (two points each) and the step points
   std::set<std::string> names;
   for (const auto& h : hits) names.insert(h.name);
   // The flow passes every point the installer and journal define.
   std::set<std::string> expected = {"journal_before_write", "journal_after_write", "mid_stage",
                                     "after_stage",          "before_switch",       "after_switch"};
-  if (GetParam() == Ending::commit) {
+  if (ending() == Ending::commit) {
     expected.insert({"before_commit", "after_commit"});
   } else {
     expected.insert({"before_revert", "after_revert"});
@@ -165,17 +174,25 @@ TEST_P(CrashPoints, EveryPointRecoversToTheOldOrTheNewVersion) {
 
   for (const auto& hit : hits) {
     SCOPED_TRACE(hit.name + "#" + std::to_string(hit.occurrence));
-    InstallRoot root;
-    const int status = crash_at(root, GetParam(), hit);
+    InstallRoot root = make_root(kind());
+    const int status = crash_at(root, ending(), hit);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "child did not die at the crash point (status " << status << ")";
-    check_recovery(root, GetParam());
+    check_recovery(root, ending());
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Installer, CrashPoints, ::testing::Values(Ending::commit, Ending::revert),
+INSTANTIATE_TEST_SUITE_P(Installer, CrashPoints,
+                         ::testing::Combine(::testing::Values(Ending::commit, Ending::revert),
+                                            ::testing::Values(platform::PointerKind::symlink,
+                                                              platform::PointerKind::pointer_file)),
                          [](const auto& param_info) {
-                           return param_info.param == Ending::commit ? "Commit" : "Revert";
+                           return std::string(std::get<0>(param_info.param) == Ending::commit
+                                                  ? "Commit"
+                                                  : "Revert") +
+                                  (std::get<1>(param_info.param) == platform::PointerKind::symlink
+                                       ? "Symlinks"
+                                       : "PointerFiles");
                          });
 
 TEST(CrashPointMacro, UnnamedPointDoesNotCrash) {

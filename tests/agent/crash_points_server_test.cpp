@@ -2,6 +2,7 @@
 // point, all at once. Each one dies at its point (ROLLOUT_CRASH_AT), is restarted, and must end
 // consistent: the install root names the old or the new version (never neither), the journal
 // parses, the update finishes (or is cleanly abandoned), and the server holds exactly one report.
+// Both kinds of version pointer: Linux's symlinks and Windows' pointer files.
 #include <signal.h>
 
 #include "tests/agent/fleet_fixture.hpp"
@@ -9,8 +10,11 @@
 namespace rollout::agent::test {
 namespace {
 
-class CrashPoints : public StableFleet {
+class ServerCrashPoints : public StableFleet,
+                          public ::testing::WithParamInterface<platform::PointerKind> {
  protected:
+  ServerCrashPoints() { pointer_kind_ = GetParam(); }
+
   // Kills what the killed controller left running (systemd would, with KillMode=control-group).
   static void kill_orphan(const AgentSandbox& a) {
     std::error_code ec;
@@ -51,7 +55,7 @@ class CrashPoints : public StableFleet {
   }
 };
 
-TEST_F(CrashPoints, EveryPointOfAnUpgradeEndsCommittedWithOneReport) {
+TEST_P(ServerCrashPoints, EveryPointOfAnUpgradeEndsCommittedWithOneReport) {
   publish("1.1.0");
   std::vector<std::string> points = {
       "mid_download", "after_download",      "after_verify",       "mid_stage",
@@ -78,7 +82,7 @@ TEST_F(CrashPoints, EveryPointOfAnUpgradeEndsCommittedWithOneReport) {
   EXPECT_EQ(count("1.1.0", "success"), static_cast<std::int64_t>(points.size()));
 }
 
-TEST_F(CrashPoints, EveryPointOfARevertEndsRevertedWithOneCrashReport) {
+TEST_P(ServerCrashPoints, EveryPointOfARevertEndsRevertedWithOneCrashReport) {
   publish("1.2.0", "crash-at-start");
   std::vector<std::string> points = {"before_revert", "after_revert", "after_report_queued",
                                      "before_report_send", "after_report_send"};
@@ -98,6 +102,15 @@ TEST_F(CrashPoints, EveryPointOfARevertEndsRevertedWithOneCrashReport) {
   }
   EXPECT_EQ(count("1.2.0", "crash"), static_cast<std::int64_t>(points.size()));
 }
+
+INSTANTIATE_TEST_SUITE_P(RealServer, ServerCrashPoints,
+                         ::testing::Values(platform::PointerKind::symlink,
+                                           platform::PointerKind::pointer_file),
+                         [](const auto& param_info) {
+                           return param_info.param == platform::PointerKind::symlink
+                                      ? "Symlinks"
+                                      : "PointerFiles";
+                         });
 
 }  // namespace
 }  // namespace rollout::agent::test

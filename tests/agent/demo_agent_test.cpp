@@ -92,7 +92,7 @@ TEST_F(DemoTest, CrashAtStartAbortsWithAPanicLine) {
   auto p = start(variant("crash-at-start", "1.0.1"));
   auto s = p->wait_for(60s);
   ASSERT_TRUE(s);
-  EXPECT_TRUE(s->signaled);
+  EXPECT_TRUE(s->signaled());
   EXPECT_EQ(s->signal, SIGABRT);
   EXPECT_EQ(own_lines(p->stderr_tail()), std::vector<std::string>{"panic: simulated crash"});
 }
@@ -110,7 +110,7 @@ TEST_F(DemoTest, ExitNonzeroExitsWithTheCode) {
   auto p = start(variant("exit-nonzero:3", "1.0.3"));
   auto s = p->wait_for(60s);
   ASSERT_TRUE(s);
-  EXPECT_FALSE(s->signaled);
+  EXPECT_FALSE(s->signaled());
   EXPECT_EQ(s->code, 3);
   EXPECT_EQ(p->stderr_tail(), std::vector<std::string>{"demo agent 1.0.3 exiting with code 3"});
 }
@@ -124,7 +124,7 @@ TEST_F(DemoTest, HangIgnoresSigtermAndNeedsSigkill) {
   }
   ASSERT_EQ(p->stderr_tail(), std::vector<std::string>{"demo agent 1.0.4 hanging"});
   auto s = p->terminate(200ms);
-  EXPECT_TRUE(s.signaled);
+  EXPECT_TRUE(s.signaled());
   EXPECT_EQ(s.signal, SIGKILL);
 }
 

@@ -17,6 +17,7 @@
 
 #include "agent/journal.hpp"
 #include "common/http/client.hpp"
+#include "platform/version_pointer.hpp"
 #include "tests/testing/child.hpp"
 #include "tests/testing/real_server.hpp"
 #include "tests/testing/target.hpp"
@@ -51,11 +52,13 @@ struct AgentSandbox {
   fs::path config() const { return dir / "agent.yaml"; }
   fs::path log() const { return dir / "agent.log"; }
   std::unique_ptr<rollout::testing::Child> process;
+  platform::PointerKind pointer = platform::PointerKind::symlink;
 
+  // What `current` names, through the sandbox's kind of version pointer; empty when none.
   std::string current_link() const {
-    std::error_code ec;
-    auto t = fs::read_symlink(root() / "current", ec);
-    return ec ? std::string() : t.string();
+    auto t = platform::make_version_pointer(pointer, platform::real_file_system())
+                 ->read((root() / "current").string());
+    return t ? *t : std::string();
   }
   std::string agent_id() const {
     std::error_code ec;
@@ -183,7 +186,9 @@ class Fleet : public ::testing::Test {
     fs::create_directories(a->root() / "versions" / version);
     fs::copy_file(artifact(version, "healthy"), a->root() / "versions" / version / kDemoExe);
     fs::permissions(a->root() / "versions" / version / kDemoExe, fs::perms(0755));
-    fs::create_directory_symlink("versions/" + version, a->root() / "current");
+    a->pointer = pointer_kind_;
+    EXPECT_TRUE(platform::make_version_pointer(pointer_kind_, platform::real_file_system())
+                    ->write((a->root() / "current").string(), "versions/" + version));
     rollout::testing::write_file(
         a->config(),
         "server_url: " + server_->base_url() + "\n" + "ca_file: " + server_->ca_file().string() +
@@ -194,7 +199,8 @@ class Fleet : public ::testing::Test {
             server_->directive_public_key().string() + "]\n" + "channel_hint: " + channel + "\n" +
             "machine_id: machine-" + name + "\n" + "hostname: " + name + "\n" +
             "poll_interval: 1s\nprobation: 2s\ncrash_limit: 2\nmax_backoff: 2s\n" +
-            "log_level: debug\n" + rollout::testing::launcher_config());
+            "log_level: debug\n" + rollout::testing::launcher_config() +
+            "version_pointer: " + std::string(platform::to_string(pointer_kind_)) + "\n");
     // Extra keys go into conf.d, which is layered over the file (and may override it).
     if (!extra_config.empty()) {
       fs::create_directories(a->dir / "conf.d");
@@ -255,6 +261,8 @@ class Fleet : public ::testing::Test {
   }
 
   rollout::testing::TempDir dir_;
+  // How the sandboxes keep `current` / `previous` (a test may choose Windows' pointer files).
+  platform::PointerKind pointer_kind_ = platform::PointerKind::symlink;
   std::unique_ptr<rollout::testing::RealServer> server_;
   std::unique_ptr<net::Transport> http_;
   std::string token_;

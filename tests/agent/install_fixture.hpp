@@ -6,13 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 
 #include "agent/installer.hpp"
 #include "common/crypto.hpp"
 #include "platform/clock.hpp"
 #include "platform/fs.hpp"
+#include "platform/host.hpp"
 #include "platform/process.hpp"
+#include "platform/version_pointer.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::agent::test {
@@ -34,7 +37,9 @@ struct InstallRoot {
   std::string journal_path = (dir / "state/journal.json").string();
 
   explicit InstallRoot(const std::vector<std::string>& versions = {"1.0.0"},
-                       const std::string& current = "1.0.0") {
+                       const std::string& current = "1.0.0",
+                       platform::PointerKind pointer = platform::default_pointer_kind()) {
+    layout.pointer = pointer;
     namespace fs = std::filesystem;
     fs::create_directories(dir / "state");
     fs::create_directories(layout.versions_dir());
@@ -43,7 +48,9 @@ struct InstallRoot {
       rollout::testing::write_file(layout.executable(v), script_for(v));
       fs::permissions(layout.executable(v), fs::perms(0755));
     }
-    fs::create_directory_symlink("versions/" + current, layout.current_link());
+    if (!pointer_io()->write(layout.current_link(), "versions/" + current)) {
+      throw std::runtime_error("cannot point " + layout.current_link() + " at " + current);
+    }
   }
 
   // Puts an artifact for `version` into staging as the downloader would; returns its path.
@@ -62,20 +69,32 @@ struct InstallRoot {
                         security_version, sequence,         std::move(digest)};
   }
 
+  // The layout's kind of version pointer, on the real file system.
+  std::unique_ptr<platform::VersionPointer> pointer_io() const {
+    return platform::make_version_pointer(layout.pointer, platform::real_file_system());
+  }
+  // What a version pointer names; empty when there is none (or it is not a pointer).
   std::string link(const std::string& path) const {
-    std::error_code ec;
-    auto t = std::filesystem::read_symlink(path, ec);
-    return ec ? "" : t.string();
+    auto t = pointer_io()->read(path);
+    return t ? *t : "";
   }
   std::string current() const { return link(layout.current_link()); }
   std::string previous() const { return link(layout.previous_link()); }
 };
 
 // Runs <root>/current's executable (resolved through the pointer, as the supervisor does) and
-// returns what it printed; empty when it could not run.
+// returns what it printed; empty when it could not run. On Windows, where the shell scripts
+// cannot run, the executable's content says which version it is (the same script_for text).
 inline std::string run_current(const InstallRoot& root) {
   const std::string target = root.current();
   if (target.rfind("versions/", 0) != 0) return "";
+  if (platform::build_os() == "windows") {
+    const std::string version = target.substr(std::string("versions/").size());
+    std::error_code ec;
+    const auto exe = std::filesystem::path(root.layout.root) / target / kExe;
+    if (!std::filesystem::is_regular_file(exe, ec)) return "";
+    return rollout::testing::read_file(exe) == script_for(version) ? version : "";
+  }
   rollout::testing::TempDir out;
   platform::LaunchOptions o;
   o.executable = root.layout.root + "/" + target + "/" + kExe;

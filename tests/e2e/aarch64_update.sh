@@ -17,61 +17,16 @@
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 HOST_BIN_DIR CROSS_BIN_DIR WORK_DIR" >&2; exit 2; }
 host=$1 cross=$2 work=$3
-fail() {
-  echo "FAIL: $*" >&2
-  if [ -f "$work/agent.log" ]; then tail -30 "$work/agent.log" >&2; fi
-  if [ -f "$work/state/journal.json" ]; then cat "$work/state/journal.json" >&2; fi
-  exit 1
-}
+source "$(dirname "$0")/lib/server.sh"
 qemu=(qemu-aarch64 -L /)
-ctl="$host/tools/rolloutctl"
-server="$host/server-plugin/rollout-server"
 agent="$cross/agent/rollout-agent"
 demo="$cross/agent/rollout-demo-agent"
-for b in "$ctl" "$server" "$agent" "$demo"; do [ -x "$b" ] || fail "$b not built"; done
+for b in "$agent" "$demo"; do [ -x "$b" ] || fail "$b not built"; done
 qemu_path=$(command -v qemu-aarch64) || fail "qemu-aarch64 missing (Debian package qemu-user)"
 
 rm -rf "$work"
-mkdir -p "$work/keys" "$work/data" "$work/artifacts" "$work/root/versions/1.0.0"
-chmod 700 "$work"
-pids=()
-stop_all() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
-}
-trap stop_all EXIT
-
-"$ctl" keygen --role release --out "$work/keys" >/dev/null
-"$ctl" keygen --role directive --out "$work/keys" >/dev/null
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
-  -addext "subjectAltName=IP:127.0.0.1" -keyout "$work/tls.key" -out "$work/tls.pem" 2>/dev/null
-openssl rand -base64 18 > "$work/admin-password"
-chmod 600 "$work/admin-password"
-enroll=$(openssl rand -hex 16)
-cat > "$work/server.yaml" <<YAML
-listen: {address: 127.0.0.1, port: 0, tls_cert_file: $work/tls.pem, tls_key_file: $work/tls.key}
-database_url: sqlite:$work/data/rollout.db
-data_dir: $work/data
-directive_key: $work/keys/directive.key
-release_keys: [$work/keys/release.pub]
-enrollment_keys: [$enroll]
-admin_password_file: $work/admin-password
-poll_interval: 1s
-log_level: warn
-YAML
-"$server" --config "$work/server.yaml" > "$work/server.out" 2> "$work/server.log" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q "listening on" "$work/server.out" 2>/dev/null && break
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$work/server.out")
-[ -n "$url" ] || fail "rollout-server did not start: $(cat "$work/server.log")"
-token=$("$ctl" token create --name e2e --server "$url" --ca-file "$work/tls.pem" --user admin \
-  --password-file "$work/admin-password") || fail "token create"
-api() { "$ctl" "$@" --server "$url" --ca-file "$work/tls.pem" --token "$token"; }
+mkdir -p "$work/root/versions/1.0.0"
+start_server
 
 release() { # VERSION BEHAVIOUR ARCH
   local a="$work/artifacts/demo-$1-$3"
@@ -112,30 +67,13 @@ ROLLOUT_DEMO_HEARTBEAT_MS=60000 "${qemu[@]}" "$agent" --config "$work/agent.yaml
   > /dev/null 2> "$work/agent.log" &
 pids+=($!)
 
-count() { # VERSION ARCH FIELD -> the server's count for that release
-  api status --json 2>/dev/null | jq -r --arg v "$1" --arg a "$2" --arg f "$3" \
-    '[.rollouts[] | select(.version == $v and .os == "linux" and .arch == $a) | .health[$f]]
-     | first // 0'
-}
-counted() { [ "$(count "$1" "$2" "$3")" = "$4" ]; } # VERSION ARCH FIELD N
-wait_for() { # SECONDS DESCRIPTION COMMAND... (run afresh each time: no $(...) in COMMAND)
-  local end=$((SECONDS + $1)) limit=$1 what=$2
-  shift 2
-  until "$@"; do
-    [ "$SECONDS" -lt "$end" ] || fail "$what within ${limit}s"
-    sleep 0.5
-  done
-}
 current() { readlink "$work/root/current"; }
 journal() { jq -r "$1" "$work/state/journal.json" 2>/dev/null; }
 agent_id() { jq -r .agent_id "$work/state/identity.json" 2>/dev/null; }
-agent_record() { # the server's view of this agent: GET /api/agents/{id}
-  curl -sf --max-time 10 --cacert "$work/tls.pem" -H "Authorization: Bearer $token" \
-    "$url/api/agents/$(agent_id)"
-}
+agent_record() { get "/api/agents/$(agent_id)"; } # the server's view of this agent
 server_sees() { [ "$(agent_record | jq -r .current_version)" = "$1" ]; }
 
-wait_for 180 "1.1.0 reported success" counted 1.1.0 aarch64 success 1
+wait_for 180 "1.1.0 reported success" count_is 1.1.0 linux aarch64 success 1
 [ "$(current)" = versions/1.1.0 ] || fail "current is $(current) after the upgrade"
 [ "$(journal .state)" = committed ] || fail "journal state $(journal .state) after the upgrade"
 [ "$(journal .target_version)" = 1.1.0 ] || fail "journal target $(journal .target_version)"
@@ -146,7 +84,7 @@ wait_for 30 "the server to see 1.1.0 running" server_sees 1.1.0
 echo "${SECONDS}s: upgrade 1.0.0 -> 1.1.0 on aarch64: success counted, current -> versions/1.1.0" >&2
 
 release 1.2.0 crash-after:1 aarch64
-wait_for 180 "1.2.0 reported crash" counted 1.2.0 aarch64 crash 1
+wait_for 180 "1.2.0 reported crash" count_is 1.2.0 linux aarch64 crash 1
 [ "$(current)" = versions/1.1.0 ] || fail "current is $(current) after the crash"
 [ "$(journal .state)" = reverted ] || fail "journal state $(journal .state) after the crash"
 [ "$(journal .target_version)" = 1.2.0 ] || fail "journal target $(journal .target_version)"
@@ -160,8 +98,8 @@ crash=$(agent_record | jq -c '[.history[] | select(.version == "1.2.0")]') ||
 jq -r '.[0].stderr_tail' <<<"$crash" | grep -q "panic: simulated crash" ||
   fail "1.2.0 stderr evidence: $crash"
 grep -q "1.5.0" "$work/agent.log" && fail "the aarch64 agent saw the x86_64 release"
-[ "$(count 1.5.0 x86_64 total)" = 0 ] || fail "an x86_64 release was counted"
-[ "$(count 1.1.0 aarch64 success)" = 1 ] || fail "1.1.0 success count changed"
+[ "$(count 1.5.0 linux x86_64 total)" = 0 ] || fail "an x86_64 release was counted"
+[ "$(count 1.1.0 linux aarch64 success)" = 1 ] || fail "1.1.0 success count changed"
 echo "${SECONDS}s: 1.2.0 crashed on aarch64: reverted to 1.1.0, crash counted with SIGABRT and its stderr;" \
   "x86_64 1.5.0 untouched" >&2
 
@@ -173,10 +111,10 @@ grep -q "0 agents downgraded" <<<"$out" || fail "rollback of 1.2.0: $out"
 out=$(api rollback 1.1.0 --os linux --arch aarch64 --reason "e2e: bad build") ||
   fail "rollback 1.1.0: $out"
 grep -q "1 agent downgraded (to 1.0.0)" <<<"$out" || fail "rollback of 1.1.0: $out"
-wait_for 180 "the downgrade to 1.0.0 reported success" counted 1.0.0 aarch64 success 1
+wait_for 180 "the downgrade to 1.0.0 reported success" count_is 1.0.0 linux aarch64 success 1
 [ "$(current)" = versions/1.0.0 ] || fail "current is $(current) after the rollback"
 [ "$(journal .state)" = committed ] || fail "journal state $(journal .state) after the rollback"
 [ "$(journal .target_version)" = 1.0.0 ] || fail "journal target $(journal .target_version)"
-[ "$(count 1.2.0 aarch64 crash)" = 1 ] || fail "1.2.0 crash count changed"
-[ "$(count 1.1.0 aarch64 success)" = 1 ] || fail "1.1.0 lost its success on rollback"
+[ "$(count 1.2.0 linux aarch64 crash)" = 1 ] || fail "1.2.0 crash count changed"
+[ "$(count 1.1.0 linux aarch64 success)" = 1 ] || fail "1.1.0 lost its success on rollback"
 echo "${SECONDS}s: 1.1.0 rolled back: the agent downgraded to 1.0.0 on the server's directive" >&2

@@ -35,7 +35,7 @@ TEST_F(FakeProcessTest, AChildExitsWithItsCodeAtItsInstant) {
   clock.advance(1ms);
   auto s = p->poll();
   ASSERT_TRUE(s.has_value());
-  EXPECT_FALSE(s->signaled);
+  EXPECT_FALSE(s->signaled());
   EXPECT_EQ(s->code, 3);
   EXPECT_EQ(launcher.running(), 0u);
 }
@@ -49,7 +49,7 @@ TEST_F(FakeProcessTest, AnAutoAdvancingWaitStopsWhenTheChildExits) {
   EXPECT_EQ(clock.steady_now(), start + 2min);
   auto s = p->poll();
   ASSERT_TRUE(s.has_value());
-  EXPECT_TRUE(s->signaled);
+  EXPECT_TRUE(s->signaled());
   EXPECT_EQ(s->signal, 11);
 }
 
@@ -126,7 +126,7 @@ TEST_F(FakeProcessTest, AScriptFunctionChoosesByLaunchOptions) {
 
 TEST_F(FakeProcessTest, TerminateStopsAChildThatHonoursSigterm) {
   FakeChild c = FakeChild::runs();
-  c.stops_after(2s, ExitStatus{false, 0, 0});
+  c.stops_after(2s, ExitStatus::exited(0));
   launcher.push(c);
   auto p = launcher.launch(opts()).value();
   clock.advance(1min);
@@ -148,7 +148,7 @@ TEST_F(FakeProcessTest, AChildIgnoringSigtermIsKilledAfterTheGrace) {
   launcher.push(c);
   auto p = launcher.launch(opts()).value();
   auto how = p->terminate(10s);
-  EXPECT_TRUE(how.signaled);
+  EXPECT_TRUE(how.signaled());
   EXPECT_EQ(how.signal, 9);
   EXPECT_EQ(clock.steady_now(), start + 10s);
   ASSERT_EQ(launcher.stops().size(), 1u);

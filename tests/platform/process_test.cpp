@@ -47,7 +47,7 @@ bool wait_stderr_line(Process& p, const std::string& line) {
 TEST(Process, ReportsExitCode) {
   auto p = sh("exit 3");
   auto s = wait_exit(*p);
-  EXPECT_FALSE(s.signaled);
+  EXPECT_FALSE(s.signaled());
   EXPECT_EQ(s.code, 3);
   EXPECT_FALSE(s.success());
   EXPECT_EQ(s.describe(), "exit code 3");
@@ -57,7 +57,7 @@ TEST(Process, ReportsExitCode) {
 TEST(Process, ReportsTerminatingSignal) {
   auto p = sh("kill -ABRT $$");
   auto s = wait_exit(*p);
-  EXPECT_TRUE(s.signaled);
+  EXPECT_TRUE(s.signaled());
   EXPECT_EQ(s.signal, SIGABRT);
   EXPECT_EQ(s.describe(), "signal 6 (ABRT)");
 }
@@ -67,7 +67,7 @@ TEST(Process, PollIsNonBlockingWhileRunning) {
   EXPECT_FALSE(p->poll().has_value());
   EXPECT_FALSE(p->wait_handles().empty());
   auto s = p->terminate(30s);
-  EXPECT_TRUE(s.signaled);
+  EXPECT_TRUE(s.signaled());
   EXPECT_EQ(s.signal, SIGTERM);
 }
 
@@ -96,7 +96,7 @@ TEST(Process, TerminateFallsBackToSigkillWhenSigtermIsIgnored) {
   auto p = sh("trap '' TERM; echo ready >&2; while :; do sleep 1; done");
   ASSERT_TRUE(wait_stderr_line(*p, "ready"));
   auto s = p->terminate(200ms);
-  EXPECT_TRUE(s.signaled);
+  EXPECT_TRUE(s.signaled());
   EXPECT_EQ(s.signal, SIGKILL);
 }
 

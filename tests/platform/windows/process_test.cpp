@@ -46,7 +46,7 @@ TEST(WindowsProcess, ExitCodeIsReported) {
   auto s = p->wait_for(30s);
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->success());
-  EXPECT_FALSE(s->signaled);
+  EXPECT_FALSE(s->signaled());
   EXPECT_EQ(s->code, 3);
   EXPECT_EQ(s->describe(), "exit code 3");
 }
@@ -57,7 +57,8 @@ TEST(WindowsProcess, NullDereferenceIsReportedAsAccessViolation) {
   auto s = p->wait_for(30s);
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->success());
-  EXPECT_EQ(static_cast<DWORD>(s->code), 0xC0000005U);
+  EXPECT_EQ(s->how, ExitStatus::How::exception);
+  EXPECT_EQ(s->exception, 0xC0000005U);
   EXPECT_EQ(s->describe(), "exception 0xC0000005 (access violation)");
   const auto tail = p->stderr_tail();
   ASSERT_FALSE(tail.empty());
@@ -107,7 +108,8 @@ TEST(WindowsProcess, TerminateForcesAChildThatIgnoresTheStop) {
   ASSERT_TRUE(p);
   const auto s = p->terminate(200ms);
   EXPECT_FALSE(s.success());
-  EXPECT_EQ(static_cast<DWORD>(s.code), 0xC000013AU);
+  EXPECT_EQ(s.how, ExitStatus::How::exception);
+  EXPECT_EQ(s.exception, 0xC000013AU);
   EXPECT_EQ(s.describe(), "exception 0xC000013A (stopped by force or Ctrl+C)");
 }
 
