@@ -1,11 +1,11 @@
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 #include <strings.h>
-#include <sys/socket.h>
+
+#include <boost/asio/ip/tcp.hpp>  // a portable reading of the sockaddr curl is about to use
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 
@@ -183,20 +183,17 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 curl_socket_t on_open_socket(void* user, curlsocktype purpose, struct curl_sockaddr* addr) {
   auto& t = *static_cast<Transfer*>(user);
   if (purpose != CURLSOCKTYPE_IPCXN || !addr) return CURL_SOCKET_BAD;
-  char text[INET6_ADDRSTRLEN] = {};
-  std::uint16_t port = 0;
-  if (addr->family == AF_INET && addr->addrlen >= sizeof(sockaddr_in)) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr->addr);
-    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
-    port = ntohs(in->sin_port);
-  } else if (addr->family == AF_INET6 && addr->addrlen >= sizeof(sockaddr_in6)) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr->addr);
-    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
-    port = ntohs(in6->sin6_port);
-  } else {
+  boost::asio::ip::tcp::endpoint endpoint;
+  const auto family = endpoint.protocol().family();  // a default endpoint is IPv4
+  if ((addr->family != family && addr->family != boost::asio::ip::tcp::v6().family()) ||
+      addr->addrlen > endpoint.capacity()) {
     t.error = make_error("forbidden_target", "refusing a connection that is not IPv4 or IPv6");
     return CURL_SOCKET_BAD;
   }
+  std::memcpy(endpoint.data(), &addr->addr, addr->addrlen);
+  endpoint.resize(addr->addrlen);
+  const std::string text = endpoint.address().to_string();
+  const std::uint16_t port = endpoint.port();
   if (auto st = t.options->connect_check(text, port); !st) {
     t.error = st.error();
     return CURL_SOCKET_BAD;
