@@ -260,6 +260,13 @@ TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].at("user").as_string(), "system");
   EXPECT_TRUE(events("rollback").empty());
+  // The webhook was told each step, signed, in order.
+  const auto hooks = hook_bodies_until("rollout.completed", "1.1.0");
+  expect_signed_once_in_order();
+  EXPECT_EQ(types_of(hooks, "1.1.0"),
+            (std::vector<std::string>{"release.promoted", "rollout.advanced", "rollout.advanced",
+                                      "rollout.completed"}));
+  EXPECT_EQ(types_of(hooks, "1.1.0"), audit_types("1.1.0", done[0].at("id").as_int64()));
 }
 
 TEST_F(WavesE2e, RolloutctlPausesResumesAndAdvances) {
