@@ -246,8 +246,11 @@ TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
   EXPECT_TRUE(all_on(agents, "1.1.0"));
   const auto w = row("1.1.0").at("waves").as_object();
   EXPECT_EQ(w.at("wave").as_int64(), 3);
-  EXPECT_EQ(row("1.1.0").at("stable_agents").as_int64(), 6);
-  EXPECT_EQ(count("1.1.0", "success"), 6);
+  // Each agent reports its success after it runs the version: wait (bounded) for the reports.
+  EXPECT_TRUE(eventually([&] { return row("1.1.0").at("stable_agents").as_int64() == 6; }))
+      << bj::serialize(row("1.1.0"));
+  EXPECT_TRUE(eventually([&] { return count("1.1.0", "success") == 6; }))
+      << count("1.1.0", "success");
   auto adv = events("rollout_advanced");
   ASSERT_EQ(adv.size(), 2u);
   for (const auto& e : adv) {
