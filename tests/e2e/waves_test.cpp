@@ -2,24 +2,118 @@
 // schedule (seconds), real rollout-agent processes updating real rollout-demo-agent builds. A
 // release that crashes is let in to wave 1 only and rolled back by the server itself; a healthy
 // one advances through every wave and completes. Asserts each agent's final version, who was
-// ever sent the release, and the audit trail.
+// ever sent the release, and the audit trail; a webhook receiver on loopback gets the signed
+// events of each rollout in the order they happened.
 #include <signal.h>
 
+#include <algorithm>
+#include <ctime>
+#include <map>
 #include <set>
 
+#include "server-plugin/webhooks.hpp"
 #include "tests/agent/fleet_fixture.hpp"
+#include "tests/testing/webhook_receiver.hpp"
 
 namespace rollout::agent::test {
 namespace {
 
+constexpr const char* kHookSecret = "waves-e2e-webhook-secret-0123";
+// The audit actions a webhook is told of, and the types the test's webhook subscribes to.
+const std::map<std::string, std::string> kHookTypes = {
+    {"promote", "release.promoted"},          {"rollback", "release.rolled_back"},
+    {"rollout_paused", "rollout.paused"},     {"rollout_resumed", "rollout.resumed"},
+    {"rollout_advanced", "rollout.advanced"}, {"rollout_completed", "rollout.completed"},
+};
+
+std::int64_t wall_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
 class WavesE2e : public StableFleet {
  protected:
+  // The receiver listens before the server starts: its URL is in the server's config.
+  void SetUp() override {
+    receiver_ = std::make_unique<rollout::testing::WebhookReceiver>(kHookSecret, wall_now);
+    StableFleet::SetUp();
+  }
+
   std::string server_extra_config() override {
     return "poll_interval: 1s\n"
            "waves:\n  steps: [20%, 50%, 100%]\n  min_first_wave: 2\n  soak: 3s\n"
            "  hysteresis: 2s\n  evaluate_interval: 1s\n"
-           "health:\n  min_attempts: 2\n";
+           "health:\n  min_attempts: 2\n"
+           "webhooks:\n  - url: " +
+           receiver_->url() + "\n    secret: " + kHookSecret +
+           "\n    events: [release.promoted, release.rolled_back, rollout.paused, "
+           "rollout.resumed, rollout.advanced, rollout.completed]\n"
+           "webhook_delivery:\n  allow_http: true\n  interval: 1s\n";
   }
+
+  // The bodies the receiver got, waiting (bounded) until one is `type` for `version`.
+  std::vector<bj::object> hook_bodies_until(const std::string& type, const std::string& version) {
+    const bool got = receiver_->wait_for(
+        [&](const std::vector<std::string>& bodies) {
+          for (const auto& b : bodies) {
+            const bj::value v = bj::parse(b);
+            if (v.at("type").as_string() == type &&
+                v.at("release").at("version").as_string() == version)
+              return true;
+          }
+          return false;
+        },
+        std::chrono::seconds(60));
+    EXPECT_TRUE(got) << "no " << type << " for " << version;
+    std::vector<bj::object> out;
+    for (const auto& b : receiver_->bodies()) out.push_back(bj::parse(b).as_object());
+    return out;
+  }
+
+  // Every request the receiver got verifies with the secret (webhooks::verify_signature), no
+  // event came twice and they came in the audit trail's order.
+  void expect_signed_once_in_order() {
+    const auto received = receiver_->received();
+    EXPECT_FALSE(received.empty());
+    for (const auto& r : received) {
+      EXPECT_TRUE(
+          rollout::server::webhooks::verify_signature(r.signature, kHookSecret, r.body, wall_now())
+              .ok())
+          << r.signature << " " << r.body;
+    }
+    EXPECT_EQ(receiver_->refused(), 0);
+    std::int64_t last = 0;
+    for (const auto& b : receiver_->bodies()) {
+      const auto id = bj::parse(b).at("audit_id").as_int64();
+      EXPECT_GT(id, last) << b;
+      last = id;
+    }
+  }
+
+  // The webhook types of `version` in the order of the audit trail, up to the audit id `upto`.
+  std::vector<std::string> audit_types(const std::string& version, std::int64_t upto) {
+    std::vector<std::pair<std::int64_t, std::string>> rows;
+    const bj::value v = api("/api/updates/events");
+    for (const auto& e : v.at("events").as_array()) {
+      auto t = kHookTypes.find(std::string(e.at("action").as_string()));
+      if (t == kHookTypes.end() || e.at("version").as_string() != version) continue;
+      if (e.at("id").as_int64() <= upto) rows.emplace_back(e.at("id").as_int64(), t->second);
+    }
+    std::sort(rows.begin(), rows.end());
+    std::vector<std::string> out;
+    for (auto& r : rows) out.push_back(r.second);
+    return out;
+  }
+
+  static std::vector<std::string> types_of(const std::vector<bj::object>& bodies,
+                                           const std::string& version) {
+    std::vector<std::string> out;
+    for (const auto& b : bodies)
+      if (b.at("release").at("version").as_string() == version)
+        out.emplace_back(b.at("type").as_string());
+    return out;
+  }
+
+  std::unique_ptr<rollout::testing::WebhookReceiver> receiver_;
 
   std::vector<AgentSandbox*> fleet(int n) {
     std::vector<AgentSandbox*> out;
@@ -120,6 +214,25 @@ TEST_F(WavesE2e, ACrashingReleaseReachesOnlyWaveOneAndIsRolledBackByTheServer) {
   EXPECT_NE(std::string(rb[0].at("reason").as_string()).find("rolled back automatically"),
             std::string::npos);
   EXPECT_TRUE(events("rollout_advanced").empty());
+  // The webhook: signed events, each once, in order: promoted, the rollout's events as they
+  // happened (the audit trail says which), rolled back by the system with its rule.
+  const auto hooks = hook_bodies_until("release.rolled_back", "1.1.0");
+  expect_signed_once_in_order();
+  const auto got_types = types_of(hooks, "1.1.0");
+  ASSERT_FALSE(got_types.empty());
+  EXPECT_EQ(got_types.front(), "release.promoted");
+  EXPECT_EQ(got_types.back(), "release.rolled_back");
+  EXPECT_EQ(got_types, audit_types("1.1.0", rb[0].at("id").as_int64()));
+  bj::object rolled;
+  for (const auto& b : hooks)
+    if (b.at("type").as_string() == "release.rolled_back") rolled = b;
+  ASSERT_FALSE(rolled.empty());
+  EXPECT_EQ(rolled.at("actor").as_string(), "system");
+  EXPECT_EQ(rolled.at("rule").as_string(), rule);
+  EXPECT_EQ(rolled.at("wave").as_int64(), 1);
+  EXPECT_EQ(rolled.at("audit_id").as_int64(), rb[0].at("id").as_int64());
+  EXPECT_EQ(rolled.at("detail").at("fallback_version").as_string(), "1.0.0");
+  EXPECT_EQ(rolled.at("health").at("crash").to_number<std::size_t>(), crashes);
 }
 
 TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
@@ -133,8 +246,11 @@ TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
   EXPECT_TRUE(all_on(agents, "1.1.0"));
   const auto w = row("1.1.0").at("waves").as_object();
   EXPECT_EQ(w.at("wave").as_int64(), 3);
-  EXPECT_EQ(row("1.1.0").at("stable_agents").as_int64(), 6);
-  EXPECT_EQ(count("1.1.0", "success"), 6);
+  // Each agent reports its success after it runs the version: wait (bounded) for the reports.
+  EXPECT_TRUE(eventually([&] { return row("1.1.0").at("stable_agents").as_int64() == 6; }))
+      << bj::serialize(row("1.1.0"));
+  EXPECT_TRUE(eventually([&] { return count("1.1.0", "success") == 6; }))
+      << count("1.1.0", "success");
   auto adv = events("rollout_advanced");
   ASSERT_EQ(adv.size(), 2u);
   for (const auto& e : adv) {
@@ -147,6 +263,13 @@ TEST_F(WavesE2e, AHealthyReleaseAdvancesThroughEveryWaveAndCompletes) {
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0].at("user").as_string(), "system");
   EXPECT_TRUE(events("rollback").empty());
+  // The webhook was told each step, signed, in order.
+  const auto hooks = hook_bodies_until("rollout.completed", "1.1.0");
+  expect_signed_once_in_order();
+  EXPECT_EQ(types_of(hooks, "1.1.0"),
+            (std::vector<std::string>{"release.promoted", "rollout.advanced", "rollout.advanced",
+                                      "rollout.completed"}));
+  EXPECT_EQ(types_of(hooks, "1.1.0"), audit_types("1.1.0", done[0].at("id").as_int64()));
 }
 
 TEST_F(WavesE2e, RolloutctlPausesResumesAndAdvances) {

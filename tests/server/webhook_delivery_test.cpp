@@ -17,66 +17,14 @@
 #include "server-plugin/notifier.hpp"
 #include "server-plugin/webhooks.hpp"
 #include "tests/server/app_fixture.hpp"
+#include "tests/testing/webhook_receiver.hpp"
 
 namespace rollout::server::testing {
 namespace {
 
 constexpr const char* kSecret = "receiver-secret-0123456789";
 
-// A webhook receiver on loopback: verifies each signature and keeps the bodies.
-class Receiver {
- public:
-  explicit Receiver(std::function<std::int64_t()> now) : now_(std::move(now)) {
-    http::ServerOptions o;
-    o.address = "127.0.0.1";
-    o.port = 0;
-    o.worker_threads = 1;
-    server_ = std::make_unique<http::Server>(o, [this](const http::Request& r) {
-      std::lock_guard lock(mu_);
-      auto sig = r.header("X-Rollout-Signature");
-      const bool ok = sig && webhooks::verify_signature(*sig, kSecret, r.body, now_()).ok() &&
-                      r.method == "POST" && r.target == "/hook";
-      if (ok)
-        bodies_.push_back(r.body);
-      else
-        ++refused_;
-      return http::json_response(ok ? 200 : 401, "{}");
-    });
-    EXPECT_TRUE(server_->start().ok());
-  }
-  ~Receiver() { server_->shutdown(); }
-  std::uint16_t port() const { return server_->port(); }
-
-  // The event types received so far, waiting (bounded) until there are at least `n`.
-  std::vector<std::string> types(std::size_t n) {
-    for (int i = 0; i < 400; ++i) {
-      {
-        std::lock_guard lock(mu_);
-        if (bodies_.size() >= n) break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    std::lock_guard lock(mu_);
-    std::vector<std::string> out;
-    for (const auto& b : bodies_) out.emplace_back(bj::parse(b).at("type").as_string());
-    return out;
-  }
-  std::vector<std::string> bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-  int refused() {
-    std::lock_guard lock(mu_);
-    return refused_;
-  }
-
- private:
-  std::function<std::int64_t()> now_;
-  std::mutex mu_;
-  std::vector<std::string> bodies_;
-  int refused_ = 0;
-  std::unique_ptr<http::Server> server_;
-};
+using Receiver = rollout::testing::WebhookReceiver;
 
 class WebhookServer : public AppFixture {
  protected:
@@ -86,7 +34,7 @@ class WebhookServer : public AppFixture {
   };
 
   void SetUp() override {
-    receiver_ = std::make_unique<Receiver>([this] { return now_; });
+    receiver_ = std::make_unique<Receiver>(kSecret, [this] { return now_; });
     cfg_.webhook_delivery.allow_http = true;
     cfg_.webhook_delivery.interval = std::chrono::milliseconds(100);
     cfg_.webhooks = {{"http://127.0.0.1:" + std::to_string(receiver_->port()) + "/hook",
