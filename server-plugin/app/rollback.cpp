@@ -74,4 +74,18 @@ Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
   return out;
 }
 
+std::optional<http::Response> refusal_response(const RollbackResult& r) {
+  switch (r.kind) {
+    case RollbackResult::Kind::not_found:
+      return http::error_response(404, "not_found", r.message);
+    case RollbackResult::Kind::already_blocked:
+      return http::error_response(409, "already_blocked", r.message);
+    case RollbackResult::Kind::no_fallback:
+      return http::error_response(409, "no_fallback_version", r.message);
+    case RollbackResult::Kind::done:
+      break;
+  }
+  return std::nullopt;
+}
+
 }  // namespace rollout::server

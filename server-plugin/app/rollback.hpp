@@ -34,4 +34,8 @@ struct RollbackResult {
 
 Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req);
 
+// The HTTP answer to a refused rollback (404 not_found, 409 already_blocked or
+// no_fallback_version with its message); nothing for a done one.
+std::optional<http::Response> refusal_response(const RollbackResult& r);
+
 }  // namespace rollout::server

@@ -398,16 +398,7 @@ http::Response rollback(AppState& s, Ctx& c) {
     return {};
   });
   if (!st) return internal_error(st.error());
-  switch (result->kind) {
-    case RollbackResult::Kind::not_found:
-      return http::error_response(404, "not_found", result->message);
-    case RollbackResult::Kind::already_blocked:
-      return http::error_response(409, "already_blocked", result->message);
-    case RollbackResult::Kind::no_fallback:
-      return http::error_response(409, "no_fallback_version", result->message);
-    case RollbackResult::Kind::done:
-      break;
-  }
+  if (auto refused = refusal_response(*result)) return *refused;
   s.log("warn", "rollout", "rolled back " + key->version + ": " + reason, {{"user", user_of(c)}});
   return json_ok(bj::object{{"downgraded_agents", result->downgraded_agents},
                             {"fallback_version", result->fallback_version}});

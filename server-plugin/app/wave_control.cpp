@@ -35,16 +35,7 @@ http::Response manual(AppState& s, const ReleaseKey& key, Manual what, const std
       return {};
     });
     if (!st) return internal_error(st.error());
-    switch (result->kind) {
-      case RollbackResult::Kind::not_found:
-        return http::error_response(404, "not_found", result->message);
-      case RollbackResult::Kind::already_blocked:
-        return http::error_response(409, "already_blocked", result->message);
-      case RollbackResult::Kind::no_fallback:
-        return http::error_response(409, "no_fallback_version", result->message);
-      case RollbackResult::Kind::done:
-        break;
-    }
+    if (auto refused = refusal_response(*result)) return *refused;
     s.log("warn", "rollout", "rollout of " + key.version + " aborted: " + reason, {{"user", user}});
     return json_ok(bj::object{{"state", "rolled_back"},
                               {"downgraded_agents", result->downgraded_agents},

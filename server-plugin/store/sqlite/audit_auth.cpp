@@ -3,6 +3,16 @@
 
 namespace rollout::server::sqlite {
 
+Expected<std::vector<Event>> read_events(Stmt& s) {
+  std::vector<Event> out;
+  while (s.step()) {
+    out.push_back(Event{s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6),
+                        s.text(7), s.i64(8) != 0, s.text(9), s.text(10)});
+  }
+  if (auto st = s.status(); !st) return st.error();
+  return out;
+}
+
 Expected<std::int64_t> SqliteStore::append_event(const Event& e) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
@@ -25,22 +35,16 @@ Expected<std::int64_t> SqliteStore::append_event(const Event& e) {
 Expected<std::vector<Event>> SqliteStore::list_events(std::int64_t before_id, std::size_t limit,
                                                       const std::optional<ReleaseKey>& key) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "SELECT id, at, user, action, version, os, arch, reason, force, health, detail FROM "
-      "rollout_events "
-      "WHERE (? = 0 OR id < ?) AND (? = 0 OR (version = ? AND os = ? AND arch = ?)) "
-      "ORDER BY id DESC LIMIT ?");
+  auto s =
+      db_.prepare(std::string("SELECT ") + kEventColumns +
+                  " FROM rollout_events "
+                  "WHERE (? = 0 OR id < ?) AND (? = 0 OR (version = ? AND os = ? AND arch = ?)) "
+                  "ORDER BY id DESC LIMIT ?");
   if (!s) return s.error();
   s->bind(1, before_id).bind(2, before_id).bind(3, key.has_value());
   s->bind(4, key ? key->version : "").bind(5, key ? key->os : "").bind(6, key ? key->arch : "");
   s->bind(7, static_cast<std::int64_t>(limit));
-  std::vector<Event> out;
-  while (s->step()) {
-    out.push_back(Event{s->i64(0), s->i64(1), s->text(2), s->text(3), s->text(4), s->text(5),
-                        s->text(6), s->text(7), s->i64(8) != 0, s->text(9), s->text(10)});
-  }
-  if (auto st = s->status(); !st) return st.error();
-  return out;
+  return read_events(*s);
 }
 
 Status SqliteStore::insert_user(const User& u) {

@@ -119,4 +119,9 @@ class SqliteStore final : public Store {
   std::optional<WindowCounts> window_cache_;
 };
 
+// The audit trail's rows as list_events and events_after select them (kEventColumns, in order).
+inline constexpr const char* kEventColumns =
+    "id, at, user, action, version, os, arch, reason, force, health, detail";
+Expected<std::vector<Event>> read_events(Stmt& s);
+
 }  // namespace rollout::server::sqlite

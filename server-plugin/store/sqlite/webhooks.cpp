@@ -46,18 +46,11 @@ Webhook webhook_row(const Stmt& s) {
 
 Expected<std::vector<Event>> SqliteStore::events_after(std::int64_t after_id, std::size_t limit) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "SELECT id, at, user, action, version, os, arch, reason, force, health, detail FROM "
-      "rollout_events WHERE id > ? ORDER BY id LIMIT ?");
+  auto s = db_.prepare(std::string("SELECT ") + kEventColumns +
+                       " FROM rollout_events WHERE id > ? ORDER BY id LIMIT ?");
   if (!s) return s.error();
   s->bind(1, after_id).bind(2, static_cast<std::int64_t>(limit));
-  std::vector<Event> out;
-  while (s->step()) {
-    out.push_back(Event{s->i64(0), s->i64(1), s->text(2), s->text(3), s->text(4), s->text(5),
-                        s->text(6), s->text(7), s->i64(8) != 0, s->text(9), s->text(10)});
-  }
-  if (auto st = s->status(); !st) return st.error();
-  return out;
+  return read_events(*s);
 }
 
 Status SqliteStore::insert_webhook(const Webhook& w) {
