@@ -103,6 +103,9 @@ grep -q "1.5.0" "$work/agent.log" && fail "the aarch64 agent saw the x86_64 rele
 echo "${SECONDS}s: 1.2.0 crashed on aarch64: reverted to 1.1.0, crash counted with SIGABRT and its stderr;" \
   "x86_64 1.5.0 untouched" >&2
 
+# The server counts an agent on a release by its last check-in: wait until it has seen the revert,
+# or the rollback of 1.2.0 below would (rightly) count this agent as still on it.
+wait_for 30 "the server to see 1.1.0 running again" server_sees 1.1.0
 # The crashed release first (nobody is left on it: the agent reverted by itself), then 1.1.0:
 # the beta channel falls back to the stable 1.0.0 and the agent on 1.1.0 is told to downgrade.
 out=$(api rollback 1.2.0 --os linux --arch aarch64 --reason "e2e: crashes") ||
