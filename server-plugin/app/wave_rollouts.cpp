@@ -346,39 +346,31 @@ Expected<std::size_t> evaluate(AppState& s, const std::optional<std::set<Release
     Change c{l, std::nullopt, std::nullopt};
     c.next.memory = d.next;
     bj::object detail{{"rule", d.rule}, {"message", d.message}};
-    switch (d.action) {
-      case waves::Action::wait:
-        if (d.next == l.memory) continue;
-        break;
-      case waves::Action::advance:
+    if (d.action == waves::Action::wait) {
+      if (d.next == l.memory) continue;
+    } else {
+      // advance keeps the state (rolling_out); a rollback's event is only used when there is
+      // nothing to fall back to (then the rollout pauses).
+      static constexpr struct {
+        waves::Action action;
+        const char* state;
+        const char* event;
+      } kSteps[] = {{waves::Action::advance, nullptr, "rollout_advanced"},
+                    {waves::Action::complete, "complete", "rollout_completed"},
+                    {waves::Action::pause, "paused", "rollout_paused"},
+                    {waves::Action::rollback, "rolled_back", "rollout_paused"}};
+      for (const auto& step : kSteps) {
+        if (step.action != d.action) continue;
+        if (step.state) c.next.rec.state = step.state;
         c.next.rec.rule = d.rule;
         c.next.rec.reason = d.message;
-        c.event = rollout_event(s, c.next, "rollout_advanced", "system", d.message, h, detail);
-        break;
-      case waves::Action::complete:
-        c.next.rec.state = "complete";
-        c.next.rec.rule = d.rule;
-        c.next.rec.reason = d.message;
-        c.event = rollout_event(s, c.next, "rollout_completed", "system", d.message, h, detail);
-        break;
-      case waves::Action::pause:
-        c.next.rec.state = "paused";
-        c.next.rec.rule = d.rule;
-        c.next.rec.reason = d.message;
-        c.event = rollout_event(s, c.next, "rollout_paused", "system", d.message, h, detail);
-        break;
-      case waves::Action::rollback: {
-        c.next.rec.state = "rolled_back";
-        c.next.rec.rule = d.rule;
-        c.next.rec.reason = d.message;
-        // Only used if there is nothing to fall back to (then the rollout pauses).
-        c.event = rollout_event(s, c.next, "rollout_paused", "system", d.message, h, detail);
+        c.event = rollout_event(s, c.next, step.event, "system", d.message, h, detail);
+      }
+      if (d.action == waves::Action::rollback) {
         detail["wave"] = l.memory.wave + 1;
         detail["waves"] = l.wave_count();
-        RollbackRequest req{l.rec.key, "system", d.message, d.rule, bj::serialize(health_json(h)),
-                            detail};
-        c.rollback = std::move(req);
-        break;
+        c.rollback = RollbackRequest{
+            l.rec.key, "system", d.message, d.rule, bj::serialize(health_json(h)), detail};
       }
     }
     auto won = apply(s, std::move(c), l.rec.rev);
