@@ -95,6 +95,9 @@ ProcessLauncher& real_process_launcher();
 // Ends the calling process at once, as kill -9 would (no destructors, no buffered output
 // flushed). Used by fault-injection crash points.
 [[noreturn]] void kill_current_process();
+// How a process ended that way looks to its parent: SIGKILL on POSIX; on Windows the forced exit
+// code 0xC000013A (STATUS_CONTROL_C_EXIT), the one terminate() also uses after its grace period.
+ExitStatus forced_kill_status();
 
 // Absolute path of the running executable.
 Expected<std::string> current_executable_path();

@@ -275,6 +275,10 @@ void kill_current_process() {
   ::_exit(137);  // not reached
 }
 
+ExitStatus forced_kill_status() {
+  return ExitStatus::killed_by(SIGKILL);
+}
+
 Expected<std::string> current_executable_path() {
   std::string buf(PATH_MAX, '\0');
   const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size());

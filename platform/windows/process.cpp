@@ -315,6 +315,10 @@ void kill_current_process() {
   ::ExitProcess(kForcedExitCode);  // not reached
 }
 
+ExitStatus forced_kill_status() {
+  return ExitStatus::from_windows_exit_code(kForcedExitCode);
+}
+
 Expected<std::string> current_executable_path() {
   std::wstring buf(MAX_PATH, L'\0');
   for (;;) {

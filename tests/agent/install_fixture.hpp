@@ -31,6 +31,23 @@ inline std::string sha_for(const std::string& version) {
   return std::string(64, version.empty() ? '0' : 'a');
 }
 
+// Puts an artifact for `version` into the layout's staging as the downloader would; returns its
+// path.
+inline std::string place_artifact(const InstallLayout& layout, const std::string& version) {
+  const std::string path = layout.staging_dir() + "/download.part";
+  rollout::testing::write_file(path, script_for(version));
+  return path;
+}
+
+// The directive's digest defaults to one derived from the sequence: one directive per sequence,
+// as the server signs them.
+inline UpdateTarget target(const std::string& version, std::uint64_t sequence,
+                           std::uint64_t security_version = 1, std::string digest = "") {
+  if (digest.empty()) digest = crypto::sha256_hex("directive " + std::to_string(sequence));
+  return UpdateTarget{version,          sha_for(version), script_for(version).size(),
+                      security_version, sequence,         std::move(digest)};
+}
+
 struct InstallRoot {
   rollout::testing::TempDir dir;
   InstallLayout layout{(dir / "root").string(), kExe};
@@ -53,20 +70,12 @@ struct InstallRoot {
     }
   }
 
-  // Puts an artifact for `version` into staging as the downloader would; returns its path.
   std::string place_artifact(const std::string& version) const {
-    const std::string path = layout.staging_dir() + "/download.part";
-    rollout::testing::write_file(path, script_for(version));
-    return path;
+    return test::place_artifact(layout, version);
   }
-
-  // The directive's digest defaults to one derived from the sequence: one directive per
-  // sequence, as the server signs them.
   UpdateTarget target(const std::string& version, std::uint64_t sequence,
                       std::uint64_t security_version = 1, std::string digest = "") const {
-    if (digest.empty()) digest = crypto::sha256_hex("directive " + std::to_string(sequence));
-    return UpdateTarget{version,          sha_for(version), script_for(version).size(),
-                        security_version, sequence,         std::move(digest)};
+    return test::target(version, sequence, security_version, std::move(digest));
   }
 
   // The layout's kind of version pointer, on the real file system.
