@@ -113,7 +113,8 @@ Expected<Level> parse_level(std::string_view text) {
 Expected<Format> parse_format(std::string_view text) {
   if (text == "json") return Format::json;
   if (text == "journal") return Format::journal;
-  return make_error("invalid_argument", "log format must be 'json' or 'journal' (got '" +
+  if (text == "text") return Format::text;
+  return make_error("invalid_argument", "log format must be 'json', 'journal' or 'text' (got '" +
                                             std::string(text.substr(0, 40)) + "')");
 }
 
@@ -127,7 +128,9 @@ std::string format_record(const Record& record, Format format) {
     for (const auto& [k, v] : record.fields) o[k] = v;
     return boost::json::serialize(o);
   }
-  std::string line = "<" + std::to_string(syslog_priority(record.level)) + ">";
+  std::string line = format == Format::text
+                         ? iso8601(record.time) + " " + std::string(to_string(record.level)) + " "
+                         : "<" + std::to_string(syslog_priority(record.level)) + ">";
   line += record.component;
   line += ": ";
   line += record.message;

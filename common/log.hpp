@@ -1,7 +1,9 @@
 // Logging facade. Code logs through a Logger ("component" name) with a level, a message and
 // structured fields; where the lines go is decided once by the program (set_sink). Formats:
-// JSON lines (one object per line: ts, level, component, msg, fields...) and "journal"
-// (syslog priority prefix "<6>" that journald understands, then msg and key=value fields).
+// JSON lines (one object per line: ts, level, component, msg, fields...), "journal"
+// (syslog priority prefix "<6>" that journald understands, then msg and key=value fields) and
+// "text" for a file a person reads (common/log_file.hpp): the UTC time and the level in place of
+// the priority prefix, "2026-12-02T10:41:00.123Z info controller: msg key=value".
 // All functions are thread-safe; the active sink is swapped atomically under a mutex.
 #pragma once
 
@@ -36,7 +38,7 @@ class Sink {
   virtual void write(const Record& record) = 0;
 };
 
-enum class Format { json, journal };
+enum class Format { json, journal, text };
 
 std::string_view to_string(Level level);
 Expected<Level> parse_level(std::string_view text);
