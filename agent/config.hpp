@@ -47,6 +47,11 @@ struct AgentConfig {
   std::chrono::milliseconds max_backoff{std::chrono::minutes(15)};
   bool allow_plain_http = false;  // tests only
   std::string log_level = "info";
+  // A rotating log file (common/log_file.hpp) instead of stderr; empty: stderr, except under the
+  // Windows SCM, which keeps no stderr: there <state_dir>/logs/rollout-agent.log.
+  std::string log_file;
+  std::uint64_t log_file_max_size = 10 * 1024 * 1024;  // rotated past this
+  std::uint32_t log_file_count = 5;                    // files kept, the current one included
   // Program (and arguments) that runs the managed agent, its path appended: tests of a foreign
   // architecture run it under an emulator (qemu-aarch64 -L ...). Empty: executed directly.
   std::vector<std::string> launcher;

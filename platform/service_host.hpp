@@ -20,4 +20,9 @@ namespace rollout::platform {
 // Runs `body` (the daemon; it polls `stop`) as described above and returns its exit code.
 int run_service(const std::string& name, std::atomic<bool>& stop, const std::function<int()>& body);
 
+// True inside run_service's body when the service manager started the program and keeps none of
+// its stderr (the Windows SCM), so the daemon must log to a file of its own; false under systemd
+// (journald keeps stderr) and in a console.
+bool stderr_is_discarded();
+
 }  // namespace rollout::platform

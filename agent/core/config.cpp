@@ -48,6 +48,12 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.duration("max_backoff", c.max_backoff);
     r.boolean("allow_plain_http", c.allow_plain_http);
     r.one_of("log_level", c.log_level, {"debug", "info", "warn", "error"});
+    r.string("log_file", c.log_file);
+    r.size("log_file_max_size", c.log_file_max_size);
+    if (r.ok() && (c.log_file_max_size < 4096 || c.log_file_max_size > (1ull << 30))) {
+      r.fail("log_file_max_size", "must be between 4KiB and 1GiB");
+    }
+    r.number<std::uint32_t>("log_file_count", c.log_file_count, 2, 100);
     if (r.ok() && !valid_product(c.product)) {
       r.fail("product", "must be a release manifest's product name: 1 to 64 of [a-z0-9._-]");
     }

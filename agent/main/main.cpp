@@ -10,6 +10,7 @@
 #include "agent/controller.hpp"
 #include "common/http/client.hpp"
 #include "common/log.hpp"
+#include "common/log_file.hpp"
 #include "platform/fs.hpp"
 #include "platform/instance_lock.hpp"
 #include "platform/service_host.hpp"
@@ -30,6 +31,22 @@ std::atomic<bool> g_stop{false};
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "rollout-agent: %s\n", message.c_str());
   return 2;
+}
+
+// Where the log goes: the configured rotating file, or one in the state directory when the
+// service manager keeps no stderr (the Windows SCM); stderr otherwise.
+rollout::Status use_log_file(const rollout::agent::AgentConfig& cfg) {
+  using rollout::platform::join_path;
+  std::string path = cfg.log_file;
+  if (path.empty() && rollout::platform::stderr_is_discarded()) {
+    path = join_path(join_path(cfg.state_dir, "logs"), "rollout-agent.log");
+  }
+  if (path.empty()) return {};
+  auto sink = rollout::log::make_file_sink(
+      {path, cfg.log_file_max_size, cfg.log_file_count, rollout::log::Format::text});
+  if (!sink) return sink.error();
+  rollout::log::set_sink(*sink);
+  return {};
 }
 
 }  // namespace
@@ -72,6 +89,10 @@ int main(int argc, char** argv) {
     // Before anything touches the journal: a second agent on the same state would race this one.
     if (auto st = rollout::platform::real_file_system().make_secure_dir(cfg->state_dir); !st) {
       std::fprintf(stderr, "rollout-agent: state_dir: %s\n", st.error().message.c_str());
+      return 1;
+    }
+    if (auto st = use_log_file(*cfg); !st) {
+      std::fprintf(stderr, "rollout-agent: log_file: %s\n", st.error().message.c_str());
       return 1;
     }
     auto lock = rollout::platform::lock_instance(cfg->state_dir + "/agent.lock");

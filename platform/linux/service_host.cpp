@@ -9,4 +9,8 @@ int run_service(const std::string&, std::atomic<bool>& stop, const std::function
   return body();
 }
 
+bool stderr_is_discarded() {
+  return false;
+}
+
 }  // namespace rollout::platform

@@ -22,6 +22,7 @@ std::atomic<bool>* g_stop = nullptr;
 const std::function<int()>* g_body = nullptr;
 std::atomic<int> g_exit_code{0};
 std::atomic<bool> g_stopping{false};
+std::atomic<bool> g_as_service{false};
 
 DWORD WINAPI on_control(DWORD control, DWORD, void*, void*) {
   switch (control) {
@@ -43,6 +44,7 @@ void WINAPI service_main(DWORD, LPWSTR*) {
   SERVICE_STATUS_HANDLE h = ::RegisterServiceCtrlHandlerExW(g_name.c_str(), &on_control, nullptr);
   if (h == nullptr) return;
   win::set_service_status_handle(h);
+  g_as_service.store(true);
   auto& n = system_service_notifier();
   n.notify_watchdog();  // START_PENDING, checkpoint 1: the SCM sees the start begin
   // Checkpoints while stopping (and while starting), so the SCM sees progress, not a hang.
@@ -72,6 +74,10 @@ int run_service(const std::string& name, std::atomic<bool>& stop,
   if (::StartServiceCtrlDispatcherW(table)) return g_exit_code.load();
   // Not started by the SCM: a console run for debugging (or a test); the body runs here.
   return body();
+}
+
+bool stderr_is_discarded() {
+  return g_as_service.load();
 }
 
 }  // namespace rollout::platform

@@ -57,6 +57,11 @@ TEST_F(AgentBinary, BadConfigNamesTheKey) {
       {base_ + "executable: ../../bin/sh\n", "'executable'"},
       {base_ + "product: Rollout Agent\n", "'product'"},
       {base_ + "product: \"\"\n", "'product'"},
+      {base_ + "log_file_count: 1\n", "log_file_count"},
+      {base_ + "log_file_count: 101\n", "log_file_count"},
+      {base_ + "log_file_max_size: 1KiB\n", "'log_file_max_size' must be between 4KiB and 1GiB"},
+      {base_ + "log_file_max_size: 2GiB\n", "'log_file_max_size' must be between 4KiB and 1GiB"},
+      {base_ + "log_file_max_size: big\n", "log_file_max_size"},
       {"server_url: http://127.0.0.1:9\nrelease_keys: [a]\ndirective_keys: [b]\n",
        "'server_url' is plain http://"},
       {"server_url: ftp://x\nrelease_keys: [a]\ndirective_keys: [b]\n", "'server_url' must be"},
@@ -94,6 +99,18 @@ TEST_F(AgentBinary, StartupFailureIsExit1WithOneLine) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("release_keys"), std::string::npos) << r.err;
+}
+
+TEST_F(AgentBinary, ALogFileThatCannotBeOpenedIsExit1NamingIt) {
+  rollout::testing::write_file(dir_.path() / "plain-file", "not a directory");
+  auto r = run({kAgentBin, "--config",
+                config(base_ + "state_dir: " + (dir_.path() / "s").string() +
+                       "\ninstall_root: " + (dir_.path() / "r").string() + "\nlog_file: " +
+                       (dir_.path() / "plain-file" / "agent.log").string() + "\n")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("rollout-agent: log_file: ", 0), 0u) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "s" / "journal.json")) << "nothing touched";
 }
 
 TEST_F(AgentBinary, ASecondAgentOnTheSameStateIsRefused) {

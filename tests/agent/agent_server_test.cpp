@@ -75,6 +75,36 @@ TEST_F(AgentServer, CrashInProbationRevertsAndReportsEvidence) {
   EXPECT_EQ(history(a).size(), 1u);
 }
 
+// log_file: the lines go to the file (in the text format), not to stderr; a restart counts what
+// the file holds, and a line that would take it past log_file_max_size rotates it, keeping
+// log_file_count files.
+TEST_F(AgentServer, TheLogGoesToItsFileRotatedBySize) {
+  publish("1.1.0");
+  const fs::path logs = dir_.path() / "logs-of-beta-log";
+  fs::create_directories(logs);
+  // What an earlier run left: a current file just under the limit and two rotated ones.
+  rollout::testing::write_file(logs / "agent.log", std::string(4000, 'A') + "\n");
+  rollout::testing::write_file(logs / "agent.log.1", std::string(4000, 'B') + "\n");
+  rollout::testing::write_file(logs / "agent.log.2", std::string(4000, 'C') + "\n");
+  auto& a = sandbox("beta-log", "1.0.0", "beta",
+                    "log_file: " + (logs / "agent.log").string() +
+                        "\nlog_file_max_size: 4KiB\nlog_file_count: 3\n");
+  start(a);
+  ASSERT_TRUE(eventually([&] { return count("1.1.0", "success") == 1; }));
+  ::kill(a.process->pid(), SIGTERM);
+  EXPECT_EQ(wait_exit(a), 0);
+  EXPECT_FALSE(fs::exists(logs / "agent.log.3")) << "more than log_file_count files kept";
+  EXPECT_EQ(rollout::testing::read_file(logs / "agent.log.2").substr(0, 4), "BBBB");
+  EXPECT_EQ(rollout::testing::read_file(logs / "agent.log.1").substr(0, 4), "AAAA");
+  const std::string log = rollout::testing::read_file(logs / "agent.log");
+  EXPECT_LE(log.size(), 4096u);
+  // The first line of the fresh file, after "2026-12-02T16:59:19.787Z info ".
+  EXPECT_EQ(log.find("controller: started version=1.0.0"), 30u) << log;
+  EXPECT_NE(log.find(" info controller: update committed version=1.1.0"), std::string::npos) << log;
+  EXPECT_NE(log.find(" info controller: stopping"), std::string::npos) << log;
+  EXPECT_EQ(a.log_text().find("controller:"), std::string::npos) << "a line went to stderr";
+}
+
 TEST_F(AgentServer, IdentitySurvivesARestart) {
   auto& a = sandbox("restart-1", "1.0.0", "stable");
   start(a);
