@@ -11,7 +11,8 @@
 #         the report names "exception 0xC0000005 (access violation)" and carries the exit code
 #         as Windows shows it (-1073741819) and the managed agent's last stderr line
 #   the service path: registered with wine's service manager (sc create), started, RUNNING once
-#         up, asked to stop, STOPPED within its grace time with exit code 0
+#         up, asked to stop, STOPPED within its grace time with exit code 0, its log in the
+#         rotating file <state_dir>/logs/rollout-agent.log (the SCM keeps no stderr)
 # Asserts the server's counts (rolloutctl status --json), the report, the pointer file and the
 # journal. Every process it starts is stopped on exit. Expects WINEPREFIX to be a booted prefix.
 # usage: windows_update.sh HOST_BIN_DIR WINDOWS_BIN_DIR WORK_DIR
@@ -140,6 +141,12 @@ wine sc stop "$svc" >/dev/null || fail "sc stop"
 wait_for 30 "the service STOPPED" state_is STOPPED
 took=$((SECONDS - asked))
 wine sc query "$svc" | grep -q "SERVICE_EXIT_CODE *: *0 " || fail "the service stopped with an error"
+# The SCM keeps no stderr: the service logged to its rotating file in the state directory.
+svc_log="$work/state/logs/rollout-agent.log"
+[ -f "$svc_log" ] || fail "the service wrote no $svc_log"
+grep -qE '^[0-9-]+T[0-9:.]+Z info controller: started version=1[.]0[.]0 ' "$svc_log" ||
+  fail "the service log lacks its start line: $(head -5 "$svc_log")"
+grep -q ' info controller: stopping' "$svc_log" || fail "the service log lacks its stop line"
 wine sc delete "$svc" >/dev/null || fail "sc delete"
 trap stop_all EXIT
 echo "service: RUNNING after start-up, STOPPED ${took}s after the stop request, exit code 0" >&2
