@@ -9,10 +9,8 @@
 #include <random>
 #include <thread>
 
-#ifndef _WIN32
 #include <sys/wait.h>
 #include <unistd.h>
-#endif
 
 #include "tests/testing/testing.hpp"
 
@@ -224,7 +222,6 @@ TEST_P(StoreTest, ABatchIsOneTransaction) {
   EXPECT_EQ(store_->attempt_count().value(), 0u);
 }
 
-#ifndef _WIN32
 // Acknowledged means durable: a process killed right after record_attempts returns (no
 // destructor, no close) loses nothing. (Power loss is SQLite's synchronous=FULL contract.)
 TEST_P(StoreTest, AcknowledgedReportsSurviveAKilledProcess) {
@@ -248,7 +245,6 @@ TEST_P(StoreTest, AcknowledgedReportsSurviveAKilledProcess) {
   const auto c = store_->release_counts(std::nullopt).value()[{"1.0.0", "linux", "x86_64"}];
   EXPECT_EQ(c.success, 1u);
 }
-#endif
 
 // Several servers starting on a fresh database at once: every one opens and the schema is built
 // once.
