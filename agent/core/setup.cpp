@@ -12,11 +12,14 @@ Error bad(const char* property, const std::string& why) {
   return make_error("invalid_property", std::string(property) + ": " + why);
 }
 
-// One printable ASCII token: no spaces, quotes or control characters (they would be a
-// copy-and-paste accident on a command line, and could not be told apart in a log).
+// One printable ASCII token: no spaces, quotes, backslashes or control characters. They would be
+// a copy-and-paste accident on a command line and could not be told apart in a log, and the
+// installer passes each property as one quoted argument ("NAME=[NAME]"), where a quote or a
+// backslash before the closing quote would change how the setup step splits its arguments.
 bool token(const std::string& s) {
-  for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f || c == '\'' || c == '"') return false;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f || ch == '\'' || ch == '"' || ch == '\\') return false;
   }
   return true;
 }
@@ -85,11 +88,20 @@ Expected<std::vector<SetupFile>> render_setup(const SetupProperties& p,
   if (p.server_url.empty()) return bad("SERVER_URL", "is required (https://host:port)");
   if (!token(p.server_url) || p.server_url.rfind("https://", 0) != 0 || p.server_url.size() <= 8 ||
       p.server_url.size() > 2048) {
-    return bad("SERVER_URL", "must be an https:// URL without spaces or quotes");
+    return bad("SERVER_URL", "must be an https:// URL without spaces, quotes or backslashes");
   }
   if (p.enrollment_key.empty()) return bad("ENROLLMENT_KEY", "is required");
   if (p.enrollment_key.size() > 256 || !token(p.enrollment_key)) {
-    return bad("ENROLLMENT_KEY", "must be 1 to 256 printable characters without spaces or quotes");
+    return bad("ENROLLMENT_KEY",
+               "must be 1 to 256 printable characters without spaces, quotes or backslashes");
+  }
+  // Not properties but the caller's paths; still nothing YAML's single quotes cannot hold.
+  for (const auto* path : {&config_dir, &p.state_dir, &p.install_root}) {
+    for (const char ch : *path) {
+      if (static_cast<unsigned char>(ch) < 0x20) {
+        return make_error("invalid_path", "a control character in the path " + *path);
+      }
+    }
   }
   const std::string channel = p.channel.empty() ? "stable" : p.channel;
   if (channel != "beta" && channel != "stable") return bad("CHANNEL", "must be beta or stable");

@@ -6,7 +6,7 @@
 #include "agent/setup.hpp"
 #include "common/crypto.hpp"
 #include "common/signed_document.hpp"
-#include "testing/testing.hpp"
+#include "tests/testing/testing.hpp"
 
 namespace rollout::agent {
 namespace {
@@ -111,12 +111,20 @@ TEST(Setup, EachMissingOrBadPropertyIsRefusedByName) {
   }
 }
 
+TEST(Setup, APathWithAControlCharacterIsRefused) {
+  SetupProperties p = good();
+  p.state_dir = "C:\\x\ninjected: true";
+  auto r = render_setup(p, "C:\\cfg");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, "invalid_path");
+}
+
 TEST(Setup, GarbageBytesAreRefusedNotRendered) {
   // Every byte value in every property: never a crash, and only a clean token renders.
   for (int b = 0; b < 256; ++b) {
     SetupProperties p = good();
     p.enrollment_key = "key" + std::string(1, static_cast<char>(b));
-    const bool printable = b > 0x20 && b < 0x7f && b != '\'' && b != '"';
+    const bool printable = b > 0x20 && b < 0x7f && b != '\'' && b != '"' && b != '\\';
     EXPECT_EQ(refusal(p) == "rendered", printable) << "byte " << b;
   }
 }
