@@ -30,8 +30,10 @@ struct ServiceRecovery {
 // "restart after 10 s, 30 s, 60 s; reset after 86400 s; also on an error exit"
 std::string describe(const ServiceRecovery& r);
 
-// Sets the recovery actions of the installed service `name` (needs an administrator).
-Status set_service_recovery(const std::string& name, const ServiceRecovery& r);
+// Sets the recovery actions of the installed service `name` (needs an administrator) and returns
+// what the service manager took: `on_error_exit` false when it does not know that setting (wine's
+// services.exe answers ERROR_INVALID_LEVEL; every Windows since Vista knows it).
+Expected<ServiceRecovery> set_service_recovery(const std::string& name, const ServiceRecovery& r);
 // Reads them back: only restart actions are described (other action types are an error naming
 // them, so nothing is silently taken for a restart).
 Expected<ServiceRecovery> query_service_recovery(const std::string& name);

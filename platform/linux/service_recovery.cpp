@@ -13,7 +13,7 @@ Error unsupported() {
 
 }  // namespace
 
-Status set_service_recovery(const std::string&, const ServiceRecovery&) {
+Expected<ServiceRecovery> set_service_recovery(const std::string&, const ServiceRecovery&) {
   return unsupported();
 }
 

@@ -27,7 +27,7 @@ Expected<ScHandle> open_service(const std::string& name, DWORD access) {
 
 }  // namespace
 
-Status set_service_recovery(const std::string& name, const ServiceRecovery& r) {
+Expected<ServiceRecovery> set_service_recovery(const std::string& name, const ServiceRecovery& r) {
   auto svc = open_service(name, SERVICE_CHANGE_CONFIG | SERVICE_START);
   if (!svc) return svc.error();
   std::vector<SC_ACTION> actions;
@@ -41,11 +41,15 @@ Status set_service_recovery(const std::string& name, const ServiceRecovery& r) {
   if (!::ChangeServiceConfig2W(svc->get(), SERVICE_CONFIG_FAILURE_ACTIONS, &fa)) {
     return win::last_error("cannot set the recovery actions of service " + name);
   }
+  ServiceRecovery taken = r;
   SERVICE_FAILURE_ACTIONS_FLAG flag{r.on_error_exit ? TRUE : FALSE};
   if (!::ChangeServiceConfig2W(svc->get(), SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag)) {
-    return win::last_error("cannot set the failure actions flag of service " + name);
+    if (::GetLastError() != ERROR_INVALID_LEVEL) {
+      return win::last_error("cannot set the failure actions flag of service " + name);
+    }
+    taken.on_error_exit = false;  // a service manager without the setting (wine)
   }
-  return {};
+  return taken;
 }
 
 Expected<ServiceRecovery> query_service_recovery(const std::string& name) {
