@@ -19,8 +19,11 @@ struct SetupProperties {
   // armour lines of rolloutctl keygen's .pub), comma-separated for rotation; required.
   std::string release_keys;
   std::string directive_keys;
-  std::string server_ca;     // SERVER_CA: the server's CA certificate's base64 (PEM body), optional
-  std::string channel;       // CHANNEL: beta | stable (default stable), used at enrollment
+  std::string server_ca;  // SERVER_CA: the server's CA certificate's base64 (PEM body), optional
+  std::string channel;    // CHANNEL: beta | stable (default stable), used at enrollment
+  // EXECUTABLE: the managed agent's file name inside versions/<v>/ (agent.exe, say); optional,
+  // the config's default when empty.
+  std::string executable;
   std::string state_dir;     // where the installer put the state (not a property an admin sets)
   std::string install_root;  // where the managed agent's versions go (likewise)
 };

@@ -8,8 +8,8 @@
 // The state directory and install root default to platform/defaults.hpp's, the config directory
 // to <state dir>/config: on Windows %ProgramData%\RolloutAgent\config, where the MSI's service
 // arguments point (the installer passes no paths: its command line must fit in 255 characters).
-// NAME is one of SERVER_URL, ENROLLMENT_KEY, RELEASE_KEYS, DIRECTIVE_KEYS, SERVER_CA, CHANNEL
-// (agent/setup.hpp says what each holds); an empty value is the same as leaving it out.
+// NAME is one of SERVER_URL, ENROLLMENT_KEY, RELEASE_KEYS, DIRECTIVE_KEYS, SERVER_CA, CHANNEL,
+// EXECUTABLE (agent/setup.hpp says what each holds); an empty value is the same as leaving it out.
 //   1. An existing config directory is left alone (--if-exists fail: exit 1, the default; keep:
 //      exit 0, nothing validated, so an upgrade or repair without properties keeps the config)
 //      unless the admin asked for `replace`.

@@ -79,7 +79,8 @@ Expected<std::vector<SetupFile>> render_setup(const SetupProperties& p,
   const std::pair<const char*, const std::string*> all[] = {
       {"SERVER_URL", &p.server_url},     {"ENROLLMENT_KEY", &p.enrollment_key},
       {"RELEASE_KEYS", &p.release_keys}, {"DIRECTIVE_KEYS", &p.directive_keys},
-      {"SERVER_CA", &p.server_ca},       {"CHANNEL", &p.channel}};
+      {"SERVER_CA", &p.server_ca},       {"CHANNEL", &p.channel},
+      {"EXECUTABLE", &p.executable}};
   for (const auto& [name, value] : all) {
     if (value->size() > kMaxPropertyBytes) {
       return bad(name, "longer than " + std::to_string(kMaxPropertyBytes) + " bytes");
@@ -105,6 +106,11 @@ Expected<std::vector<SetupFile>> render_setup(const SetupProperties& p,
   }
   const std::string channel = p.channel.empty() ? "stable" : p.channel;
   if (channel != "beta" && channel != "stable") return bad("CHANNEL", "must be beta or stable");
+  if (!p.executable.empty() && (p.executable.size() > 255 || !token(p.executable) ||
+                                p.executable.find('/') != std::string::npos ||
+                                p.executable == "." || p.executable == "..")) {
+    return bad("EXECUTABLE", "must be a file name (agent.exe), not a path");
+  }
 
   std::vector<SetupFile> files{{"agent.yaml", ""}};
   std::vector<std::string> release, directive;
@@ -134,14 +140,15 @@ Expected<std::vector<SetupFile>> render_setup(const SetupProperties& p,
   };
   std::string& y = files.front().bytes;
   y = "# Written by the rollout-agent installer from its properties (SERVER_URL, ENROLLMENT_KEY,\n"
-      "# RELEASE_KEYS, DIRECTIVE_KEYS, SERVER_CA, CHANNEL). Readable by SYSTEM and Administrators\n"
-      "# only: it holds the enrollment key. Every key: conf/agent.example.yaml.\n";
+      "# RELEASE_KEYS, DIRECTIVE_KEYS, SERVER_CA, CHANNEL, EXECUTABLE). Readable by SYSTEM and\n"
+      "# Administrators only: it holds the enrollment key. Every key: conf/agent.example.yaml.\n";
   y += "server_url: " + quoted(p.server_url) + "\n";
   y += "enrollment_key: " + quoted(p.enrollment_key) + "\n";
   y += "ca_file: " + quoted(ca_file) + "\n";
   y += "release_keys: " + list(release) + "\n";
   y += "directive_keys: " + list(directive) + "\n";
   y += "channel_hint: " + channel + "\n";
+  if (!p.executable.empty()) y += "executable: " + quoted(p.executable) + "\n";
   if (!p.state_dir.empty()) y += "state_dir: " + quoted(p.state_dir) + "\n";
   if (!p.install_root.empty()) y += "install_root: " + quoted(p.install_root) + "\n";
   return files;

@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kSetupUsage =
     "usage: rollout-agent setup [--state-dir DIR] [--config-dir DIR] [--install-root DIR]\n"
     "                           [--service NAME] [--if-exists fail|keep|replace] NAME=VALUE...\n"
-    "NAME: SERVER_URL ENROLLMENT_KEY RELEASE_KEYS DIRECTIVE_KEYS SERVER_CA CHANNEL\n";
+    "NAME: SERVER_URL ENROLLMENT_KEY RELEASE_KEYS DIRECTIVE_KEYS SERVER_CA CHANNEL EXECUTABLE\n";
 
 int fail(std::FILE* err, int code, const std::string& message) {
   std::fprintf(err, "rollout-agent setup: %s\n", message.c_str());
@@ -36,7 +36,8 @@ std::string parse(const std::vector<std::string>& args, Request& r) {
       {"RELEASE_KEYS", &SetupProperties::release_keys},
       {"DIRECTIVE_KEYS", &SetupProperties::directive_keys},
       {"SERVER_CA", &SetupProperties::server_ca},
-      {"CHANNEL", &SetupProperties::channel}};
+      {"CHANNEL", &SetupProperties::channel},
+      {"EXECUTABLE", &SetupProperties::executable}};
   const std::map<std::string, std::string*> options = {{"--config-dir", &r.config_dir},
                                                        {"--state-dir", &r.props.state_dir},
                                                        {"--install-root", &r.props.install_root},
@@ -74,9 +75,9 @@ std::string parse(const std::vector<std::string>& args, Request& r) {
 
 Status set_recovery(const std::string& service, std::FILE* out) {
   if (service.empty()) return {};
-  const auto policy = agent_service_recovery();
-  if (auto st = platform::set_service_recovery(service, policy); !st) return st;
-  std::fprintf(out, "service %s: %s\n", service.c_str(), platform::describe(policy).c_str());
+  auto taken = platform::set_service_recovery(service, agent_service_recovery());
+  if (!taken) return taken.error();
+  std::fprintf(out, "service %s: %s\n", service.c_str(), platform::describe(*taken).c_str());
   return {};
 }
 

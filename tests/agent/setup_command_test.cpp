@@ -47,7 +47,7 @@ class SetupCommand : public ::testing::Test {
     auto a = base();
     a.insert(a.end(), {"SERVER_URL=https://127.0.0.1:8443", "ENROLLMENT_KEY=" + key,
                        "RELEASE_KEYS=" + key_body(), "DIRECTIVE_KEYS=" + key_body(),
-                       "SERVER_CA=", "CHANNEL=beta"});
+                       "SERVER_CA=", "CHANNEL=beta", "EXECUTABLE=agent.exe"});
     return a;
   }
   Outcome run(const std::vector<std::string>& args) {
@@ -83,6 +83,7 @@ TEST_F(SetupCommand, WritesAConfigDirectoryTheAgentLoads) {
   EXPECT_EQ(cfg->server_url, "https://127.0.0.1:8443");
   EXPECT_EQ(cfg->enrollment_key, "enroll-1");
   EXPECT_EQ(cfg->channel_hint, "beta");
+  EXPECT_EQ(cfg->executable, "agent.exe");
   EXPECT_EQ(cfg->state_dir, state);
   EXPECT_EQ(cfg->release_keys,
             std::vector<std::string>{platform::join_path(config, "release-1.pub")});

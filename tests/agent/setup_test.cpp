@@ -70,6 +70,11 @@ TEST(Setup, PinsTheServersCaAndTheChannel) {
             "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n");
   EXPECT_NE(files->front().bytes.find("ca_file: 'C:\\cfg/server-ca.pem'\n"), std::string::npos);
   EXPECT_NE(files->front().bytes.find("channel_hint: beta\n"), std::string::npos);
+  EXPECT_EQ(files->front().bytes.find("executable:"), std::string::npos) << "the default";
+  p.executable = "rmm-agent.exe";
+  files = render_setup(p, "C:\\cfg");
+  ASSERT_TRUE(files) << files.error().message;
+  EXPECT_NE(files->front().bytes.find("executable: 'rmm-agent.exe'\n"), std::string::npos);
 }
 
 TEST(Setup, EachMissingOrBadPropertyIsRefusedByName) {
@@ -101,6 +106,9 @@ TEST(Setup, EachMissingOrBadPropertyIsRefusedByName) {
       {[](SetupProperties& p) { p.server_ca = "aGVsbG8="; }, "SERVER_CA: must be the CA"},
       {[](SetupProperties& p) { p.server_ca = "%%%"; }, "SERVER_CA: must be"},
       {[](SetupProperties& p) { p.channel = "nightly"; }, "CHANNEL: must be beta or stable"},
+      {[](SetupProperties& p) { p.executable = "../agent.exe"; }, "EXECUTABLE: must be a file"},
+      {[](SetupProperties& p) { p.executable = ".."; }, "EXECUTABLE: must be a file"},
+      {[](SetupProperties& p) { p.executable = "C:\\a.exe"; }, "EXECUTABLE: must be a file"},
   };
   for (const auto& c : cases) {
     SetupProperties p = good();
