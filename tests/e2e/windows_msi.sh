@@ -14,7 +14,8 @@
 #       query (ERROR_INVALID_LEVEL), so under wine only the install's success says the setting
 #       was accepted; on Windows the read-back must be the policy;
 #   an uninstall (msiexec /x, after `sc stop`: see there): the service and the program files
-#       gone; the state (identity), the config directory and the managed versions stay, by design.
+#       gone; the state (identity), the config directory and the managed versions stay, by design;
+#   a reinstall without properties: the kept config used unchanged, the same identity, running.
 # Expects WINEPREFIX to be a booted prefix of its own (scripts/windows-test makes one).
 # usage: windows_msi.sh HOST_BIN_DIR WINDOWS_BIN_DIR MSI WORK_DIR
 set -euo pipefail
@@ -149,4 +150,20 @@ wait_for 30 "the service deleted by the uninstall" gone
 [ ! -e "$exe" ] || fail "rollout-agent.exe is still there after the uninstall"
 [ -f "$yaml" ] && [ -f "$data/identity.json" ] || fail "the uninstall removed the config or state"
 echo "uninstall: service and rollout-agent.exe removed; config and identity kept" >&2
+
+# 4. A reinstall without any property (EXISTING_CONFIG=keep, the default): the kept config and
+# identity are used as they are, the service runs again as the same agent.
+before=$(cat "$yaml")
+rc=$(msiexec reinstall /i "$msi_win")
+[ "$rc" = 0 ] || fail "a reinstall without properties exited $rc"
+[ "$(cat "$yaml")" = "$before" ] || fail "the reinstall changed agent.yaml"
+[ "$(jq -r .agent_id "$data/identity.json")" = "$id" ] || fail "the reinstall changed the identity"
+running() { [ "$(sc_state)" = RUNNING ]; }
+wait_for 60 "the reinstalled service RUNNING" running
+wine sc stop "$svc" >/dev/null || fail "sc stop"
+wait_for 30 "the service STOPPED" stopped
+rc=$(msiexec uninstall-2 /x "$msi_win")
+[ "$rc" = 0 ] || fail "the second uninstall exited $rc"
+wait_for 30 "the service deleted by the second uninstall" gone
+echo "reinstall without properties: config and identity kept, the service running again" >&2
 echo "MSI under wine: ok" >&2
