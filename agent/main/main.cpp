@@ -8,6 +8,7 @@
 
 #include "agent/config.hpp"
 #include "agent/controller.hpp"
+#include "agent/setup_command.hpp"
 #include "common/http/client.hpp"
 #include "common/log.hpp"
 #include "common/log_file.hpp"
@@ -19,11 +20,15 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: rollout-agent --config FILE [--set key=value ...] [--check-config]\n"
+    "       rollout-agent setup --config-dir DIR [options] NAME=VALUE...  (setup --help)\n"
+    "       rollout-agent show-recovery SERVICE\n"
     "       rollout-agent --version | --help\n"
     "\n"
     "Keeps the managed agent running and updates it safely: signed directives only, verified\n"
     "resumable downloads, atomic switch, automatic revert when the new version crashes in\n"
     "probation, durable outcome reports. See conf/agent.example.yaml for every key.\n"
+    "`setup` writes the config directory from the installer's properties (the Windows MSI runs\n"
+    "it); `show-recovery` prints a service's restart-on-failure actions.\n"
     "Exit codes: 0 stopped cleanly, 1 start-up failed, 2 usage or configuration error.\n";
 
 std::atomic<bool> g_stop{false};
@@ -52,6 +57,13 @@ rollout::Status use_log_file(const rollout::agent::AgentConfig& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 &&
+      (std::strcmp(argv[1], "setup") == 0 || std::strcmp(argv[1], "show-recovery") == 0)) {
+    const std::vector<std::string> rest(argv + 2, argv + argc);
+    return std::strcmp(argv[1], "setup") == 0
+               ? rollout::agent::run_setup_command(rest, stdout, stderr)
+               : rollout::agent::run_show_recovery_command(rest, stdout, stderr);
+  }
   std::string config_path;
   std::vector<std::string> overrides;
   bool check_only = false;

@@ -44,6 +44,26 @@ TEST_F(AgentBinary, UsageErrorsAreExit2WithOneLine) {
   }
 }
 
+// The installer's setup step and its read-back (agent/setup_command.hpp; the rest of it in
+// setup_command_test.cpp): reached through the real binary, a bad property is exit 2 and one
+// line naming it; show-recovery on Linux says that systemd's unit restarts the agent.
+TEST_F(AgentBinary, SetupAndShowRecoveryAreSubcommands) {
+  const auto state = (dir_.path() / "state").string();
+  auto bad = run({kAgentBin, "setup", "--state-dir", state, "SERVER_URL=http://127.0.0.1:9"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.err.rfind("rollout-agent setup: SERVER_URL: must be an https:// URL", 0), 0u)
+      << bad.err;
+  EXPECT_EQ(lines(bad.err), 1) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(state));
+  auto help = run({kAgentBin, "setup", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("NAME: SERVER_URL ENROLLMENT_KEY RELEASE_KEYS"), std::string::npos);
+  auto show = run({kAgentBin, "show-recovery", "rollout-agent"});
+  EXPECT_EQ(show.exit_code, 1);
+  EXPECT_NE(show.err.find("Restart=always"), std::string::npos) << show.err;
+  EXPECT_EQ(run({kAgentBin, "show-recovery"}).exit_code, 2);
+}
+
 TEST_F(AgentBinary, BadConfigNamesTheKey) {
   struct Case {
     std::string yaml, needle;
