@@ -18,12 +18,13 @@
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 HOST_BIN_DIR WINDOWS_BIN_DIR WORK_DIR" >&2; exit 2; }
 host=$1 win=$2 work=$3
+source "$(dirname "$0")/../../scripts/lib/common.sh"
+source "$ROOT/scripts/lib/windows.sh"  # wpath
 source "$(dirname "$0")/lib/server.sh"
 agent="$win/agent/rollout-agent.exe"
 demo="$win/agent/rollout-demo-agent.exe"
 for b in "$agent" "$demo"; do [ -f "$b" ] || fail "$b not built (the windows preset)"; done
 command -v wine >/dev/null || fail "wine missing (Debian package wine64)"
-wpath() { echo "Z:$1"; }  # a Linux path as the Windows programs see it (wine's Z: drive)
 
 rm -rf "$work"
 mkdir -p "$work/root/versions/1.0.0"

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The main job's fleet with Windows agents (./scripts/run --windows-agents N): scripts/demo-fleet
+# --agents 2 --windows-agents 2 --once with the Linux dev build's server, rolloutctl and agents
+# and the windows preset's rollout-agent.exe under wine, in the wine prefix demo-fleet keeps in
+# its state directory. Asserts, from the Updates API as the fleet left it (STATE/updates.json,
+# STATE/agents.json): windows/x86_64 rows beside the linux/x86_64 ones, 1.0.0 stable and 1.1.0
+# beta with the Windows beta agent's success counted, the Windows beta agent running 1.1.0 and the
+# stable one 1.0.0; and that no wine process of that prefix is left once demo-fleet has ended.
+# A bad --windows-agents is refused naming the option, before anything starts.
+# usage: windows_fleet.sh HOST_BIN_DIR WORK_DIR
+set -euo pipefail
+[ $# -eq 2 ] || { echo "usage: $0 HOST_BIN_DIR WORK_DIR" >&2; exit 2; }
+host=$1 work=$2
+source "$(dirname "$0")/../../scripts/lib/common.sh"
+source "$ROOT/scripts/lib/windows.sh"
+fleet="$ROOT/scripts/demo-fleet"
+state="$work/state"
+
+fail() {
+  echo "FAIL: $*" >&2
+  for log in "$state"/fleet/win-endpoint-*/agent.log; do
+    [ -f "$log" ] && { echo "--- $log" >&2; tail -20 "$log" >&2; }
+  done
+  exit 1
+}
+
+rm -rf "$work"
+mkdir -p "$work"
+rc=0
+err=$("$fleet" "$host" "$state" --windows-agents 51 --once 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q "^error: --windows-agents must be a number from 0 to 50, not '51'" <<<"$err" ||
+  fail "--windows-agents 51: exit $rc, $err"
+[ ! -e "$state" ] || fail "a refused --windows-agents still made $state"
+
+ROLLOUT_PORT=0 timeout --kill-after=10 420 "$fleet" "$host" "$state" --agents 2 \
+  --windows-agents 2 --once 2> "$work/fleet.log" || { tail -30 "$work/fleet.log" >&2; fail "demo-fleet"; }
+
+left=$(wine_leftovers "$state/wine")
+[ -z "$left" ] || fail "wine processes of $state/wine left after demo-fleet ended: $(ps -o pid,args -p "$(tr '\n' , <<<"$left")")"
+grep -q "stopped wine in " "$work/fleet.log" || fail "demo-fleet did not say it stopped wine"
+
+rows="$state/updates.json"
+row() { # version os: the row's channel and the health count $3
+  jq -r --arg v "$1" --arg o "$2" --arg f "$3" \
+    '.rollouts[] | select(.version == $v and .os == $o and .arch == "x86_64")
+     | "\(.channel) \(.health[$f])"' "$rows"
+}
+[ "$(row 1.0.0 windows success)" = "stable 0" ] || fail "windows 1.0.0 row: $(row 1.0.0 windows success)"
+[ "$(row 1.1.0 windows success)" = "beta 1" ] || fail "windows 1.1.0 row: $(row 1.1.0 windows success)"
+[ "$(row 1.1.0 linux success)" = "beta 1" ] || fail "linux 1.1.0 row: $(row 1.1.0 linux success)"
+[ "$(row 1.1.0 windows total)" = "beta 1" ] || fail "windows 1.1.0 counts another report"
+
+agent() { # hostname: its os, channel and version as the server has them
+  jq -r --arg h "$1" '.agents[] | select(.hostname == $h) | "\(.os) \(.channel) \(.current_version)"' \
+    "$state/agents.json"
+}
+[ "$(agent win-endpoint-001)" = "windows beta 1.1.0" ] || fail "win-endpoint-001: $(agent win-endpoint-001)"
+[ "$(agent win-endpoint-002)" = "windows stable 1.0.0" ] || fail "win-endpoint-002: $(agent win-endpoint-002)"
+[ "$(agent endpoint-001)" = "linux beta 1.1.0" ] || fail "endpoint-001: $(agent endpoint-001)"
+[ "$(jq '.agents | length' "$state/agents.json")" = 4 ] || fail "not 4 agents enrolled"
+echo "demo fleet with 2 Windows agents: windows/x86_64 rows, the beta one on 1.1.0, no wine left" >&2
