@@ -21,9 +21,9 @@ build_windows_agents() {
   fi
   export ROLLOUT_MINGW_PREFIX
   say "configure + build (windows: rollout-agent.exe, rollout-demo-agent.exe)"
-  cmake --preset windows -S "$ROOT" >/dev/null
+  cmake --preset windows -S "$ROOT" >/dev/null || die "cmake --preset windows failed"
   nice -n "${ROLLOUT_NICE:-10}" cmake --build --preset windows -j "$(jobs)" \
-    --target rollout-agent rollout-demo-agent >/dev/null || die "the windows build failed"
+    --target rollout-agent rollout-demo-agent >&2 || die "the windows build failed"
   say "windows build done ($((SECONDS - start)) s)"
 }
 

@@ -6,7 +6,10 @@
 # STATE/agents.json): windows/x86_64 rows beside the linux/x86_64 ones, 1.0.0 stable and 1.1.0
 # beta with the Windows beta agent's success counted, the Windows beta agent running 1.1.0 and the
 # stable one 1.0.0; and that no wine process of that prefix is left once demo-fleet has ended.
-# A bad --windows-agents is refused naming the option, before anything starts.
+# Then --agents 1 --windows-agents 1 --scenario crash --once in the same state directory: the
+# prefix is reused without a second boot, the Windows beta crashes too (counted, reverted to
+# 1.0.0), and again no wine process is left. A bad --windows-agents is refused naming the option,
+# before anything starts.
 # usage: windows_fleet.sh HOST_BIN_DIR WORK_DIR
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 HOST_BIN_DIR WORK_DIR" >&2; exit 2; }
@@ -59,3 +62,18 @@ agent() { # hostname: its os, channel and version as the server has them
 [ "$(agent endpoint-001)" = "linux beta 1.1.0" ] || fail "endpoint-001: $(agent endpoint-001)"
 [ "$(jq '.agents | length' "$state/agents.json")" = 4 ] || fail "not 4 agents enrolled"
 echo "demo fleet with 2 Windows agents: windows/x86_64 rows, the beta one on 1.1.0, no wine left" >&2
+
+# Again in the same state directory, the crash scenario: the prefix is reused (no second boot),
+# and the Windows beta build crashes like the Linux one: the agent reverts to 1.0.0 by itself and
+# the crash is counted.
+ROLLOUT_PORT=0 timeout --kill-after=10 300 "$fleet" "$host" "$state" --agents 1 \
+  --windows-agents 1 --scenario crash --once 2> "$work/fleet.log" ||
+  { tail -30 "$work/fleet.log" >&2; fail "demo-fleet --scenario crash"; }
+grep -q "first boot" "$work/fleet.log" && fail "the second run booted its wine prefix again"
+left=$(wine_leftovers "$state/wine")
+[ -z "$left" ] || fail "wine processes of $state/wine left after the crash run: $left"
+[ "$(row 1.1.0 windows crash)" = "beta 1" ] || fail "windows 1.1.0 crash: $(row 1.1.0 windows crash)"
+[ "$(row 1.1.0 linux crash)" = "beta 1" ] || fail "linux 1.1.0 crash: $(row 1.1.0 linux crash)"
+[ "$(agent win-endpoint-001)" = "windows beta 1.0.0" ] ||
+  fail "win-endpoint-001 after the crash: $(agent win-endpoint-001)"
+echo "crash scenario with a Windows agent: the prefix reused, the crash counted, reverted to 1.0.0" >&2
