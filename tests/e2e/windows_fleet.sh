@@ -6,10 +6,10 @@
 # STATE/agents.json): windows/x86_64 rows beside the linux/x86_64 ones, 1.0.0 stable and 1.1.0
 # beta with the Windows beta agent's success counted, the Windows beta agent running 1.1.0 and the
 # stable one 1.0.0; and that no wine process of that prefix is left once demo-fleet has ended.
-# Then --agents 1 --windows-agents 1 --scenario crash --once in the same state directory: the
-# prefix is reused without a second boot, the Windows beta crashes too (counted, reverted to
-# 1.0.0), and again no wine process is left. A bad --windows-agents is refused naming the option,
-# before anything starts.
+# Then --agents 1 --windows-agents 1 --scenario crash in the same state directory, ended like a
+# terminal's Ctrl-C: the prefix is reused without a second boot, the Windows beta crashes too
+# (counted in /api/updates/rollouts, reverted to 1.0.0), and again no wine process is left. A bad
+# --windows-agents is refused naming the option, before anything starts.
 # usage: windows_fleet.sh HOST_BIN_DIR WORK_DIR
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 HOST_BIN_DIR WORK_DIR" >&2; exit 2; }
@@ -63,22 +63,43 @@ agent() { # hostname: its os, channel and version as the server has them
 [ "$(jq '.agents | length' "$state/agents.json")" = 4 ] || fail "not 4 agents enrolled"
 echo "demo fleet with 2 Windows agents: windows/x86_64 rows, the beta one on 1.1.0, no wine left" >&2
 
-# Again in the same state directory, the crash scenario: the prefix is reused (no second boot),
-# and the Windows beta build crashes like the Linux one: the agent reverts to 1.0.0 by itself and
-# the crash is counted.
-ROLLOUT_PORT=0 timeout --kill-after=10 300 "$fleet" "$host" "$state" --agents 1 \
-  --windows-agents 1 --scenario crash --once 2> "$work/fleet.log" ||
-  { tail -30 "$work/fleet.log" >&2; fail "demo-fleet --scenario crash"; }
+# Again in the same state directory, the crash scenario, without --once and ended the way a
+# terminal's Ctrl-C ends it (SIGINT to its whole process group: the script, the agents, wine):
+# the prefix is reused (no second boot), the Windows beta build crashes like the Linux one and
+# the agent reverts to 1.0.0 by itself, the crash is counted; nothing of wine is left.
+ROLLOUT_PORT=0 setsid timeout --kill-after=10 300 "$fleet" "$host" "$state" --agents 1 \
+  --windows-agents 1 --scenario crash 2> "$work/fleet.log" &
+fleet_pid=$!
+trap 'kill -INT -- -$fleet_pid 2>/dev/null || true' EXIT
+for _ in $(seq 1 240); do
+  grep -q "Ctrl-C stops" "$work/fleet.log" && break
+  kill -0 "$fleet_pid" 2>/dev/null || break
+  sleep 1
+done
+grep -q "Ctrl-C stops" "$work/fleet.log" || { tail -30 "$work/fleet.log" >&2; fail "demo-fleet --scenario crash"; }
 grep -q "first boot" "$work/fleet.log" && fail "the second run booted its wine prefix again"
-left=$(wine_leftovers "$state/wine")
-[ -z "$left" ] || fail "wine processes of $state/wine left after the crash run: $left"
+url=$(sed -n 's|.*Updates page: \(https://[^ ]*\)/updates.*|\1|p' "$work/fleet.log")
+token=$("$host/tools/rolloutctl" token create --name e2e --server "$url" \
+  --ca-file "$state/tls/cert.pem" --user admin --password-file "$state/admin-password") ||
+  fail "token create"
+curl -fsS --cacert "$state/tls/cert.pem" -H "Authorization: Bearer $token" \
+  "$url/api/updates/rollouts" > "$rows" || fail "GET /api/updates/rollouts"
 [ "$(row 1.1.0 windows crash)" = "beta 1" ] || fail "windows 1.1.0 crash: $(row 1.1.0 windows crash)"
 [ "$(row 1.1.0 linux crash)" = "beta 1" ] || fail "linux 1.1.0 crash: $(row 1.1.0 linux crash)"
-# The server learns the running version at the next check-in, which --once does not wait for;
-# the agent's own pointer file and journal say it reverted.
+# The agent's own pointer file and journal say it reverted (the server learns the running version
+# at its next check-in).
 d="$state/fleet/win-endpoint-001"
 [ "$(tr -d '\r\n' < "$d/root/current")" = versions/1.0.0 ] ||
   fail "win-endpoint-001's current after the crash: $(cat "$d/root/current")"
 [ "$(jq -r .state "$d/state/journal.json")" = reverted ] ||
   fail "win-endpoint-001's journal after the crash: $(cat "$d/state/journal.json")"
-echo "crash scenario with a Windows agent: the prefix reused, the crash counted, reverted to 1.0.0" >&2
+[ -n "$(wine_leftovers "$state/wine")" ] || fail "no wine process running in $state/wine"
+
+kill -INT -- "-$fleet_pid"
+wait "$fleet_pid" 2>/dev/null || true
+trap - EXIT
+left=$(wine_leftovers "$state/wine")
+[ -z "$left" ] || fail "wine processes of $state/wine left after Ctrl-C: $left"
+grep -q "stopped wine in " "$work/fleet.log" || fail "demo-fleet did not say it stopped wine on Ctrl-C"
+echo "crash scenario with a Windows agent: the prefix reused, the crash counted, reverted to" \
+  "1.0.0; Ctrl-C left no wine process" >&2
