@@ -8,8 +8,9 @@
 # stable one 1.0.0; and that no wine process of that prefix is left once demo-fleet has ended.
 # Then --agents 1 --windows-agents 1 --scenario crash in the same state directory, ended like a
 # terminal's Ctrl-C: the prefix is reused without a second boot, the Windows beta crashes too
-# (counted in /api/updates/rollouts, reverted to 1.0.0), and again no wine process is left. A bad
-# --windows-agents is refused naming the option, before anything starts.
+# (counted in /api/updates/rollouts, reverted to 1.0.0), and again no wine process is left.
+# Before those: a bad --windows-agents is refused naming the option, before anything starts, and
+# without it the fleet is Linux only and says in one line how to add Windows agents.
 # usage: windows_fleet.sh HOST_BIN_DIR WORK_DIR
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 HOST_BIN_DIR WORK_DIR" >&2; exit 2; }
@@ -34,6 +35,15 @@ err=$("$fleet" "$host" "$state" --windows-agents 51 --once 2>&1) || rc=$?
 [ "$rc" = 1 ] && grep -q "^error: --windows-agents must be a number from 0 to 50, not '51'" <<<"$err" ||
   fail "--windows-agents 51: exit $rc, $err"
 [ ! -e "$state" ] || fail "a refused --windows-agents still made $state"
+
+# Without --windows-agents: Linux only, and one line saying how to add Windows agents.
+ROLLOUT_PORT=0 timeout --kill-after=10 120 "$fleet" "$host" "$work/linux-only" --agents 1 --once \
+  2> "$work/linux-only.log" || { tail -30 "$work/linux-only.log" >&2; fail "demo-fleet --agents 1"; }
+[ "$(grep -c -- "--windows-agents N" "$work/linux-only.log")" = 1 ] ||
+  fail "no single line saying how to add Windows agents: $(cat "$work/linux-only.log")"
+[ ! -e "$work/linux-only/wine" ] || fail "a fleet without Windows agents made a wine prefix"
+[ "$(jq '[.rollouts[] | select(.os == "windows")] | length' "$work/linux-only/updates.json")" = 0 ] ||
+  fail "windows rows without Windows agents"
 
 ROLLOUT_PORT=0 timeout --kill-after=10 420 "$fleet" "$host" "$state" --agents 2 \
   --windows-agents 2 --once 2> "$work/fleet.log" || { tail -30 "$work/fleet.log" >&2; fail "demo-fleet"; }
