@@ -21,9 +21,10 @@ build_windows_agents() {
   fi
   export ROLLOUT_MINGW_PREFIX
   say "configure + build (windows: rollout-agent.exe, rollout-demo-agent.exe)"
-  cmake --preset windows -S "$ROOT" >/dev/null || die "cmake --preset windows failed"
-  nice -n "${ROLLOUT_NICE:-10}" cmake --build --preset windows -j "$(jobs)" \
-    --target rollout-agent rollout-demo-agent >&2 || die "the windows build failed"
+  # `cmake --build --preset` reads the presets of the current directory.
+  (cd "$ROOT" && cmake --preset windows >/dev/null) || die "cmake --preset windows failed"
+  (cd "$ROOT" && nice -n "${ROLLOUT_NICE:-10}" cmake --build --preset windows -j "$(jobs)" \
+    --target rollout-agent rollout-demo-agent >&2) || die "the windows build failed"
   say "windows build done ($((SECONDS - start)) s)"
 }
 
