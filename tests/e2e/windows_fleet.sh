@@ -49,7 +49,8 @@ ROLLOUT_PORT=0 timeout --kill-after=10 420 "$fleet" "$host" "$state" --agents 2 
   --windows-agents 2 --once 2> "$work/fleet.log" || { tail -30 "$work/fleet.log" >&2; fail "demo-fleet"; }
 
 left=$(wine_leftovers "$state/wine")
-[ -z "$left" ] || fail "wine processes of $state/wine left after demo-fleet ended: $(ps -o pid,args -p "$(tr '\n' , <<<"$left")")"
+[ -z "$left" ] ||
+  fail "wine left in $state/wine after demo-fleet ended: $(ps -o pid,args -p "$(tr '\n' , <<<"$left")")"
 grep -q "stopped wine in " "$work/fleet.log" || fail "demo-fleet did not say it stopped wine"
 
 rows="$state/updates.json"
@@ -86,7 +87,8 @@ for _ in $(seq 1 240); do
   kill -0 "$fleet_pid" 2>/dev/null || break
   sleep 1
 done
-grep -q "Ctrl-C stops" "$work/fleet.log" || { tail -30 "$work/fleet.log" >&2; fail "demo-fleet --scenario crash"; }
+grep -q "Ctrl-C stops" "$work/fleet.log" ||
+  { tail -30 "$work/fleet.log" >&2; fail "demo-fleet --scenario crash"; }
 grep -q "first boot" "$work/fleet.log" && fail "the second run booted its wine prefix again"
 url=$(sed -n 's|.*Updates page: \(https://[^ ]*\)/updates.*|\1|p' "$work/fleet.log")
 token=$("$host/tools/rolloutctl" token create --name e2e --server "$url" \
