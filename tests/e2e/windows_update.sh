@@ -18,13 +18,15 @@
 # usage: windows_update.sh HOST_BIN_DIR WINDOWS_BIN_DIR WORK_DIR
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 HOST_BIN_DIR WINDOWS_BIN_DIR WORK_DIR" >&2; exit 2; }
-host=$1 win=$2 work=$3
+# Absolute: the Windows programs see these paths on wine's Z: drive.
+host=$1 win=$(realpath -m "$2") work=$(realpath -m "$3")
+source "$(dirname "$0")/../../scripts/lib/common.sh"
+source "$ROOT/scripts/lib/windows.sh"  # wpath
 source "$(dirname "$0")/lib/server.sh"
 agent="$win/agent/rollout-agent.exe"
 demo="$win/agent/rollout-demo-agent.exe"
 for b in "$agent" "$demo"; do [ -f "$b" ] || fail "$b not built (the windows preset)"; done
 command -v wine >/dev/null || fail "wine missing (Debian package wine64)"
-wpath() { echo "Z:$1"; }  # a Linux path as the Windows programs see it (wine's Z: drive)
 
 rm -rf "$work"
 mkdir -p "$work/root/versions/1.0.0"
@@ -131,7 +133,14 @@ managed_pid() { jq -r .pid "$work/state/running.json" 2>/dev/null; }
 before=$(managed_pid)
 wine sc create "$svc" binpath= "$(wpath "$agent") --config $w/agent.yaml" >/dev/null ||
   fail "sc create"
-trap 'wine sc stop "$svc" >/dev/null 2>&1; wine sc delete "$svc" >/dev/null 2>&1; stop_all' EXIT
+# Under set -e a failing command ends a trap too: a service that never started must not keep
+# stop_all from stopping the server.
+remove_service() {
+  wine sc stop "$svc" >/dev/null 2>&1 || true
+  wine sc delete "$svc" >/dev/null 2>&1 || true
+  stop_all
+}
+trap remove_service EXIT
 wine sc start "$svc" >/dev/null || fail "sc start"
 wait_for 60 "the service RUNNING" state_is RUNNING
 started() { [ "$(managed_pid)" != "$before" ]; }
