@@ -156,6 +156,10 @@ struct Policy {
   // How a stable rollout in waves reaches these agents: "waves" (their hash decides their wave)
   // or "all_at_once" (let in with wave 1: a lab site, a client that wants fixes at once).
   std::optional<std::string> rollout;
+  // The policy's own wave plan for its agents (steps, soak, on_critical, ...), as the canonical
+  // JSON of app/policy_plan.hpp; none means inherited. A policy with one makes its agents a
+  // rollout group of their own (README "Per-policy plans").
+  std::optional<std::string> waves;
 };
 
 struct LogEntry {

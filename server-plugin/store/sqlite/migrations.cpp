@@ -147,6 +147,12 @@ CREATE TABLE notify_watch (subject TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE notify_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
 INSERT INTO notify_lease (name, holder, expires_at) VALUES ('webhooks', '', 0);
 )sql",
+    // 6: a policy's own wave plan (steps, soak, on_critical, ...) as canonical JSON text
+    // (app/policy_plan.hpp); NULL inherits. A rollout's groups live in its existing plan,
+    // thresholds and memory texts (wave_rollouts.cpp reads the one-group form of older rows).
+    R"sql(
+ALTER TABLE policies ADD COLUMN waves TEXT;
+)sql",
 };
 
 }  // namespace
