@@ -208,9 +208,12 @@ using CountsByRelease = std::map<ReleaseKey, Counts>;
 // the promotion started it, the gate's memory, the state and a revision number. Every change is a
 // conditional update on `rev` (Store::update_rollout), so with several servers on one database a
 // decision is taken once. The plan, thresholds and memory are JSON the waves code reads and
-// writes (server-plugin/app/wave_runner.cpp); the store keeps them as text.
+// writes (server-plugin/app/wave_rollouts.cpp); the store keeps them as text.
 struct RolloutRecord {
   ReleaseKey key;
+  // The rollout group (README "Per-policy plans"): "default" (the server's plan) or the
+  // policies whose plan its agents follow, nearest first ("site:lab", "site:lab,client:acme").
+  std::string group = "default";
   std::string previous_version;  // the stable target before, for agents not yet let in
   std::string plan_json;
   std::string thresholds_json;
