@@ -51,6 +51,7 @@ std::optional<std::uint32_t> share(json::Reader& r, std::string_view key, std::s
 }  // namespace
 
 Expected<waves::PlanFields> parse(const bj::object& o, const waves::Plan& server) {
+  if (o.size() > 16) return make_error("invalid_field", "policy.waves: too many fields");
   json::Reader r(o, "policy.waves");
   waves::PlanFields f;
   if (const bj::array* steps = r.opt_array("steps", kMaxSteps)) {
@@ -89,14 +90,19 @@ Expected<waves::PlanFields> parse(const bj::object& o, const waves::Plan& server
   }
   if (f.max_wait && f.max_wait->count() <= 0)
     return make_error("invalid_field", "policy.waves: 'max_wait' must be at least 1s");
+  if (f.cumulative_bp) {
+    // The steps on their own (increasing, ending at 100%); every other field is checked above.
+    waves::Plan steps_only;
+    steps_only.cumulative_bp = *f.cumulative_bp;
+    if (auto st = waves::validate(steps_only); !st) {
+      const std::string& m = st.error().message;
+      return make_error("invalid_field",
+                        "policy.waves: 'steps' " +
+                            m.substr(m.find(": ") == std::string::npos ? 0 : m.find(": ") + 2));
+    }
+  }
   if (auto st = waves::validate(waves::merged(server, f)); !st) {
-    const std::string& m = st.error().message;
-    const std::string field = m.find("'updated'") != std::string::npos ? "updated"
-                              : m.find("step") != std::string::npos    ? "steps"
-                                                                       : "soak";
-    return make_error("invalid_field",
-                      "policy.waves: '" + field + "' " +
-                          m.substr(m.find(": ") == std::string::npos ? 0 : m.find(": ") + 2));
+    return make_error("invalid_field", "policy.waves: " + st.error().message);
   }
   return f;
 }
@@ -178,9 +184,20 @@ Expected<Group> group_of(const Resolved& r, const waves::Plan& server) {
 
 std::string label(std::string_view key) {
   if (key == "default") return "default rollout group";
-  const auto colon = key.find(':');
-  if (colon == std::string_view::npos) return std::string(key);
-  return std::string(key.substr(0, colon)) + " " + std::string(key.substr(colon + 1));
+  // "site:lab,client:acme" -> "site lab, client acme"
+  std::string out;
+  while (!key.empty()) {
+    const auto comma = key.find(',');
+    std::string_view part = key.substr(0, comma);
+    if (!out.empty()) out += ", ";
+    const auto colon = part.find(':');
+    out += colon == std::string_view::npos
+               ? std::string(part)
+               : std::string(part.substr(0, colon)) + " " + std::string(part.substr(colon + 1));
+    if (comma == std::string_view::npos) break;
+    key.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 }  // namespace rollout::server::policy_plan

@@ -8,10 +8,13 @@
 // are inherited, agent <- site <- client <- default <- the server's `waves:`. The fields are
 // checked with waves::validate over the server's plan, the same rules as the config's.
 //
-// Groups: the agents whose nearest plan-carrying policy is the same one form one rollout group
-// ("client:acme", "site:lab", "agent:<id>"), with its own waves from its own buckets, its own
-// soak and gate; every other agent is in the group "default" (the server's plan under the
-// default policy's fields). Pure functions; thread-safe.
+// Groups: the agents whose chain of plan-carrying policies is the same form one rollout group,
+// named by those policies nearest first ("site:lab", "client:acme", "site:lab,client:acme"),
+// with its own waves from its own buckets, its own soak and gate. Naming the whole chain makes a
+// group's merged plan one plan (two agents of site lab under different clients with plans of
+// their own are two groups). Every agent with no plan-carrying policy but the default one is in
+// the group "default" (the server's plan under the default policy's fields). Pure functions;
+// thread-safe.
 #pragma once
 
 #include <boost/json.hpp>
@@ -41,7 +44,7 @@ struct Group {
 // The agent's group and plan from its resolved policy chain (resolve_policy's plan_fields).
 Expected<Group> group_of(const Resolved& r, const waves::Plan& server);
 
-// "default" → "default rollout group"; "client:acme" → "client acme".
+// "default" → "default rollout group"; "site:lab,client:acme" → "site lab, client acme".
 std::string label(std::string_view key);
 
 }  // namespace rollout::server::policy_plan

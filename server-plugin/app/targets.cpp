@@ -52,8 +52,10 @@ Resolved resolve_policy(const Agent& agent, const std::vector<Policy>& policies)
         rollout_set = true;
       }
       if (p.waves) {
-        if (out.plan_fields.empty() && std::string_view(scope) != "default")
-          out.plan_group = std::string(scope) + ":" + id;
+        if (std::string_view(scope) != "default") {
+          const std::string name = std::string(scope) + ":" + id;
+          out.plan_group = out.plan_fields.empty() ? name : out.plan_group + "," + name;
+        }
         out.plan_fields.push_back(*p.waves);
       }
       if (!out.window_start && p.window_start && p.window_end) {
