@@ -329,8 +329,11 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
                     {"hysteresis_s", plan.hysteresis.count()},
                     {"groups", std::move(group_detail)}};
   std::string summary = "rollout in " + std::to_string(plan.cumulative_bp.size()) + " waves";
-  if (groups.size() > 1)
-    summary += " (default group; " + std::to_string(groups.size()) + " groups)";
+  for (const auto& [key, g] : groups) {
+    if (key == "default") continue;
+    summary += "; " + policy_plan::label(key) + ": " + std::to_string(g.plan.cumulative_bp.size()) +
+               (g.plan.cumulative_bp.size() == 1 ? " wave" : " waves");
+  }
   return audit(
       s, Event{0, now, actor, "rollout_started", rel.key.version, rel.key.os, rel.key.arch,
                summary + ", back to " + previous->key.version + " for agents not let in yet", false,

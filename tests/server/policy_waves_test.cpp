@@ -275,6 +275,7 @@ TEST_F(PolicyWaves, ASiteWithOneStepCompletesWhileTheDefaultGroupIsStillOnWaveOn
   ASSERT_EQ(p.status, 200u) << p.body;
   ASSERT_EQ(events("rollout_started").size(), 1u) << "one start for the release";
   EXPECT_THAT(events("rollout_started")[0].detail_json, HasSubstr(R"("group":"site:lab")"));
+  EXPECT_THAT(events("rollout_started")[0].reason, HasSubstr("; site lab: 1 wave,"));
   const auto sent = checkin_all();
   EXPECT_EQ(only(sent, lab_), ids(lab_)) << "the lab's one wave is all of it";
   const auto first = only(sent, hq_);
