@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/semver.hpp"
+#include "common/text.hpp"
 #include "server-plugin/app/policy_plan.hpp"
 #include "server-plugin/app/rollback.hpp"
 #include "server-plugin/app/views.hpp"
@@ -331,8 +332,8 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
   std::string summary = "rollout in " + std::to_string(plan.cumulative_bp.size()) + " waves";
   for (const auto& [key, g] : groups) {
     if (key == "default") continue;
-    summary += "; " + policy_plan::label(key) + ": " + std::to_string(g.plan.cumulative_bp.size()) +
-               (g.plan.cumulative_bp.size() == 1 ? " wave" : " waves");
+    summary += "; " + policy_plan::label(key) + ": " +
+               text::counted(static_cast<std::int64_t>(g.plan.cumulative_bp.size()), "wave");
   }
   return audit(
       s, Event{0, now, actor, "rollout_started", rel.key.version, rel.key.os, rel.key.arch,
