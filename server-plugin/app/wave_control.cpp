@@ -48,7 +48,9 @@ Expected<OneResult> manual_one(AppState& s, const ReleaseKey& key, const std::st
   for (int attempt = 0; attempt < 5; ++attempt) {
     auto rec = s.store->get_rollout(key, group);
     if (!rec) return rec.error();
-    if (!*rec) return OneResult{std::nullopt, http::error_response(404, "no_rollout", group)};
+    if (!*rec)
+      return OneResult{std::nullopt,
+                       http::error_response(404, "no_rollout_group", "no rollout group " + group)};
     auto l = decode(**rec);
     if (!l) return l.error();
     if (auto no = refusal(*l, what)) return OneResult{std::nullopt, std::move(no)};
