@@ -3,8 +3,9 @@
 // time to the next wave), each wave's counts in the row detail, the Pause / Resume / Advance /
 // All now buttons (tooltips on disabled ones, confirmation dialogs with a reason, toasts), and
 // the same at 375 px, and a policy with its own wave plan (one line and one detail block per
-// rollout group). Screenshots: waves-desktop, waves-detail-desktop, waves-375,
-// dialog-waves-all-375, waves-groups-desktop, waves-groups-detail-desktop.
+// rollout group; the /policies page keeps and shows it). Screenshots: waves-desktop,
+// waves-detail-desktop, waves-375, dialog-waves-all-375, waves-groups-desktop,
+// waves-groups-detail-desktop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
@@ -177,6 +178,24 @@ test('a policy with its own plan: each rollout group shows its wave and state, i
   await page.locator('.toast.success', { hasText: 'Rollout of 1.3.0 paused (wave 1 of 3)' }).waitFor();
   await r().locator('li[data-group="default"] .wave-group-state', { hasText: 'Paused' }).waitFor();
   assert.equal(await r().locator('button.wave-pause').getAttribute('aria-disabled'), 'true', 'every group is paused now');
+  assert.deepEqual(page.jsErrors, []);
+  await context.close();
+});
+
+test('/policies shows a policy\'s wave plan, and saving its channel from the page keeps the plan', async () => {
+  const { page, context } = await open(browser, server, server.admin);
+  await page.goto('/policies');
+  const lab = page.locator('#policies tr', { hasText: 'lab' });
+  await lab.waitFor();
+  assert.equal(await lab.locator('td.rollout').innerText(), 'steps 100% · soak 600s · on_critical pause');
+  await page.getByLabel('Scope').selectOption('site');
+  await page.getByLabel('Client / site / agent id').fill('lab');
+  await page.getByLabel('Channel').selectOption('stable');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.locator('.toast.success', { hasText: 'Policy saved' }).waitFor();
+  const stored = (await server.ok('GET', '/api/policies', undefined, server.admin)).policies.find((x) => x.scope === 'site' && x.scope_id === 'lab');
+  assert.equal(stored.channel, 'stable');
+  assert.deepEqual(stored.waves, { steps: ['100%'], soak: '600s', on_critical: 'pause' });
   assert.deepEqual(page.jsErrors, []);
   await context.close();
 });
