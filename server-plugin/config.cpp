@@ -56,23 +56,9 @@ void read_waves(config::Reader& w, ServerConfig& c) {
   if (w.ok() && !steps.empty()) {
     p.cumulative_bp.clear();
     for (const auto& text : steps) {
-      std::string t = text;
-      const bool percent = !t.empty() && t.back() == '%';
-      if (percent) t.pop_back();
-      double v = -1;
-      try {
-        std::size_t used = 0;
-        v = std::stod(t, &used);
-        if (used != t.size()) v = -1;
-      } catch (...) {
-        v = -1;
-      }
-      if (percent) v /= 100.0;
-      if (!(v > 0.0 && v <= 1.0)) {
-        w.fail("steps", "'" + text + "' must be a share like 10% (above 0, at most 100%)");
-        return;
-      }
-      p.cumulative_bp.push_back(static_cast<std::uint32_t>(std::lround(v * waves::kBuckets)));
+      auto share = waves::parse_share(text);
+      if (!share) return w.fail("steps", share.error().message);
+      p.cumulative_bp.push_back(*share);
     }
   }
   bool all = false;

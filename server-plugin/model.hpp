@@ -156,6 +156,10 @@ struct Policy {
   // How a stable rollout in waves reaches these agents: "waves" (their hash decides their wave)
   // or "all_at_once" (let in with wave 1: a lab site, a client that wants fixes at once).
   std::optional<std::string> rollout;
+  // The policy's own wave plan for its agents (steps, soak, on_critical, ...), as the canonical
+  // JSON of app/policy_plan.hpp; none means inherited. A policy with one makes its agents a
+  // rollout group of their own (README "Per-policy plans").
+  std::optional<std::string> waves;
 };
 
 struct LogEntry {
@@ -204,9 +208,12 @@ using CountsByRelease = std::map<ReleaseKey, Counts>;
 // the promotion started it, the gate's memory, the state and a revision number. Every change is a
 // conditional update on `rev` (Store::update_rollout), so with several servers on one database a
 // decision is taken once. The plan, thresholds and memory are JSON the waves code reads and
-// writes (server-plugin/app/wave_runner.cpp); the store keeps them as text.
+// writes (server-plugin/app/wave_rollouts.cpp); the store keeps them as text.
 struct RolloutRecord {
   ReleaseKey key;
+  // The rollout group (README "Per-policy plans"): "default" (the server's plan) or the
+  // policies whose plan its agents follow, nearest first ("site:lab", "site:lab,client:acme").
+  std::string group = "default";
   std::string previous_version;  // the stable target before, for agents not yet let in
   std::string plan_json;
   std::string thresholds_json;

@@ -78,13 +78,20 @@ class Store {
   // Each agent's latest final outcome for the release (one row per agent).
   virtual Expected<std::vector<AgentOutcome>> latest_outcomes(const ReleaseKey& key) = 0;
 
-  // Rollouts in waves. insert_rollout fails with "duplicate_rollout" for an existing key.
+  // Rollouts in waves, one row per (release, rollout group). insert_rollout fails with
+  // "duplicate_rollout" for an existing (key, group). get_rollout reads one group's row,
+  // list_rollouts every group's row of one release (default first, then by group).
   // update_rollout writes `r` (its rev must be expected_rev + 1) only if the stored row still has
   // rev == expected_rev: false when another writer got there first, and nothing changed. Call it
   // inside transaction() together with the decision's side effects, so the winner's audit row
   // and rollback commit with it and the loser adds nothing.
   virtual Status insert_rollout(const RolloutRecord& r) = 0;
-  virtual Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) = 0;
+  virtual Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key,
+                                                             const std::string& group) = 0;
+  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) {
+    return get_rollout(key, "default");
+  }
+  virtual Expected<std::vector<RolloutRecord>> list_rollouts(const ReleaseKey& key) = 0;
   virtual Expected<std::vector<RolloutRecord>> list_rollout_records() = 0;
   virtual Expected<bool> update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) = 0;
 

@@ -49,6 +49,27 @@ struct Plan {
 // "steps must increase" style errors, code invalid_argument, naming the offending step.
 Status validate(const Plan& plan);
 
+// The part of a plan a policy (client, site, agent or default) may set for its own agents; an
+// unset field is inherited: agent <- site <- client <- default <- the server's `waves:`.
+struct PlanFields {
+  std::optional<std::vector<std::uint32_t>> cumulative_bp;
+  std::optional<std::uint64_t> min_first_wave;
+  std::optional<std::chrono::seconds> soak, hysteresis, max_wait;
+  std::optional<std::uint32_t> updated_bp;
+  std::optional<OnBad> on_critical;
+  bool empty() const {
+    return !cumulative_bp && !min_first_wave && !soak && !hysteresis && !max_wait && !updated_bp &&
+           !on_critical;
+  }
+  friend bool operator==(const PlanFields&, const PlanFields&) = default;
+};
+// `base` with every field `fields` sets replaced.
+Plan merged(Plan base, const PlanFields& fields);
+
+// A share as the config and the API spell it ("10%", "0.5%" or "0.1") in basis points; an error
+// (code invalid_value) unless above 0 and at most 100 %.
+Expected<std::uint32_t> parse_share(std::string_view text);
+
 std::uint32_t bucket(std::string_view agent_id, const ReleaseKey& release);
 
 // Thresholds (exclusive upper bucket bounds) for each wave, given the buckets of the stable agents

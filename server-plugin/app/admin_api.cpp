@@ -5,6 +5,7 @@
 #include "common/json.hpp"
 #include "common/time.hpp"
 #include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/policy_plan.hpp"
 #include "server-plugin/app/targets.hpp"
 #include "server-plugin/app/views.hpp"
 #include "server-plugin/auth/password.hpp"
@@ -184,6 +185,12 @@ http::Response get_policies(AppState& s, Ctx&) {
     o["window_start"] = p.window_start ? bj::value(*p.window_start) : bj::value(nullptr);
     o["window_end"] = p.window_end ? bj::value(*p.window_end) : bj::value(nullptr);
     o["rollout"] = p.rollout ? bj::value(*p.rollout) : bj::value(nullptr);
+    o["waves"] = nullptr;
+    if (p.waves) {
+      auto f = policy_plan::from_json(*p.waves);
+      if (!f) return internal_error(f.error());
+      o["waves"] = policy_plan::to_api(*f);
+    }
     out.push_back(std::move(o));
   }
   return json_ok(bj::object{{"policies", std::move(out)}});
@@ -201,6 +208,7 @@ http::Response put_policy(AppState& s, Ctx& c) {
   p.window_start = r.opt_string("window_start", 5);
   p.window_end = r.opt_string("window_end", 5);
   p.rollout = r.opt_string("rollout", 16);
+  const bj::object* plan = r.opt_object("waves");
   r.no_unknown_keys();
   if (r.ok() && p.scope != "default" && p.scope != "client" && p.scope != "site" &&
       p.scope != "agent") {
@@ -218,6 +226,13 @@ http::Response put_policy(AppState& s, Ctx& c) {
     r.fail("window_start", "and window_end must be HH:MM (UTC)");
   }
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
+  bj::value plan_detail = nullptr;
+  if (plan) {
+    auto f = policy_plan::parse(*plan, s.cfg.waves);
+    if (!f) return bad_request("invalid_body", f.error().message);
+    p.waves = policy_plan::to_json(*f);
+    plan_detail = policy_plan::to_api(*f);
+  }
   auto st = s.store->transaction([&]() -> Status {
     if (auto x = s.store->put_policy(p); !x) return x;
     Event e{0,
@@ -234,7 +249,8 @@ http::Response put_policy(AppState& s, Ctx& c) {
                 bj::object{{"scope", p.scope},
                            {"scope_id", p.scope_id},
                            {"channel", p.channel ? bj::value(*p.channel) : bj::value(nullptr)},
-                           {"rollout", p.rollout ? bj::value(*p.rollout) : bj::value(nullptr)}})};
+                           {"rollout", p.rollout ? bj::value(*p.rollout) : bj::value(nullptr)},
+                           {"waves", plan_detail}})};
     return audit(s, e);
   });
   if (!st) return internal_error(st.error());

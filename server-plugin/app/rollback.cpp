@@ -49,17 +49,19 @@ Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
     if (a.current_version == key.version && a.os == key.os && a.arch == key.arch) ++on_it;
   }
   if (auto b = s.store->set_blocked(key, req.reason); !b) return b.error();
-  // A rollout of it in progress ends here (the gate's own rollback has marked it already).
-  auto ro = s.store->get_rollout(key);
-  if (!ro) return ro.error();
-  if (*ro && (*ro)->state != "rolled_back") {
-    RolloutRecord r = **ro;
+  // A rollout of it in progress ends here, every group of it (the gate's own rollback has
+  // marked its group already).
+  auto rows = s.store->list_rollouts(key);
+  if (!rows) return rows.error();
+  for (const auto& ro : *rows) {
+    if (ro.state == "rolled_back") continue;
+    RolloutRecord r = ro;
     r.state = "rolled_back";
     r.rule = req.rule;
     r.reason = req.reason;
-    r.rev = (*ro)->rev + 1;
+    r.rev = ro.rev + 1;
     r.updated_at = s.now();
-    auto won = s.store->update_rollout(r, (*ro)->rev);
+    auto won = s.store->update_rollout(r, ro.rev);
     if (!won) return won.error();
     // Inside this transaction nobody else can have changed it since the read.
     if (!*won) return make_error("conflict", "the rollout changed during the rollback");

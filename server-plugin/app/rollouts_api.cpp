@@ -73,30 +73,8 @@ http::Response list_rollouts(AppState& s, Ctx&) {
   });
   // Rollouts in waves: what each one in progress has let in so far, counted per wave (the agents
   // are loaded only while one is in progress); a finished one shows its end state only.
-  std::map<ReleaseKey, bj::object> progress;
-  auto recs = s.store->list_rollout_records();
-  if (!recs) return internal_error(recs.error());
-  std::optional<std::vector<Agent>> agents;
-  for (const auto& rec : *recs) {
-    auto live = wave_rollouts::decode(rec);
-    if (!live) return internal_error(live.error());
-    const Release* rel = nullptr;
-    for (const auto& r : *releases)
-      if (r.key == rec.key) rel = &r;
-    if (!rel) continue;
-    if (!live->in_progress()) {
-      progress[rec.key] = wave_rollouts::end_state_json(*live);
-      continue;
-    }
-    if (!agents) {
-      auto all = s.store->list_agents();
-      if (!all) return internal_error(all.error());
-      agents = std::move(all.value());
-    }
-    auto seen = wave_rollouts::observe(s, *live, *rel, *agents, *policies);
-    if (!seen) return internal_error(seen.error());
-    progress[rec.key] = wave_rollouts::progress_json(s, *live, *seen, *rel);
-  }
+  auto progress = wave_rollouts::table_view(s, *releases, *policies);
+  if (!progress) return internal_error(progress.error());
   const std::int64_t now = s.now();
   const auto stale_after =
       std::chrono::duration_cast<std::chrono::seconds>(s.cfg.stale_stable_after).count();
@@ -138,7 +116,7 @@ http::Response list_rollouts(AppState& s, Ctx&) {
     row["promoted_at"] =
         r->promoted_at ? bj::value(format_rfc3339(SysTime(std::chrono::seconds(*r->promoted_at))))
                        : bj::value(nullptr);
-    if (auto p = progress.find(r->key); p != progress.end()) {
+    if (auto p = progress->find(r->key); p != progress->end()) {
       row["waves"] = std::move(p->second);
     } else {
       row["waves"] = nullptr;
@@ -413,9 +391,10 @@ http::Response waves_action(AppState& s, Ctx& c, wave_rollouts::Manual what, con
   json::Reader r(*body, name);
   auto key = key_from(c, r);
   const std::string reason = r.opt_string("reason", 1024).value_or("");
+  const auto group = r.opt_string("group", 1024);
   r.no_unknown_keys();
   if (!key || !r.ok()) return bad_request("invalid_body", r.error().message);
-  return wave_rollouts::manual(s, *key, what, user_of(c), reason);
+  return wave_rollouts::manual(s, *key, what, user_of(c), reason, group);
 }
 
 }  // namespace

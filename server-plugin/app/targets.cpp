@@ -51,6 +51,13 @@ Resolved resolve_policy(const Agent& agent, const std::vector<Policy>& policies)
         out.rollout = *p.rollout;
         rollout_set = true;
       }
+      if (p.waves) {
+        if (std::string_view(scope) != "default") {
+          const std::string name = std::string(scope) + ":" + id;
+          out.plan_group = out.plan_fields.empty() ? name : out.plan_group + "," + name;
+        }
+        out.plan_fields.push_back(*p.waves);
+      }
       if (!out.window_start && p.window_start && p.window_end) {
         out.window_start = p.window_start;
         out.window_end = p.window_end;

@@ -2,7 +2,8 @@
 // is on. Channel targets per (os, arch): stable = the non-blocked release promoted most recently;
 // beta = the newest non-blocked release newer than stable, else stable. An agent's channel comes
 // from the first policy that sets one, agent -> site -> client -> default, then its enrollment
-// hint, then stable; its window and its rollout style (waves, or all at once) the same way.
+// hint, then stable; its window and its rollout style (waves, or all at once) the same way; its
+// wave plan group from the policies in its chain that carry a plan.
 // Pure functions over loaded rows.
 #pragma once
 
@@ -28,6 +29,12 @@ struct Resolved {
   std::optional<std::string> window_start;
   std::optional<std::string> window_end;
   std::string rollout = "waves";  // waves | all_at_once (a stable rollout in waves)
+  // The rollout group: "default", or "<scope>:<scope_id>" of each policy (default aside) in the
+  // chain with its own wave plan, nearest first, joined by ","; and the stored plan fields of
+  // every policy in the chain that has some, nearest first (policy_plan::group_of merges them
+  // over the server's plan).
+  std::string plan_group = "default";
+  std::vector<std::string> plan_fields;
 };
 
 Resolved resolve_policy(const Agent& agent, const std::vector<Policy>& policies);

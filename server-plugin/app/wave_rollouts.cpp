@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "common/semver.hpp"
+#include "common/text.hpp"
+#include "server-plugin/app/policy_plan.hpp"
 #include "server-plugin/app/rollback.hpp"
 #include "server-plugin/app/views.hpp"
 #include "server-plugin/app/wave_rollouts_detail.hpp"
@@ -44,14 +46,28 @@ std::string memory_json(const waves::Memory& m) {
                                   {"prior_agents", m.prior_agents}});
 }
 
-// The stable agents of the release's (os, arch): nullopt for any other; else whether their
-// policy lets them in at once (with wave 1) rather than by their hash.
-std::optional<bool> stable_at_once(const Agent& a, const ReleaseKey& key,
-                                   const std::vector<Policy>& policies) {
+// The stable agents of the release's (os, arch) in `group` (an agent whose own group has no row
+// among `groups` is the default group's): nullopt for any other; else whether their policy lets
+// them in at once (with wave 1) rather than by their hash.
+std::optional<bool> member(const Agent& a, const ReleaseKey& key, const std::string& group,
+                           const std::set<std::string>& groups,
+                           const std::vector<Policy>& policies) {
   if (a.os != key.os || a.arch != key.arch) return std::nullopt;
   const Resolved r = resolve_policy(a, policies);
   if (r.channel != "stable") return std::nullopt;
+  const std::string& own = groups.count(r.plan_group) ? r.plan_group : std::string("default");
+  if (own != group) return std::nullopt;
   return r.rollout == "all_at_once";
+}
+
+// The default group's plan: the server's under the default policy's fields.
+Expected<waves::Plan> default_plan(const std::vector<Policy>& policies, const waves::Plan& server) {
+  Resolved none;
+  for (const auto& p : policies)
+    if (p.scope == "default" && p.waves) none.plan_fields.push_back(*p.waves);
+  auto g = policy_plan::group_of(none, server);
+  if (!g) return g.error();
+  return g->plan;
 }
 
 }  // namespace
@@ -62,7 +78,7 @@ namespace detail {
 Expected<bool> apply(AppState& s, Change c, std::uint64_t expected_rev) {
   bool won = false;
   auto st = s.store->transaction([&]() -> Status {
-    auto cur = s.store->get_rollout(c.next.rec.key);
+    auto cur = s.store->get_rollout(c.next.rec.key, c.next.rec.group);
     if (!cur) return cur.error();
     if (!*cur || (*cur)->rev != expected_rev) return {};  // decided elsewhere already
     c.next.rec.rev = expected_rev + 1;
@@ -73,7 +89,7 @@ Expected<bool> apply(AppState& s, Change c, std::uint64_t expected_rev) {
       if (!r) return r.error();
       if (r->kind == RollbackResult::Kind::done) {
         // roll_back ended the rollout (rolled_back, with the rule); keep the gate's memory too.
-        auto now = s.store->get_rollout(c.next.rec.key);
+        auto now = s.store->get_rollout(c.next.rec.key, c.next.rec.group);
         if (!now) return now.error();
         if (!*now) return make_error("storage", "the rollout disappeared during its rollback");
         RolloutRecord keep = **now;
@@ -114,6 +130,7 @@ Event rollout_event(AppState& s, const Live& l, const std::string& action, const
                     const std::string& reason, const Health& h, bj::object detail) {
   detail["wave"] = l.memory.wave + 1;
   detail["waves"] = l.wave_count();
+  detail["group"] = l.rec.group;
   return Event{0,
                s.now(),
                actor,
@@ -180,6 +197,34 @@ Expected<Live> decode(const RolloutRecord& rec) {
   return l;
 }
 
+std::vector<Live> current(std::vector<Live> rows) {
+  std::stable_sort(rows.begin(), rows.end(), [](const Live& a, const Live& b) {
+    return (a.rec.group != "default") < (b.rec.group != "default");
+  });
+  if (rows.empty() || rows.front().rec.group != "default") return rows;
+  const std::int64_t started = rows.front().rec.started_at;
+  std::erase_if(rows, [&](const Live& l) { return l.rec.started_at != started; });
+  return rows;
+}
+
+Expected<std::vector<Live>> rows_of(Store& store, const ReleaseKey& key) {
+  auto recs = store.list_rollouts(key);
+  if (!recs) return recs.error();
+  std::vector<Live> out;
+  for (const auto& r : *recs) {
+    auto l = decode(r);
+    if (!l) return l.error();
+    out.push_back(std::move(*l));
+  }
+  return current(std::move(out));
+}
+
+std::set<std::string> group_keys(const std::vector<Live>& rows) {
+  std::set<std::string> out;
+  for (const auto& l : rows) out.insert(l.rec.group);
+  return out;
+}
+
 void encode(Live& l) {
   l.rec.plan_json = plan_json(l.plan);
   bj::array t;
@@ -190,12 +235,38 @@ void encode(Live& l) {
 
 Status start(AppState& s, const Release& rel, const std::optional<Release>& previous,
              const std::string& actor, const std::string& health) {
-  const waves::Plan& plan = s.cfg.waves;
-  if (plan.all_at_once() || !previous) return {};
+  if (!previous) return {};
   auto agents = s.store->list_agents();
   auto policies = s.store->list_policies();
   auto existing = s.store->list_rollout_records();
   if (auto failed = first_failure(agents, policies, existing)) return *failed;
+  // Each group's plan and the buckets of its stable agents now (the default group always,
+  // for agents that enroll later). Agents let in at once by their policy do not take a place
+  // in wave 1's count.
+  struct GroupStart {
+    waves::Plan plan;
+    std::vector<std::uint32_t> buckets;
+  };
+  std::map<std::string, GroupStart> groups;
+  auto base = default_plan(*policies, s.cfg.waves);
+  if (!base) return base.error();
+  groups["default"].plan = *base;
+  for (const auto& a : *agents) {
+    if (a.os != rel.key.os || a.arch != rel.key.arch) continue;
+    const Resolved r = resolve_policy(a, *policies);
+    if (r.channel != "stable") continue;
+    auto it = groups.find(r.plan_group);
+    if (it == groups.end()) {
+      auto g = policy_plan::group_of(r, s.cfg.waves);
+      if (!g) return g.error();
+      it = groups.emplace(r.plan_group, GroupStart{g->plan, {}}).first;
+    }
+    if (r.rollout != "all_at_once") it->second.buckets.push_back(waves::bucket(a.id, rel.key));
+  }
+  if (std::all_of(groups.begin(), groups.end(),
+                  [](const auto& g) { return g.second.plan.all_at_once(); })) {
+    return {};
+  }
   const std::int64_t now = s.now();
   for (const auto& r : *existing) {
     if (r.key.os != rel.key.os || r.key.arch != rel.key.arch || r.key == rel.key) continue;
@@ -209,59 +280,79 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
     auto won = s.store->update_rollout(done, r.rev);
     if (!won) return won.error();
   }
-  std::vector<std::uint32_t> buckets;
-  for (const auto& a : *agents) {
-    // Agents let in at once by their policy do not take a place in wave 1's count.
-    if (auto at_once = stable_at_once(a, rel.key, *policies); at_once && !*at_once)
-      buckets.push_back(waves::bucket(a.id, rel.key));
+  bj::array group_detail;
+  std::size_t stable_agents = 0;
+  for (const auto& [key, g] : groups) {
+    Live l;
+    l.plan = g.plan;
+    l.thresholds = waves::thresholds(g.plan, g.buckets);
+    l.memory.wave_opened_at = now;
+    l.rec.key = rel.key;
+    l.rec.group = key;
+    l.rec.previous_version = previous->key.version;
+    l.rec.state = "rolling_out";
+    l.rec.rule = "started";
+    l.rec.rev = 1;
+    l.rec.started_at = now;
+    l.rec.updated_at = now;
+    encode(l);
+    auto old = s.store->get_rollout(rel.key, key);
+    if (!old) return old.error();
+    if (*old) {
+      // Promoted again (after a rollback was undone by hand): a fresh rollout on the same row.
+      l.rec.rev = (*old)->rev + 1;
+      auto won = s.store->update_rollout(l.rec, (*old)->rev);
+      if (!won) return won.error();
+    } else if (auto st = s.store->insert_rollout(l.rec); !st) {
+      return st;
+    }
+    bj::array shares;
+    for (auto bp : g.plan.cumulative_bp) shares.push_back(bp / 100.0);
+    stable_agents += g.buckets.size();
+    group_detail.push_back(bj::object{
+        {"group", key},
+        {"waves", g.plan.cumulative_bp.size()},
+        {"steps_percent", std::move(shares)},
+        {"stable_agents", g.buckets.size()},
+        {"soak_s", g.plan.soak.count()},
+        {"hysteresis_s", g.plan.hysteresis.count()},
+        {"on_critical", g.plan.on_critical == waves::OnBad::pause ? "pause" : "rollback"}});
   }
-  Live l;
-  l.plan = plan;
-  l.thresholds = waves::thresholds(plan, buckets);
-  l.memory.wave_opened_at = now;
-  l.rec.key = rel.key;
-  l.rec.previous_version = previous->key.version;
-  l.rec.state = "rolling_out";
-  l.rec.rule = "started";
-  l.rec.rev = 1;
-  l.rec.started_at = now;
-  l.rec.updated_at = now;
-  encode(l);
-  auto old = s.store->get_rollout(rel.key);
-  if (!old) return old.error();
-  if (*old) {
-    // Promoted again (after a rollback was undone by hand): a fresh rollout on the same row.
-    l.rec.rev = (*old)->rev + 1;
-    auto won = s.store->update_rollout(l.rec, (*old)->rev);
-    if (!won) return won.error();
-  } else if (auto st = s.store->insert_rollout(l.rec); !st) {
-    return st;
-  }
+  const waves::Plan& plan = groups.at("default").plan;
   bj::array shares;
   for (auto bp : plan.cumulative_bp) shares.push_back(bp / 100.0);
   bj::object detail{{"wave", 1},
                     {"waves", plan.cumulative_bp.size()},
                     {"steps_percent", std::move(shares)},
-                    {"stable_agents", buckets.size()},
+                    {"stable_agents", stable_agents},
                     {"previous_version", previous->key.version},
                     {"soak_s", plan.soak.count()},
-                    {"hysteresis_s", plan.hysteresis.count()}};
+                    {"hysteresis_s", plan.hysteresis.count()},
+                    {"groups", std::move(group_detail)}};
+  std::string summary = "rollout in " + std::to_string(plan.cumulative_bp.size()) + " waves";
+  for (const auto& [key, g] : groups) {
+    if (key == "default") continue;
+    summary += "; " + policy_plan::label(key) + ": " +
+               text::counted(static_cast<std::int64_t>(g.plan.cumulative_bp.size()), "wave");
+  }
   return audit(
       s, Event{0, now, actor, "rollout_started", rel.key.version, rel.key.os, rel.key.arch,
-               "rollout in " + std::to_string(plan.cumulative_bp.size()) + " waves, back to " +
-                   previous->key.version + " for agents not let in yet",
-               false, health, bj::serialize(detail)});
+               summary + ", back to " + previous->key.version + " for agents not let in yet", false,
+               health, bj::serialize(detail)});
 }
 
 Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Resolved& pol,
                                      const Targets& t, const std::vector<Release>& releases) {
   StableTarget out{t.stable, false};
   if (!t.stable) return out;
-  auto rec = store.get_rollout(t.stable->key);
-  if (!rec) return rec.error();
-  if (!*rec || ((*rec)->state != "rolling_out" && (*rec)->state != "paused")) return out;
-  auto l = decode(**rec);
-  if (!l) return l.error();
+  auto rows = rows_of(store, t.stable->key);
+  if (!rows) return rows.error();
+  const Live* l = nullptr;
+  for (const auto& row : *rows) {
+    if (row.rec.group == pol.plan_group) l = &row;
+  }
+  if (!l && !rows->empty() && rows->front().rec.group == "default") l = &rows->front();
+  if (!l || !l->in_progress()) return out;
   const std::size_t wave = pol.rollout == "all_at_once"
                                ? 0
                                : waves::wave_of(waves::bucket(agent.id, l->rec.key), l->thresholds);
@@ -281,7 +372,8 @@ Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Res
 }
 
 Expected<Seen> observe(AppState& s, const Live& l, const Release& rel,
-                       const std::vector<Agent>& agents, const std::vector<Policy>& policies) {
+                       const std::vector<Agent>& agents, const std::vector<Policy>& policies,
+                       const std::set<std::string>& groups) {
   auto outcomes = s.store->latest_outcomes(rel.key);
   if (!outcomes) return outcomes.error();
   std::map<std::string, std::string> latest;
@@ -290,7 +382,7 @@ Expected<Seen> observe(AppState& s, const Live& l, const Release& rel,
   seen.per_wave.resize(l.wave_count());
   Counts open;
   for (const auto& a : agents) {
-    const auto at_once = stable_at_once(a, rel.key, policies);
+    const auto at_once = member(a, rel.key, l.rec.group, groups, policies);
     if (!at_once) continue;
     const std::size_t w = *at_once ? 0 : waves::wave_of(waves::bucket(a.id, rel.key), l.thresholds);
     auto& pw = seen.per_wave[w];
@@ -322,22 +414,29 @@ Expected<Seen> observe(AppState& s, const Live& l, const Release& rel,
 Expected<std::size_t> evaluate(AppState& s, const std::optional<std::set<ReleaseKey>>& only) {
   auto recs = s.store->list_rollout_records();
   if (!recs) return recs.error();
-  std::vector<Live> todo;
+  std::map<ReleaseKey, std::vector<Live>> by_release;
   for (const auto& r : *recs) {
-    if (r.state != "rolling_out") continue;
     if (only && !only->count(r.key)) continue;
     auto l = decode(r);
     if (!l) return l.error();
-    todo.push_back(std::move(*l));
+    by_release[r.key].push_back(std::move(*l));
+  }
+  // Each group's row on its own: one decision (and audit row) per group.
+  std::vector<std::pair<Live, std::set<std::string>>> todo;
+  for (auto& [key, rows] : by_release) {
+    rows = current(std::move(rows));
+    const auto groups = group_keys(rows);
+    for (auto& l : rows)
+      if (l.rec.state == "rolling_out") todo.emplace_back(std::move(l), groups);
   }
   if (todo.empty()) return std::size_t{0};
   auto data = load(s);
   if (!data) return data.error();
   std::size_t transitions = 0;
-  for (const Live& l : todo) {
+  for (const auto& [l, groups] : todo) {
     const Release* rel = find(data->releases, l.rec.key);
     if (!rel) continue;
-    auto seen = observe(s, l, *rel, data->agents, data->policies);
+    auto seen = observe(s, l, *rel, data->agents, data->policies, groups);
     if (!seen) return seen.error();
     const std::int64_t now = s.now();
     const waves::Decision d =
@@ -346,6 +445,9 @@ Expected<std::size_t> evaluate(AppState& s, const std::optional<std::set<Release
     Change c{l, std::nullopt, std::nullopt};
     c.next.memory = d.next;
     bj::object detail{{"rule", d.rule}, {"message", d.message}};
+    // A group of a policy says whose gate decided (the default group's reads as before).
+    const std::string message =
+        l.rec.group == "default" ? d.message : policy_plan::label(l.rec.group) + ": " + d.message;
     if (d.action == waves::Action::wait) {
       if (d.next == l.memory) continue;
     } else {
@@ -363,14 +465,15 @@ Expected<std::size_t> evaluate(AppState& s, const std::optional<std::set<Release
         if (step.action != d.action) continue;
         if (step.state) c.next.rec.state = step.state;
         c.next.rec.rule = d.rule;
-        c.next.rec.reason = d.message;
-        c.event = rollout_event(s, c.next, step.event, "system", d.message, h, detail);
+        c.next.rec.reason = message;
+        c.event = rollout_event(s, c.next, step.event, "system", message, h, detail);
       }
       if (d.action == waves::Action::rollback) {
         detail["wave"] = l.memory.wave + 1;
         detail["waves"] = l.wave_count();
+        detail["group"] = l.rec.group;
         c.rollback = RollbackRequest{
-            l.rec.key, "system", d.message, d.rule, bj::serialize(health_json(h)), detail};
+            l.rec.key, "system", message, d.rule, bj::serialize(health_json(h)), detail};
       }
     }
     auto won = apply(s, std::move(c), l.rec.rev);
@@ -379,8 +482,8 @@ Expected<std::size_t> evaluate(AppState& s, const std::optional<std::set<Release
       ++transitions;
       s.log(d.action == waves::Action::rollback ? "error" : "info", "waves",
             l.rec.key.version + " " + l.rec.key.os + "/" + l.rec.key.arch + ": " +
-                std::string(waves::to_string(d.action)) + " (" + d.rule + "): " + d.message,
-            {{"version", l.rec.key.version}, {"rule", d.rule}});
+                std::string(waves::to_string(d.action)) + " (" + d.rule + "): " + message,
+            {{"version", l.rec.key.version}, {"rule", d.rule}, {"group", l.rec.group}});
     }
   }
   return transitions;

@@ -1,5 +1,6 @@
 // Wave membership: buckets from a hash of (agent, release), thresholds fixed at rollout start.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "common/crypto.hpp"
@@ -30,6 +31,37 @@ Status validate(const Plan& plan) {
     return Error{"invalid_argument", "waves: soak and hysteresis must be >= 0, max_wait > 0"};
   }
   return {};
+}
+
+Plan merged(Plan base, const PlanFields& f) {
+  if (f.cumulative_bp) base.cumulative_bp = *f.cumulative_bp;
+  if (f.min_first_wave) base.min_first_wave = *f.min_first_wave;
+  if (f.soak) base.soak = *f.soak;
+  if (f.hysteresis) base.hysteresis = *f.hysteresis;
+  if (f.max_wait) base.max_wait = *f.max_wait;
+  if (f.updated_bp) base.updated_bp = *f.updated_bp;
+  if (f.on_critical) base.on_critical = *f.on_critical;
+  return base;
+}
+
+Expected<std::uint32_t> parse_share(std::string_view text) {
+  std::string t(text.substr(0, 32));
+  const bool percent = !t.empty() && t.back() == '%';
+  if (percent) t.pop_back();
+  double v = -1;
+  try {
+    std::size_t used = 0;
+    v = std::stod(t, &used);
+    if (used != t.size()) v = -1;
+  } catch (...) {
+    v = -1;
+  }
+  if (percent) v /= 100.0;
+  if (!(v > 0.0 && v <= 1.0) || text.size() > 32) {
+    return Error{"invalid_value", "'" + std::string(text.substr(0, 32)) +
+                                      "' must be a share like 10% (above 0, at most 100%)"};
+  }
+  return static_cast<std::uint32_t>(std::lround(v * kBuckets));
 }
 
 std::uint32_t bucket(std::string_view agent_id, const ReleaseKey& release) {

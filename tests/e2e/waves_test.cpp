@@ -287,7 +287,12 @@ TEST_F(WavesE2e, RolloutctlPausesResumesAndAdvances) {
   EXPECT_EQ(ctl({"rollout", "all", "1.1.0", "--os", "linux", "--arch", "x86_64"}).exit_code, 2)
       << "all needs a reason";
   EXPECT_EQ(ctl({"rollout", "jump", "1.1.0", "--os", "linux", "--arch", "x86_64"}).exit_code, 2);
-  auto r = ctl({"rollout", "resume", "1.1.0", "--os", "linux", "--arch", "x86_64"});
+  auto nogroup = ctl(
+      {"rollout", "resume", "1.1.0", "--os", "linux", "--arch", "x86_64", "--group", "site:mars"});
+  EXPECT_EQ(nogroup.exit_code, 1);
+  EXPECT_NE(nogroup.err.find("HTTP 404"), std::string::npos) << nogroup.err;
+  auto r = ctl(
+      {"rollout", "resume", "1.1.0", "--os", "linux", "--arch", "x86_64", "--group", "default"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto all = ctl({"rollout", "all", "1.1.0", "--os", "linux", "--arch", "x86_64", "--reason",
                   "fix needed everywhere"});

@@ -169,9 +169,9 @@ class AppFixture : public ::testing::Test {
   };
 
   AgentId enroll(const std::string& machine, const std::string& version,
-                 const std::string& channel = "stable") {
+                 const std::string& channel = "stable", const std::string& site = "hq") {
     protocol::EnrollRequest e{"enroll-secret", machine, machine, "linux", "x86_64",
-                              version,         "acme",  "hq",    channel};
+                              version,         "acme",  site,    channel};
     auto r = call("POST", "/api/agent/v1/enroll", e.to_json());
     EXPECT_EQ(r.status, 200u) << r.body;
     auto resp = protocol::EnrollResponse::parse(r.body).value();

@@ -17,10 +17,11 @@
 namespace rollout::server {
 namespace {
 
-// What the migrations after 3 add (5: webhooks), dropped to make a database of an older schema.
+// What the migrations after 3 add (5: webhooks, 6: policies' wave plans), dropped to make a
+// database of an older schema.
 constexpr const char* kDropWebhookTables =
     "DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE notify_watch; "
-    "DROP TABLE notify_lease; ";
+    "DROP TABLE notify_lease; ALTER TABLE policies DROP COLUMN waves; ";
 
 // The same suite runs against every backend: each parameter makes a fresh store URL.
 struct Backend {
@@ -406,18 +407,26 @@ TEST_P(StoreTest, UsersSessionsTokensPoliciesLogs) {
   ASSERT_TRUE(store_->insert_api_token({"th", "alice", "ci", 5}).ok());
   EXPECT_EQ(store_->get_api_token("th").value()->username, "alice");
 
-  ASSERT_TRUE(store_->put_policy({"default", "", "stable", "22:00", "04:00", "all_at_once"}).ok());
   ASSERT_TRUE(
-      store_->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt, std::nullopt}).ok());
-  ASSERT_TRUE(
-      store_->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt, std::nullopt}).ok());
+      store_->put_policy({"default", "", "stable", "22:00", "04:00", "all_at_once", std::nullopt})
+          .ok());
+  ASSERT_TRUE(store_
+                  ->put_policy({"site", "hq", "beta", std::nullopt, std::nullopt, std::nullopt,
+                                std::nullopt})
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->put_policy({"site", "hq", "stable", std::nullopt, std::nullopt, std::nullopt,
+                                std::nullopt})
+                  .ok());
   auto policies = store_->list_policies().value();
   ASSERT_EQ(policies.size(), 2u);
   EXPECT_EQ(policies[1].channel, "stable") << "put replaces";
   EXPECT_EQ(policies[0].rollout, "all_at_once");
   EXPECT_FALSE(policies[1].rollout.has_value());
   EXPECT_FALSE(
-      store_->put_policy({"client", "acme", std::nullopt, std::nullopt, std::nullopt, "sometimes"})
+      store_
+          ->put_policy(
+              {"client", "acme", std::nullopt, std::nullopt, std::nullopt, "sometimes", {}})
           .ok())
       << "a rollout style is waves or all_at_once";
 
@@ -532,8 +541,10 @@ TEST_P(StoreTest, AgentPopulationGroupsByWhatDecidesTheChannel) {
   add("lab-1", "1.0.0", "lab", "beta");
   add("lab-2", "1.0.0", "lab", "beta");
   add("lab-3", "1.1.0", "lab", "beta");
-  ASSERT_TRUE(
-      store_->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt, std::nullopt}).ok());
+  ASSERT_TRUE(store_
+                  ->put_policy({"agent", "hq-4", "beta", std::nullopt, std::nullopt, std::nullopt,
+                                std::nullopt})
+                  .ok());
   auto groups = store_->agent_population().value();
   std::map<std::string, std::uint64_t> by;
   std::uint64_t total = 0;
@@ -660,6 +671,63 @@ TEST_P(StoreTest, RolloutsAreCreatedReadAndUpdatedOnlyAtTheirRevision) {
   EXPECT_EQ(got->updated_at, 200);
   ASSERT_TRUE(store_->insert_rollout(rollout_row("1.2.0")).ok());
   EXPECT_EQ(store_->list_rollout_records().value().size(), 2u);
+}
+
+TEST_P(StoreTest, EachRolloutGroupIsItsOwnRowWithItsOwnRevision) {
+  RolloutRecord def = rollout_row("1.1.0");
+  RolloutRecord lab = def;
+  lab.group = "site:lab";
+  lab.plan_json = R"({"steps_bp":[10000]})";
+  ASSERT_TRUE(store_->insert_rollout(def).ok());
+  ASSERT_TRUE(store_->insert_rollout(lab).ok());
+  auto dup = store_->insert_rollout(lab);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code, "duplicate_rollout");
+  EXPECT_NE(dup.error().message.find("site:lab"), std::string::npos) << dup.error().message;
+  // Pausing the lab group leaves the default group's row (and revision) alone.
+  RolloutRecord paused = lab;
+  paused.state = "paused";
+  paused.rev = 2;
+  EXPECT_TRUE(store_->update_rollout(paused, 1).value());
+  EXPECT_FALSE(store_->update_rollout(paused, 1).value()) << "its revision moved on";
+  reopen();
+  EXPECT_EQ(store_->get_rollout(def.key).value()->state, "rolling_out");
+  EXPECT_EQ(store_->get_rollout(def.key).value()->rev, 1u);
+  auto got = store_->get_rollout(def.key, "site:lab").value();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->group, "site:lab");
+  EXPECT_EQ(got->state, "paused");
+  EXPECT_EQ(got->plan_json, lab.plan_json);
+  EXPECT_FALSE(store_->get_rollout(def.key, "site:other").value().has_value());
+  // A release's rows, the default group first; the other release's rows are not among them.
+  RolloutRecord a = def;
+  a.group = "agent:a";
+  ASSERT_TRUE(store_->insert_rollout(a).ok());
+  ASSERT_TRUE(store_->insert_rollout(rollout_row("1.2.0")).ok());
+  auto rows = store_->list_rollouts(def.key).value();
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].group, "default");
+  EXPECT_EQ(rows[1].group, "agent:a");
+  EXPECT_EQ(rows[2].group, "site:lab");
+  EXPECT_EQ(store_->list_rollout_records().value().size(), 4u);
+}
+
+TEST_P(StoreTest, APolicysWavePlanIsStoredAndCleared) {
+  Policy p{"site",
+           "lab",
+           std::nullopt,
+           std::nullopt,
+           std::nullopt,
+           std::nullopt,
+           std::string(R"({"soak_s":60})")};
+  ASSERT_TRUE(store_->put_policy(p).ok());
+  reopen();
+  auto got = store_->list_policies().value();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].waves, p.waves);
+  p.waves.reset();
+  ASSERT_TRUE(store_->put_policy(p).ok());
+  EXPECT_FALSE(store_->list_policies().value()[0].waves.has_value());
 }
 
 TEST_P(StoreTest, AnUnknownRolloutStateIsRefused) {
@@ -878,6 +946,51 @@ TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
 
 // A migration that fails halfway leaves nothing behind: the tables it created are gone and the
 // version is not recorded, so fixing the cause and restarting just works.
+// A database of schema 5 (one rollout row per release, policies without plans): its rollout
+// becomes the default group's row, revision and all, and its policies read with no plan.
+TEST(SqliteStore, UpgradingMakesEachRolloutTheDefaultGroupsRow) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  { ASSERT_TRUE(open_store("sqlite:" + path).ok()); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, R"sql(
+DROP TABLE rollouts;
+CREATE TABLE rollouts (
+  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
+  previous_version TEXT NOT NULL DEFAULT '',
+  plan TEXT NOT NULL, thresholds TEXT NOT NULL, memory TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('rolling_out', 'paused', 'complete', 'rolled_back')),
+  rule TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+  rev INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (version, os, arch));
+INSERT INTO rollouts VALUES ('1.1.0', 'linux', 'x86_64', '1.0.0', '{"p":1}', '[10000]',
+  '{"wave":0}', 'paused', 'warning', 'health is Warning', 7, 100, 200);
+ALTER TABLE policies DROP COLUMN waves;
+INSERT INTO policies (scope, scope_id, channel) VALUES ('site', 'lab', 'stable');
+DELETE FROM schema_migrations WHERE version >= 6;
+)sql",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto upgraded = open_store("sqlite:" + path).value();
+  auto rows = upgraded->list_rollouts({"1.1.0", "linux", "x86_64"}).value();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].group, "default");
+  EXPECT_EQ(rows[0].state, "paused");
+  EXPECT_EQ(rows[0].reason, "health is Warning");
+  EXPECT_EQ(rows[0].plan_json, R"({"p":1})");
+  EXPECT_EQ(rows[0].rev, 7u);
+  EXPECT_EQ(rows[0].updated_at, 200);
+  RolloutRecord next = rows[0];
+  next.rev = 8;
+  EXPECT_TRUE(upgraded->update_rollout(next, 7).value()) << "updated on its revision as before";
+  auto policies = upgraded->list_policies().value();
+  ASSERT_EQ(policies.size(), 1u);
+  EXPECT_FALSE(policies[0].waves.has_value());
+}
+
 TEST(SqliteStore, AFailedMigrationRollsBackCompletely) {
   testing::TempDir dir;
   const auto path = (dir / "r.db").string();

@@ -135,6 +135,10 @@ TEST_F(Rolloutctl, UsageAndInputErrorsExit2WithOneLine) {
       {"verify", "--pubkey", keys() + "/release.pub", "/nonexistent.manifest"},
       {"verify", "--pubkey", keys() + "/release.pub", manifest(), "--artifact", "/nonexistent"},
       {"verify", "--bogus", manifest()},
+      // An abort rolls the whole release back: it takes no --group (refused before any call).
+      {"rollout", "abort", "1.1.0", "--os", "linux", "--arch", "x86_64", "--reason", "bad",
+       "--group", "site:lab"},
+      {"rollout", "pause", "1.1.0", "--os", "linux", "--arch", "x86_64", "--group", " "},
   };
   for (const auto& c : cases) {
     auto r = ctl(c);

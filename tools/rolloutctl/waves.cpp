@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kRolloutHelp =
     "usage: rolloutctl rollout pause|resume|advance|all|abort VERSION --os O --arch A\n"
-    "                  [--reason R] [server options]\n"
+    "                  [--reason R] [--group G] [server options]\n"
     "\n"
     "Controls the stable rollout in waves that promoting VERSION started:\n"
     "  pause    no further wave opens (the agents let in keep the release)\n"
@@ -23,6 +23,9 @@ constexpr const char* kRolloutHelp =
     "  advance  open the next wave now, without waiting for the soak\n"
     "  all      let every stable agent in now (--reason required)\n"
     "  abort    roll the release back, as 'rolloutctl rollback' does (--reason required)\n"
+    "Each step applies to every rollout group of the release (the default group and one per\n"
+    "policy with its own wave plan) that can take it, or only to --group G (e.g. site:lab;\n"
+    "not with abort, which always rolls the whole release back).\n"
     "Every step is recorded in the audit trail with your name and reason.\n";
 
 bool blank(const std::string& s) {
@@ -32,7 +35,7 @@ bool blank(const std::string& s) {
 }  // namespace
 
 int rollout_control(const std::vector<std::string>& argv) {
-  auto args = Args::parse(argv, with_server_flags({{"os", "arch", "reason"}, {}, 1, 2}));
+  auto args = Args::parse(argv, with_server_flags({{"os", "arch", "reason", "group"}, {}, 1, 2}));
   if (!args) return fail(kUsage, args.error().message);
   if (args->has("help")) {
     std::printf("%s\n%s", kRolloutHelp, kServerFlagsHelp);
@@ -59,6 +62,12 @@ int rollout_control(const std::vector<std::string>& argv) {
   if (!client) return report_error(client.error());
   bj::object body{{"os", os}, {"arch", arch}};
   if (!reason.empty()) body["reason"] = reason;
+  const auto group = args->get("group");
+  if (group && action == "abort") {
+    return fail(kUsage, "rollout abort rolls the whole release back: leave out --group");
+  }
+  if (group && blank(*group)) return fail(kUsage, "--group needs a group name (e.g. site:lab)");
+  if (group) body["group"] = *group;
   auto answer =
       client->call("POST", "/api/updates/rollouts/" + path_segment(version) + "/waves/" + action,
                    bj::serialize(body));
@@ -71,10 +80,22 @@ int rollout_control(const std::vector<std::string>& argv) {
                 std::string(o.at("fallback_version").as_string()).c_str());
     return kOk;
   }
-  std::printf("Rollout of %s: %s, wave %lld of %lld\n", version.c_str(),
-              std::string(o.at("state").as_string()).c_str(),
-              static_cast<long long>(o.at("wave").to_number<std::int64_t>()),
-              static_cast<long long>(o.at("waves").to_number<std::int64_t>()));
+  const bj::array* groups = o.if_contains("groups") ? o.at("groups").if_array() : nullptr;
+  if (!groups || groups->size() <= 1) {
+    std::printf("Rollout of %s: %s, wave %lld of %lld\n", version.c_str(),
+                std::string(o.at("state").as_string()).c_str(),
+                static_cast<long long>(o.at("wave").to_number<std::int64_t>()),
+                static_cast<long long>(o.at("waves").to_number<std::int64_t>()));
+    return kOk;
+  }
+  for (const auto& g : *groups) {
+    const auto& x = g.as_object();
+    std::printf("Rollout of %s, group %s: %s, wave %lld of %lld\n", version.c_str(),
+                std::string(x.at("group").as_string()).c_str(),
+                std::string(x.at("state").as_string()).c_str(),
+                static_cast<long long>(x.at("wave").to_number<std::int64_t>()),
+                static_cast<long long>(x.at("waves").to_number<std::int64_t>()));
+  }
   return kOk;
 }
 

@@ -147,6 +147,28 @@ CREATE TABLE notify_watch (subject TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE notify_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
 INSERT INTO notify_lease (name, holder, expires_at) VALUES ('webhooks', '', 0);
 )sql",
+    // 6: per-policy wave plans (issue #13). A policy's own plan (steps, soak, on_critical, ...)
+    // as canonical JSON text (app/policy_plan.hpp), NULL inherits; and a rollout row per rollout
+    // group of a release ('default' for the server's plan, 'site:lab' for a policy's), each
+    // gated and conditionally updated on its own revision. Older rows become the default group.
+    R"sql(
+ALTER TABLE policies ADD COLUMN waves TEXT;
+CREATE TABLE rollouts_by_group (
+  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
+  group_key TEXT NOT NULL DEFAULT 'default',
+  previous_version TEXT NOT NULL DEFAULT '',
+  plan TEXT NOT NULL, thresholds TEXT NOT NULL, memory TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('rolling_out', 'paused', 'complete', 'rolled_back')),
+  rule TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
+  rev INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+  PRIMARY KEY (version, os, arch, group_key));
+INSERT INTO rollouts_by_group (version, os, arch, group_key, previous_version, plan, thresholds,
+  memory, state, rule, reason, rev, started_at, updated_at)
+  SELECT version, os, arch, 'default', previous_version, plan, thresholds, memory, state, rule,
+  reason, rev, started_at, updated_at FROM rollouts;
+DROP TABLE rollouts;
+ALTER TABLE rollouts_by_group RENAME TO rollouts;
+)sql",
 };
 
 }  // namespace
@@ -166,11 +188,15 @@ Expected<int> migrate(Db& db) {
         !st) {
       return st.error();
     }
-    auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
-    if (!q) return q.error();
     int current = 0;
-    if (q->step()) current = static_cast<int>(q->i64(0));
-    if (auto st = q->status(); !st) return st.error();
+    {
+      // Finalized before the steps run: SQLite refuses a DROP TABLE (migration 6) while any
+      // statement of the connection is still pending.
+      auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      if (!q) return q.error();
+      if (q->step()) current = static_cast<int>(q->i64(0));
+      if (auto st = q->status(); !st) return st.error();
+    }
     if (current > latest_schema_version()) {
       return make_error("storage", "database schema version " + std::to_string(current) +
                                        " is newer than this server understands (" +

@@ -6,31 +6,32 @@ namespace rollout::server::sqlite {
 Status SqliteStore::put_policy(const Policy& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout) VALUES "
-      "(?,?,?,?,?,?) "
+      "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout, waves) "
+      "VALUES (?,?,?,?,?,?,?) "
       "ON CONFLICT(scope, scope_id) DO UPDATE SET channel = excluded.channel, "
       "window_start = excluded.window_start, window_end = excluded.window_end, "
-      "rollout = excluded.rollout");
+      "rollout = excluded.rollout, waves = excluded.waves");
   if (!s) return s.error();
   s->bind(1, p.scope)
       .bind(2, p.scope_id)
       .bind(3, p.channel)
       .bind(4, p.window_start)
       .bind(5, p.window_end)
-      .bind(6, p.rollout);
+      .bind(6, p.rollout)
+      .bind(7, p.waves);
   return s->run();
 }
 
 Expected<std::vector<Policy>> SqliteStore::list_policies() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
-      "SELECT scope, scope_id, channel, window_start, window_end, rollout FROM policies ORDER BY "
-      "scope, scope_id");
+      "SELECT scope, scope_id, channel, window_start, window_end, rollout, waves FROM policies "
+      "ORDER BY scope, scope_id");
   if (!s) return s.error();
   std::vector<Policy> out;
   while (s->step())
     out.push_back(Policy{s->text(0), s->text(1), s->opt_text(2), s->opt_text(3), s->opt_text(4),
-                         s->opt_text(5)});
+                         s->opt_text(5), s->opt_text(6)});
   if (auto st = s->status(); !st) return st.error();
   return out;
 }

@@ -8,7 +8,7 @@ namespace {
 
 constexpr const char* kRolloutColumns =
     "version, os, arch, previous_version, plan, thresholds, memory, state, rule, reason, rev, "
-    "started_at, updated_at";
+    "started_at, updated_at, group_key";
 
 RolloutRecord read_rollout(const Stmt& s) {
   RolloutRecord r;
@@ -23,6 +23,7 @@ RolloutRecord read_rollout(const Stmt& s) {
   r.rev = s.u64(10);
   r.started_at = s.i64(11);
   r.updated_at = s.i64(12);
+  r.group = s.text(13);
   return r;
 }
 
@@ -43,35 +44,53 @@ Expected<std::vector<AgentOutcome>> SqliteStore::latest_outcomes(const ReleaseKe
 Status SqliteStore::insert_rollout(const RolloutRecord& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("INSERT INTO rollouts (") + kRolloutColumns +
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!s) return s.error();
   s->bind(1, r.key.version).bind(2, r.key.os).bind(3, r.key.arch).bind(4, r.previous_version);
   s->bind(5, r.plan_json).bind(6, r.thresholds_json).bind(7, r.memory_json).bind(8, r.state);
   s->bind(9, r.rule).bind(10, r.reason).bind(11, r.rev).bind(12, r.started_at);
-  s->bind(13, r.updated_at);
+  s->bind(13, r.updated_at).bind(14, r.group);
   auto st = s->run();
   if (!st && s->last_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return make_error("duplicate_rollout", "release " + r.key.version + " " + r.key.os + "/" +
-                                               r.key.arch + " already has a rollout");
+                                               r.key.arch + " already has a rollout for group " +
+                                               r.group);
   }
   return st;
 }
 
-Expected<std::optional<RolloutRecord>> SqliteStore::get_rollout(const ReleaseKey& key) {
+Expected<std::optional<RolloutRecord>> SqliteStore::get_rollout(const ReleaseKey& key,
+                                                                const std::string& group) {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("SELECT ") + kRolloutColumns +
-                       " FROM rollouts WHERE version = ? AND os = ? AND arch = ?");
+  auto s =
+      db_.prepare(std::string("SELECT ") + kRolloutColumns +
+                  " FROM rollouts WHERE version = ? AND os = ? AND arch = ? AND group_key = ?");
   if (!s) return s.error();
-  s->bind(1, key.version).bind(2, key.os).bind(3, key.arch);
+  s->bind(1, key.version).bind(2, key.os).bind(3, key.arch).bind(4, group);
   if (s->step()) return std::optional<RolloutRecord>(read_rollout(*s));
   if (auto st = s->status(); !st) return st.error();
   return std::optional<RolloutRecord>();
 }
 
-Expected<std::vector<RolloutRecord>> SqliteStore::list_rollout_records() {
+Expected<std::vector<RolloutRecord>> SqliteStore::list_rollouts(const ReleaseKey& key) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kRolloutColumns +
-                       " FROM rollouts ORDER BY started_at, version, os, arch");
+                       " FROM rollouts WHERE version = ? AND os = ? AND arch = ? "
+                       "ORDER BY group_key <> 'default', group_key");
+  if (!s) return s.error();
+  s->bind(1, key.version).bind(2, key.os).bind(3, key.arch);
+  std::vector<RolloutRecord> out;
+  while (s->step()) out.push_back(read_rollout(*s));
+  if (auto st = s->status(); !st) return st.error();
+  return out;
+}
+
+Expected<std::vector<RolloutRecord>> SqliteStore::list_rollout_records() {
+  std::lock_guard lock(mu_);
+  auto s =
+      db_.prepare(std::string("SELECT ") + kRolloutColumns +
+                  " FROM rollouts ORDER BY started_at, version, os, arch, group_key <> 'default', "
+                  "group_key");
   if (!s) return s.error();
   std::vector<RolloutRecord> out;
   while (s->step()) out.push_back(read_rollout(*s));
@@ -87,12 +106,12 @@ Expected<bool> SqliteStore::update_rollout(const RolloutRecord& r, std::uint64_t
   auto s = db_.prepare(
       "UPDATE rollouts SET previous_version = ?, plan = ?, thresholds = ?, memory = ?, state = ?, "
       "rule = ?, reason = ?, rev = ?, updated_at = ? "
-      "WHERE version = ? AND os = ? AND arch = ? AND rev = ?");
+      "WHERE version = ? AND os = ? AND arch = ? AND group_key = ? AND rev = ?");
   if (!s) return s.error();
   s->bind(1, r.previous_version).bind(2, r.plan_json).bind(3, r.thresholds_json);
   s->bind(4, r.memory_json).bind(5, r.state).bind(6, r.rule).bind(7, r.reason).bind(8, r.rev);
   s->bind(9, r.updated_at).bind(10, r.key.version).bind(11, r.key.os).bind(12, r.key.arch);
-  s->bind(13, expected_rev);
+  s->bind(13, r.group).bind(14, expected_rev);
   if (auto st = s->run(); !st) return st.error();
   return db_.changes() == 1;
 }

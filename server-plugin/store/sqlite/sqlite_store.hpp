@@ -55,7 +55,10 @@ class SqliteStore final : public Store {
   Expected<std::vector<AgentOutcome>> latest_outcomes(const ReleaseKey& key) override;
 
   Status insert_rollout(const RolloutRecord& r) override;
-  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) override;
+  using Store::get_rollout;
+  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key,
+                                                     const std::string& group) override;
+  Expected<std::vector<RolloutRecord>> list_rollouts(const ReleaseKey& key) override;
   Expected<std::vector<RolloutRecord>> list_rollout_records() override;
   Expected<bool> update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) override;
 

@@ -1,9 +1,22 @@
 // /policies: the channel and update window per client / site / agent, with each agent's
 // resolved channel and where it is inherited from (agent → site → client → default). Admins edit
-// through PUT /api/policies (with the session's CSRF token); everyone else only reads.
+// through PUT /api/policies (with the session's CSRF token); everyone else only reads. A PUT
+// replaces the whole policy, so saving keeps the policy's rollout style and wave plan (set
+// through the API) as they are; the table shows them.
 import { api, requireLogin, renderNav, el, withTip, toast, isAdmin, user, counted } from '/assets/common.js';
 
 const mainEl = document.getElementById('main');
+let loaded = [];  // the policies as last loaded, so a save keeps what the form does not edit
+
+// "steps 10% 100% · soak 1800s · on_critical pause", "with wave 1", or "inherit".
+function rolloutText(x) {
+  const parts = [];
+  if (x.rollout === 'all_at_once') parts.push('with wave 1');
+  if (x.waves) {
+    for (const [k, v] of Object.entries(x.waves)) parts.push(`${k} ${Array.isArray(v) ? v.join(' ') : v}`);
+  }
+  return parts.length ? parts.join(' · ') : 'inherit';
+}
 
 function sourceLabel(a) {
   switch (a.channel_source) {
@@ -42,6 +55,9 @@ function policyForm(onSaved) {
     if (!admin) return;
     const body = { scope: scope.value };
     if (scope.value !== 'default') body.scope_id = scopeId.value.trim();
+    const before = loaded.find((x) => x.scope === body.scope && (x.scope_id || '') === (body.scope_id || ''));
+    if (before?.rollout) body.rollout = before.rollout;
+    if (before?.waves) body.waves = before.waves;
     if (channel.value) body.channel = channel.value;
     if (ws.value.trim() || we.value.trim()) { body.window_start = ws.value.trim(); body.window_end = we.value.trim(); }
     const r = await api('PUT', '/api/policies', body);
@@ -59,15 +75,17 @@ async function load() {
     return;
   }
   const policies = p.data.policies;
+  loaded = policies;
   const agents = a.data.agents;
   document.getElementById('tables').replaceChildren(
     el('h2', { text: 'Policies' }),
     policies.length ? el('div', { class: 'table-wrap' }, el('table', { id: 'policies' },
-      el('thead', {}, el('tr', {}, ['Scope', 'Id', 'Channel', 'Update window (UTC)'].map((h) => el('th', { scope: 'col', text: h })))),
+      el('thead', {}, el('tr', {}, ['Scope', 'Id', 'Channel', 'Update window (UTC)', 'Rollout in waves'].map((h) => el('th', { scope: 'col', text: h })))),
       el('tbody', {}, policies.map((x) => el('tr', {},
         el('td', { text: x.scope }), el('td', { class: 'mono', text: x.scope_id || '—' }),
         el('td', { text: x.channel || 'inherit' }),
-        el('td', { text: x.window_start ? `${x.window_start}–${x.window_end}` : 'any time' }))))))
+        el('td', { text: x.window_start ? `${x.window_start}–${x.window_end}` : 'any time' }),
+        el('td', { class: 'rollout', text: rolloutText(x) }))))))
       : el('p', { text: 'No policies yet: every agent uses its enrollment hint or stable.' }),
     el('h2', { text: 'Agents and their effective channel' }),
     el('p', { text: 'Inheritance: agent → site → client → default.' }),

@@ -3,6 +3,9 @@
 // wave), each wave's own counts in the row detail, and the Pause / Resume / Advance / All now
 // buttons with their confirmation dialogs and toasts. The data is the row's `waves` object from
 // GET /api/updates/rollouts; actions POST /api/updates/rollouts/{version}/waves/{action}.
+// A release whose agents fall into several rollout groups (a policy with its own wave plan) has
+// `waves.groups`: then the cell lists each group's wave and state, the detail each group's
+// waves, and a button acts on every group that can take its step.
 import { api, el, withTip, toast, openDialog, canOperate, user, counted } from '/assets/common.js';
 
 const STATE = { rolling_out: 'Rolling out', paused: 'Paused', complete: 'Complete', rolled_back: 'Rolled back' };
@@ -26,10 +29,28 @@ function stateText(w) {
   return STATE[w.state] || w.state;
 }
 
+// One line per rollout group (when there is more than one): "site lab: wave 1 of 1 · Complete".
+function groupLines(r) {
+  const gs = r.waves.groups;
+  if (!gs || gs.length < 2) return null;
+  return el('ul', { class: 'wave-groups', 'aria-label': `Rollout groups of ${r.version}` }, gs.map((g) =>
+    el('li', { class: `wave-group ${g.state}`, 'data-group': g.group },
+      el('span', { class: 'wave-group-name', text: `${g.group === 'default' ? 'default' : g.label}:` }),
+      el('span', { class: 'wave-group-n', text: `wave ${g.wave} of ${g.waves}` }),
+      el('span', { class: `badge wave-group-state ${g.state}`, text: stateText(g) }))));
+}
+
 // The progress line under the channel badge, or null for a release with no rollout in waves.
 export function progress(r) {
   const w = r.waves;
   if (!w) return null;
+  const line = progressLine(r);
+  const groups = groupLines(r);
+  return groups ? el('div', { class: 'waves-cell' }, line, groups) : line;
+}
+
+function progressLine(r) {
+  const w = r.waves;
   const share = Math.round((w.share_on_release || 0) * 100);
   let next = null;
   if (w.state === 'rolling_out' && w.wave < w.waves && w.next_wave_in_s !== null && w.next_wave_in_s !== undefined) {
@@ -46,11 +67,26 @@ export function progress(r) {
     next ? el('span', { class: 'wave-next', text: next }) : null);
 }
 
-// Each wave's own counts, for the row detail.
+// Each wave's own counts, for the row detail: one block per rollout group when there are several.
 export function detailBlock(r) {
   const w = r.waves;
   if (!w) return null;
-  const box = el('section', { 'aria-label': 'Rollout waves' }, el('h2', { text: `Rollout in waves (${stateText(w)})` }));
+  const gs = w.groups && w.groups.length > 1 ? w.groups : null;
+  if (!gs) return groupBlock(w, `Rollout in waves (${stateText(w)})`);
+  const box = el('section', { 'aria-label': 'Rollout waves' }, el('h2', { text: `Rollout in waves: ${gs.length} groups` }),
+    el('p', { text: 'Policies with a wave plan of their own make their agents a rollout group with its own waves, soak and gate; ' +
+      'a group that rolls back rolls the whole release back, a group that pauses pauses only itself.' }));
+  for (const g of gs) {
+    const b = groupBlock(g, `${g.group === 'default' ? 'Default group' : g.label} (${stateText(g)})`, 'h3');
+    b.setAttribute('data-group', g.group);
+    b.setAttribute('aria-label', `Rollout group ${g.group}`);
+    box.append(b);
+  }
+  return box;
+}
+
+function groupBlock(w, title, tag = 'h2') {
+  const box = el('section', { 'aria-label': 'Rollout waves' }, el(tag, { text: title }));
   if (w.previous_version) {
     box.append(el('p', { text: `Agents not let in yet stay on ${w.previous_version}. Each wave soaks ${duration(w.soak_s)} ` +
       `once its agents have updated; an automatic action waits ${duration(w.hysteresis_s)}.` }));
@@ -75,15 +111,22 @@ const ACTIONS = {
   all: { icon: '»»', name: 'All now', title: 'Roll out to every stable agent now:', done: 'rolled out to every stable agent', reason: true },
 };
 
-// Why an action is unavailable for this row, or null when it may be used.
-function unavailable(r, action) {
-  const w = r.waves;
-  if (!canOperate()) return `Your role (${user().role}) cannot control rollouts; an operator or admin can.`;
-  if (w.state === 'complete' || w.state === 'rolled_back') return `The rollout of ${r.version} is ${STATE[w.state].toLowerCase()}.`;
+// Why one group cannot take the action, or null.
+function groupRefuses(w, version, action) {
+  if (w.state === 'complete' || w.state === 'rolled_back') return `The rollout of ${version} is ${STATE[w.state].toLowerCase()}.`;
   if (action === 'pause' && w.state === 'paused') return 'The rollout is paused already.';
   if (action === 'resume' && w.state !== 'paused') return 'The rollout is not paused.';
   if ((action === 'advance' || action === 'all') && w.wave >= w.waves) return 'Every stable agent is let in already (last wave).';
   return null;
+}
+
+// Why an action is unavailable for this row (no group can take it), or null when it may be used.
+function unavailable(r, action) {
+  const w = r.waves;
+  if (!canOperate()) return `Your role (${user().role}) cannot control rollouts; an operator or admin can.`;
+  const gs = w.groups && w.groups.length > 1 ? w.groups : [w];
+  const why = gs.map((g) => groupRefuses(g, r.version, action));
+  return why.every((x) => x) ? why[0] : null;
 }
 
 function tipFor(r, action) {
@@ -143,7 +186,9 @@ function confirmAction(r, action, refresh) {
         if (reason.value.trim()) body.reason = reason.value.trim();
         const res = await api('POST', `/api/updates/rollouts/${encodeURIComponent(r.version)}/waves/${action}`, body);
         close();
-        if (res.ok) toast(`Rollout of ${r.version} ${a.done} (wave ${res.data.wave} of ${res.data.waves})`, 'success');
+        const many = res.ok && res.data.groups && res.data.groups.length > 1;
+        if (many) toast(`Rollout of ${r.version} ${a.done} in ${res.data.groups.length} groups`, 'success');
+        else if (res.ok) toast(`Rollout of ${r.version} ${a.done} (wave ${res.data.wave} of ${res.data.waves})`, 'success');
         else toast(`Could not ${action} the rollout of ${r.version}: ${res.data.message || 'HTTP ' + res.status}`, 'error');
         refresh();
       });

@@ -115,7 +115,9 @@ const HOOKS = new Set(['version', 'osarch', 'channel', 'beta-agents', 'stable-ag
   'rollback', 'cancel', 'failures', 'count-24h', 'count-all', 'stderr', 'history', 'promote-dialog', 'force-dialog',
   'rollback-dialog', 'quick', 'level', 'message', 'evidence', 'source', 'detail',
   // waves.js
-  'channel-cell', 'wave-share', 'wave-agents', 'wave-on', 'wave-dialog']);
+  'channel-cell', 'wave-share', 'wave-agents', 'wave-on', 'wave-dialog', 'wave-group', 'wave-group-n', 'waves-cell',
+  // policies.js
+  'rollout']);
 
 function classesUsed(src) {
   const out = new Set();

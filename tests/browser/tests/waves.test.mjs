@@ -2,7 +2,10 @@
 // progress line in the table (wave n of m, share and count on the release, state with its reason,
 // time to the next wave), each wave's counts in the row detail, the Pause / Resume / Advance /
 // All now buttons (tooltips on disabled ones, confirmation dialogs with a reason, toasts), and
-// the same at 375 px. Screenshots: waves-desktop, waves-detail-desktop, waves-375, dialog-waves-all-375.
+// the same at 375 px, and a policy with its own wave plan (one line and one detail block per
+// rollout group; the /policies page keeps and shows it). Screenshots: waves-desktop,
+// waves-detail-desktop, waves-375, dialog-waves-all-375, waves-groups-desktop,
+// waves-groups-detail-desktop.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from '../lib/server.mjs';
@@ -137,5 +140,62 @@ test('375 px: the progress and the wave dialog fit the phone', async () => {
   await shot(page, 'dialog-waves-all-375');
   await dialog.getByRole('button', { name: 'Cancel' }).tap();
   await dialog.waitFor({ state: 'detached' });
+  await context.close();
+});
+
+test('a policy with its own plan: each rollout group shows its wave and state, in the cell and the detail', async () => {
+  const s = server;
+  await s.fleet('1.0.0', { none: 3 }, { channel: 'stable', site: 'lab' });
+  await s.ok('PUT', '/api/policies', { scope: 'site', scope_id: 'lab', waves: { steps: ['100%'], soak: '10m', on_critical: 'pause' } }, s.admin);
+  await s.publish('1.3.0');
+  await s.promote('1.3.0', 'linux', 'x86_64', true);
+  await s.ok('POST', '/api/updates/rollouts/1.3.0/waves/pause', { os: 'linux', arch: 'x86_64', group: 'site:lab', reason: 'lab maintenance' }, s.admin);
+  const { page, context } = await updates();
+  const r = () => row(page, '1.3.0');
+  await r().waitFor();
+  const groups = r().locator('.wave-groups li');
+  assert.equal(await groups.count(), 2);
+  const line = async (g) => {
+    const li = r().locator(`li[data-group="${g}"]`);
+    return [await li.locator('.wave-group-name').innerText(), await li.locator('.wave-group-n').innerText(),
+      await li.locator('.wave-group-state').innerText()];
+  };
+  assert.deepEqual(await line('default'), ['default:', 'wave 1 of 3', 'Rolling out']);
+  assert.deepEqual(await line('site:lab'), ['site lab:', 'wave 1 of 1', 'Paused: lab maintenance']);
+  assert.equal(await r().locator('.waves-progress .wave-n').innerText(), 'Wave 1 of 3', 'the line itself is the default group');
+  await shot(page, 'waves-groups-desktop');
+  await r().locator('button.expand').click();
+  const detail = page.locator('tr[data-detail="1.3.0|linux|x86_64"]');
+  await detail.locator('section[data-group="site:lab"] table.waves').waitFor();
+  assert.equal(await detail.locator('section[data-group="site:lab"] td.wave-agents').allInnerTexts().then((x) => x.join()), '3');
+  assert.equal(await detail.locator('section[data-group="default"] td.wave-agents').count(), 3);
+  assert.match(await detail.locator('section[data-group="site:lab"] h3').innerText(), /^site lab \(Paused: lab maintenance\)$/);
+  await shot(page, 'waves-groups-detail-desktop');
+  // Pause from the page: the lab is paused already, so only the default group takes it.
+  await r().locator('button.wave-pause').click();
+  const dialog = page.getByRole('dialog', { name: /Pause the rollout of 1\.3\.0/ });
+  await dialog.getByRole('button', { name: 'Pause' }).click();
+  await page.locator('.toast.success', { hasText: 'Rollout of 1.3.0 paused (wave 1 of 3)' }).waitFor();
+  await r().locator('li[data-group="default"] .wave-group-state', { hasText: 'Paused' }).waitFor();
+  assert.equal(await r().locator('button.wave-pause').getAttribute('aria-disabled'), 'true', 'every group is paused now');
+  assert.deepEqual(page.jsErrors, []);
+  await context.close();
+});
+
+test('/policies shows a policy\'s wave plan, and saving its channel from the page keeps the plan', async () => {
+  const { page, context } = await open(browser, server, server.admin);
+  await page.goto('/policies');
+  const lab = page.locator('#policies tr', { hasText: 'lab' });
+  await lab.waitFor();
+  assert.equal(await lab.locator('td.rollout').innerText(), 'steps 100% · soak 600s · on_critical pause');
+  await page.getByLabel('Scope').selectOption('site');
+  await page.getByLabel('Client / site / agent id').fill('lab');
+  await page.getByLabel('Channel').selectOption('stable');
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.locator('.toast.success', { hasText: 'Policy saved' }).waitFor();
+  const stored = (await server.ok('GET', '/api/policies', undefined, server.admin)).policies.find((x) => x.scope === 'site' && x.scope_id === 'lab');
+  assert.equal(stored.channel, 'stable');
+  assert.deepEqual(stored.waves, { steps: ['100%'], soak: '600s', on_critical: 'pause' });
+  assert.deepEqual(page.jsErrors, []);
   await context.close();
 });
