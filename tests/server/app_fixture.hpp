@@ -57,6 +57,25 @@ class AppFixture : public ::testing::Test {
     Start();
   }
 
+  // A second App on the same database and clock (a second server instance) evaluates the rollouts
+  // at the same time as app_; returns the decisions both took together.
+  std::size_t evaluate_racing_a_second_app() {
+    auto second = make_app_from(cfg_, [this] { return now_; });
+    EXPECT_TRUE(second.ok()) << second.error().message;
+    if (!second.ok()) return 0;
+    std::atomic<std::size_t> total{0};
+    auto run = [&](App& app) {
+      auto n = app.evaluate_rollouts();
+      EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
+      if (n.ok()) total += *n;
+    };
+    std::thread a([&] { run(*app_); });
+    std::thread b([&] { run(**second); });
+    a.join();
+    b.join();
+    return total.load();
+  }
+
   void Start() {
     auto app = make_app_from(cfg_, [this] { return now_; });
     ASSERT_TRUE(app.ok()) << app.error().message;

@@ -294,19 +294,7 @@ TEST_F(Waves, TwoServersOnOneDatabaseTakeADecisionOnce) {
   ASSERT_EQ(promote("1.1.0").status, 200u);
   report_all(checkin_all(), "success");
   now_ += 600;
-  auto second = make_app_from(cfg_, [this] { return now_; });
-  ASSERT_TRUE(second.ok()) << second.error().message;
-  std::atomic<std::size_t> total{0};
-  auto run = [&](App& app) {
-    auto n = app.evaluate_rollouts();
-    EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().message);
-    if (n.ok()) total += *n;
-  };
-  std::thread a([&] { run(*app_); });
-  std::thread b([&] { run(**second); });
-  a.join();
-  b.join();
-  EXPECT_EQ(total, 1u);
+  EXPECT_EQ(evaluate_racing_a_second_app(), 1u);
   EXPECT_EQ(events("rollout_advanced").size(), 1u);
   EXPECT_EQ(waves().at("wave").as_int64(), 2);
 }
