@@ -6,7 +6,8 @@
 #                          rollout-agent.exe and rollout-demo-agent.exe only; sets WINDOWS_BIN
 #   wine_use PREFIX        wine's environment for a prefix of our own (never the user's ~/.wine)
 #   wine_boot              boots it once, bounded by WINE_BOOT_SECONDS (default 180); a prefix whose
-#                          boot did not finish is thrown away and booted again
+#                          boot did not finish is thrown away and booted again; wine's crash
+#                          debugger is off in it (wine_no_crash_debugger)
 #   wine_stop              kills the prefix's wineserver and with it every process still in it
 #   wine_leftovers PREFIX  pids of wine processes still running in PREFIX (none after wine_stop)
 #   wpath PATH             a Linux path as the Windows programs see it (wine's Z: drive)
@@ -40,7 +41,10 @@ wine_use() {
 wine_boot() {
   local limit=${WINE_BOOT_SECONDS:-180} start=$SECONDS
   wineserver -k >/dev/null 2>&1 || true # a wineserver left behind by a killed run
-  [ -f "$WINEPREFIX/.rollout-booted" ] && return 0
+  if [ -f "$WINEPREFIX/.rollout-booted" ]; then
+    wine_no_crash_debugger # a prefix booted before it was part of the boot
+    return 0
+  fi
   rm -rf "$WINEPREFIX"
   mkdir -p "$WINEPREFIX"
   say "wine prefix $WINEPREFIX: first boot (at most $limit s)"
@@ -49,8 +53,22 @@ wine_boot() {
     die "wine did not finish booting its prefix in $limit s"
   fi
   timeout 60 wineserver -w || true
+  wine_no_crash_debugger
   touch "$WINEPREFIX/.rollout-booted"
   say "wine ready ($((SECONDS - start)) s)"
+}
+
+# A crash ends the process at once, as Windows ends a process of a job with
+# JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION (platform/windows/process.cpp). Wine ignores that
+# flag and starts winedbg for every unhandled exception; on a loaded machine that alone takes
+# seconds, so a version that crashes at start could outlive a test's probation and be committed.
+# A debugger command that does not exist makes wine's start of it fail, and the process ends.
+wine_no_crash_debugger() {
+  local key='HKLM\Software\Microsoft\Windows NT\CurrentVersion\AeDebug'
+  wine reg add "$key" /v Debugger /t REG_SZ /d rollout-no-crash-debugger.exe /f \
+    >/dev/null 2>&1 || die "could not turn wine's crash debugger off in $WINEPREFIX"
+  wine reg query "$key" /v Debugger 2>/dev/null | grep -q rollout-no-crash-debugger ||
+    die "wine's crash debugger is still on in $WINEPREFIX"
 }
 
 wine_stop() {

@@ -35,7 +35,9 @@ release() { # VERSION BEHAVIOUR
   api publish --manifest "$a.manifest" --artifact "$a" >/dev/null || fail "publish $1"
 }
 
-# One sandbox per point: 1.0.0 installed behind a pointer file, on beta.
+# One sandbox per point: 1.0.0 installed behind a pointer file, on beta. Probation is long enough
+# for 1.1.0 to start and crash twice under wine on a loaded machine (17 agents start at once):
+# a crash that lands after it would be committed, and the test would judge the machine's speed.
 sandbox() { # NAME
   local d="$work/agents/$1" w
   w=$(wpath "$d")
@@ -55,7 +57,7 @@ channel_hint: beta
 machine_id: crash-$1
 hostname: crash-$1
 poll_interval: 1s
-probation: 4s
+probation: 15s
 max_backoff: 2s
 log_level: debug
 YAML
@@ -79,6 +81,20 @@ none_in_root() {
   return 0
 }
 journal() { cat "$work/agents/$1/state/journal.json" 2>/dev/null; }
+# On a failure: every agent's pointer, journal, queued reports, whether it runs, and its log's tail.
+fail_details() {
+  local d n
+  for d in "$work"/agents/*/; do
+    n=$(basename "$d")
+    echo "--- $n: current=$(current "$n" 2>/dev/null) pid=${agent_pid[$n]:-} $(
+      kill -0 "${agent_pid[$n]:-0}" 2>/dev/null && echo running || echo 'not running')"
+    journal "$n" | jq -c '{state, target_version, outcome_reported}' 2>/dev/null
+    ls "$d/state/reports" 2>/dev/null
+    tail -15 "$d/agent.log" 2>/dev/null
+  done
+  echo "--- the server's log (tail)"
+  tail -30 "$work/server.log" 2>/dev/null
+}
 
 # Starts one agent per point, waits for each to die there, checks what it left, restarts it.
 crash_each() { # PREFIX POINT...
@@ -154,6 +170,10 @@ total=$((${#upgrade_points[@]} + ${#revert_points[@]}))
 wait_for 240 "1.2.0 counted once for each of the $total agents" \
   count_is 1.2.0 windows x86_64 success "$total"
 echo "upgrade: ${#upgrade_points[@]} crash points, each committed on 1.2.0 with one report" >&2
+# No agent ended on its own on the way (a stop it was not asked for, a crash, a hang's kill).
+for n in "${!agent_pid[@]}"; do
+  kill -0 "${agent_pid[$n]}" 2>/dev/null || fail "$n is not running any more"
+done
 
 stop_all
 grep -l "Unhandled exception\|panic" "$work"/agents/*/agent.log && fail "an agent itself crashed"

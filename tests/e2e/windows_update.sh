@@ -52,6 +52,7 @@ release 1.1.0 healthy windows
 release 1.5.0 healthy linux  # another OS's newer release: never for this agent
 
 w=$(wpath "$work")
+# Probation: long enough for 1.2.0 to start and crash twice under wine on a loaded machine.
 cat > "$work/agent.yaml" <<YAML
 server_url: $url
 ca_file: $w/tls.pem
@@ -64,7 +65,7 @@ directive_keys: [$w/keys/directive.pub]
 channel_hint: beta
 machine_id: e2e-windows
 poll_interval: 1s
-probation: 6s
+probation: 15s
 max_backoff: 2s
 log_level: debug
 YAML

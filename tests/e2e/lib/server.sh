@@ -8,7 +8,8 @@
 #   count V OS ARCH F   the server's health count F (success, crash, total...) for a release
 #   count_is V OS ARCH F N, wait_for SECONDS WHAT COMMAND...   wait for a count (or anything)
 #   stop_all            stops what was started (also on exit)
-#   fail MESSAGE        says why, with the tail of $work/agent.log and the server's rollouts
+#   fail MESSAGE        says why, with the tail of $work/agent.log, what the script's own
+#                       fail_details function prints (when it defines one) and the server's rollouts
 ctl="$host/tools/rolloutctl"
 server="$host/server-plugin/rollout-server"
 pids=()
@@ -18,6 +19,7 @@ fail() {
   echo "FAIL: $*" >&2
   [ -f "$work/agent.log" ] && tail -40 "$work/agent.log" >&2
   [ -f "$work/state/journal.json" ] && cat "$work/state/journal.json" >&2
+  declare -F fail_details >/dev/null && { fail_details >&2 || true; }
   [ -n "$token" ] && { echo "the server's rollouts:" >&2; api status --json >&2 || true; }
   exit 1
 }
