@@ -104,7 +104,7 @@ class StoreOps {
   virtual Status insert_rollout(const RolloutRecord& r) = 0;
   virtual Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key,
                                                              const std::string& group) = 0;
-  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) {  // "default"
+  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key) {
     return get_rollout(key, "default");
   }
   virtual Expected<std::vector<RolloutRecord>> list_rollouts(const ReleaseKey& key) = 0;
@@ -192,7 +192,8 @@ class Store : public StoreOps {
   Status transaction(const std::function<Status(Tx&)>& fn);
   virtual int schema_version() = 0;
 
-  // Every call on its own, outside any transaction: run_autocommit(c.call(...)).
+  // Each call on its own (autocommit): store.cpp forwards it to run_autocommit, or refuses it
+  // inside one of this Store's transaction bodies. A new StoreOps call gets a line here too.
   using StoreOps::get_rollout;
   Status insert_release(const Release& r) final;
   Expected<std::vector<Release>> list_releases() final;

@@ -119,11 +119,13 @@ http::Response checkin(AppState& s, Ctx& c) {
     answer.poll_interval_s = std::min<std::uint64_t>(answer.poll_interval_s, 10);
   }
   std::optional<std::string> directive;
+  std::optional<std::string> below_floor;  // the downgrade target the security floor refused
   const std::int64_t record_every =
       std::chrono::duration_cast<std::chrono::seconds>(s.cfg.checkin_record_interval).count();
   auto st = with_conflict_retry(kConflictAttempts, [&] {
     return s.store->transaction([&](Tx& tx) -> Status {
       directive.reset();  // a retried attempt decides afresh
+      below_floor.reset();
       answer.maintenance_window.reset();
       auto fresh = tx.get_agent(c.agent->id);
       if (!fresh) return fresh.error();
@@ -173,8 +175,7 @@ http::Response checkin(AppState& s, Ctx& c) {
       if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now())))
         return {};
       if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
-        s.log("warn", "agent-api", "no downgrade below the agent's security floor",
-              {{"agent_id", agent.id}, {"target", target->key.version}});
+        below_floor = target->key.version;  // logged after the transaction, not through it
         return {};
       }
       auto d = directive_for(s, tx, agent, *target, action, pol.channel);
@@ -184,6 +185,10 @@ http::Response checkin(AppState& s, Ctx& c) {
     });
   });
   if (!st) return internal_error(st.error());
+  if (below_floor) {
+    s.log("warn", "agent-api", "no downgrade below the agent's security floor",
+          {{"agent_id", c.agent->id}, {"target", *below_floor}});
+  }
   if (directive) {
     bj::error_code ec;
     auto v = bj::parse(*directive, ec);

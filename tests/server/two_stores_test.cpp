@@ -57,35 +57,34 @@ Event audit_row(const ReleaseKey& key, const std::string& action) {
 }
 
 // The shape of the server's promote and rollback: the release row's lock, then the reads the
-// decision rests on, then its writes and audit row, all in one transaction, retried on conflict.
-Status promote(Store& store, const ReleaseKey& key) {
+// decision rests on (neither acts on a rolled back release), then its writes and audit row, all
+// in one transaction, retried on conflict.
+Status decide(Store& store, const ReleaseKey& key, const std::string& action,
+              const std::function<Status(Tx&)>& write) {
   return with_conflict_retry(kConflictAttempts, [&] {
     return store.transaction([&](Tx& tx) -> Status {
       if (auto l = tx.lock_release(key); !l) return l;
       auto rel = tx.get_release(key);
       if (!rel) return rel.error();
       if ((*rel)->blocked) return make_error("blocked", "rolled back already");
-      auto seq = tx.next_promotion_seq();
-      if (!seq) return seq.error();
-      if (auto p = tx.set_promoted(key, 2, *seq); !p) return p;
-      auto id = tx.append_event(audit_row(key, "promote"));
+      if (auto w = write(tx); !w) return w;
+      auto id = tx.append_event(audit_row(key, action));
       return id ? Status{} : Status(id.error());
     });
   });
 }
 
-Status roll_back(Store& store, const ReleaseKey& key) {
-  return with_conflict_retry(kConflictAttempts, [&] {
-    return store.transaction([&](Tx& tx) -> Status {
-      if (auto l = tx.lock_release(key); !l) return l;
-      auto rel = tx.get_release(key);
-      if (!rel) return rel.error();
-      if ((*rel)->blocked) return make_error("blocked", "rolled back already");
-      if (auto b = tx.set_blocked(key, "bad build"); !b) return b;
-      auto id = tx.append_event(audit_row(key, "rollback"));
-      return id ? Status{} : Status(id.error());
-    });
+Status promote(Store& store, const ReleaseKey& key) {
+  return decide(store, key, "promote", [&](Tx& tx) -> Status {
+    auto seq = tx.next_promotion_seq();
+    if (!seq) return seq.error();
+    return tx.set_promoted(key, 2, *seq);
   });
+}
+
+Status roll_back(Store& store, const ReleaseKey& key) {
+  return decide(store, key, "rollback",
+                [&](Tx& tx) -> Status { return tx.set_blocked(key, "bad build"); });
 }
 
 TEST_P(TwoStores, PromoteAndRollbackOfOneReleaseEndInOneOfTheTwoOrders) {
