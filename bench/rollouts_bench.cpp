@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   {
     auto store = must(rollout::server::open_store("sqlite:" + (dir / "b.db").string()), "open");
     const auto t0 = std::chrono::steady_clock::now();
-    auto st = store->transaction([&]() -> rollout::Status {
+    auto st = store->transaction([&](rollout::server::Tx& tx) -> rollout::Status {
       for (int i = 0; i < agents; ++i) {
         const auto* pair = pairs[i % 4];
         Agent a;
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
         a.site = "site-" + std::to_string(i % 200);
         a.channel_hint = i % 10 == 0 ? "beta" : "stable";
         a.enrolled_at = 1;
-        if (auto r = store->insert_agent(a); !r) return r;
+        if (auto r = tx.insert_agent(a); !r) return r;
         std::vector<Attempt> reports;
         for (int k = 0; k < 3; ++k) {
           Attempt t;
@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
           t.received_at = 1'000'000 + k * 100'000;
           reports.push_back(t);
         }
-        if (auto r = store->record_attempts(reports); !r) return r.error();
+        if (auto r = tx.record_attempts(reports); !r) return r.error();
       }
       return {};
     });

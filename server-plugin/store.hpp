@@ -1,9 +1,19 @@
 // Storage behind one interface. SQLite (embedded default) implements it now; PostgreSQL is a
 // second implementation of the same interface, run against the same typed test suite.
-// Every method is thread-safe. transaction() runs `fn` atomically: the calls it makes on this
-// Store from the same thread are part of the transaction, other threads wait (SQLite: BEGIN
-// IMMEDIATE on one connection), so a promote and a rollback of the same release can never
-// interleave. An error from `fn` (or a failed commit) rolls everything back.
+//
+// StoreOps is every read and write. Two things offer it:
+// - Store: each call on its own (autocommit), from any thread; every method is thread-safe.
+// - Tx: the calls of one transaction. Store::transaction(fn) runs `fn` with a Tx and commits what
+//   it did through that Tx atomically, or nothing when `fn` (or the commit) fails. The Tx is a
+//   value handed to the body, not a property of the calling thread, so a backend with a pool of
+//   connections (PostgreSQL) keeps the body on the one connection that holds its locks.
+// Inside a body, calling the Store itself (or starting another transaction on it) is an error,
+// "store call inside a transaction: use the Tx", never a silent join or a deadlock.
+//
+// Conflicts: two transactions that cannot both commit (SQLite: the write lock stayed busy past
+// the busy timeout; PostgreSQL: a serialization failure or deadlock) fail with the error code
+// "conflict" and change nothing. The caller that owns the decision runs it again through
+// with_conflict_retry; after that the HTTP answer is 503 "busy" with Retry-After.
 #pragma once
 
 #include <functional>
@@ -17,12 +27,12 @@
 
 namespace rollout::server {
 
-class Store {
- public:
-  virtual ~Store() = default;
+// The error code of a retryable conflict (see above).
+inline constexpr const char* kConflict = "conflict";
 
-  virtual Status transaction(const std::function<Status()>& fn) = 0;
-  virtual int schema_version() = 0;
+class StoreOps {
+ public:
+  virtual ~StoreOps() = default;
 
   // Releases. insert_release fails with "duplicate_release" for an existing (version, os, arch).
   virtual Status insert_release(const Release& r) = 0;
@@ -31,7 +41,10 @@ class Store {
   virtual Expected<std::optional<Release>> find_release_by_sha256(const std::string& sha256) = 0;
   virtual Status set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) = 0;
   virtual Status set_blocked(const ReleaseKey& key, const std::string& reason) = 0;
-  virtual Expected<std::uint64_t> max_promotion_seq() = 0;
+  // The next promotion sequence, one more than any handed out before: atomic in one statement,
+  // so two servers promoting at once never get the same one (releases.promotion_seq is UNIQUE).
+  // Rolled back with the caller's transaction when it fails.
+  virtual Expected<std::uint64_t> next_promotion_seq() = 0;
 
   // Agents.
   virtual Status insert_agent(const Agent& a) = 0;
@@ -46,6 +59,9 @@ class Store {
   // Updates the fields an agent reports at check-in (version, state, floor, last_checkin_at).
   virtual Status update_agent_checkin(const Agent& a) = 0;
   virtual Status set_agent_token(const std::string& id, const std::string& token_hash) = 0;
+  // Raises the agent's last_sequence by one in one statement and returns it: the sequence of the
+  // directive about to be signed, never handed out twice for an agent. not_found without it.
+  virtual Expected<std::uint64_t> next_directive_sequence(const std::string& agent_id) = 0;
   // Stores the directive issued and raises last_sequence to its sequence.
   virtual Status set_agent_directive(const std::string& id, const DirectiveRecord& d) = 0;
 
@@ -83,8 +99,8 @@ class Store {
   // list_rollouts every group's row of one release (default first, then by group).
   // update_rollout writes `r` (its rev must be expected_rev + 1) only if the stored row still has
   // rev == expected_rev: false when another writer got there first, and nothing changed. Call it
-  // inside transaction() together with the decision's side effects, so the winner's audit row
-  // and rollback commit with it and the loser adds nothing.
+  // on the Tx of a transaction() together with the decision's side effects, so the winner's
+  // audit row and rollback commit with it and the loser adds nothing.
   virtual Status insert_rollout(const RolloutRecord& r) = 0;
   virtual Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key,
                                                              const std::string& group) = 0;
@@ -159,8 +175,119 @@ class Store {
                                                      std::size_t limit) = 0;
 };
 
-// "sqlite:PATH" (or "sqlite::memory:" for tests). Runs migrations; refuses a database whose schema
-// is newer than this binary knows.
+// The calls of one transaction (see the top of this file). Valid only while its body runs.
+class Tx : public StoreOps {
+ public:
+  // Takes the release row's lock for the rest of the transaction, so that a list-then-write
+  // decision about the release (a rollback, a promotion) cannot interleave with another one
+  // (PostgreSQL: SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE holds the database's write lock
+  // already). not_found when there is no such release.
+  virtual Status lock_release(const ReleaseKey& key) = 0;
+};
+
+class Store : public StoreOps {
+ public:
+  // Runs `fn` atomically on a Tx (see the top of this file). An error from `fn`, an exception out
+  // of it, or a failed commit rolls everything back and is returned.
+  Status transaction(const std::function<Status(Tx&)>& fn);
+  virtual int schema_version() = 0;
+
+  // Each call on its own (autocommit): store.cpp forwards it to run_autocommit, or refuses it
+  // inside one of this Store's transaction bodies. A new StoreOps call gets a line here too.
+  using StoreOps::get_rollout;
+  Status insert_release(const Release& r) final;
+  Expected<std::vector<Release>> list_releases() final;
+  Expected<std::optional<Release>> get_release(const ReleaseKey& key) final;
+  Expected<std::optional<Release>> find_release_by_sha256(const std::string& sha256) final;
+  Status set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) final;
+  Status set_blocked(const ReleaseKey& key, const std::string& reason) final;
+  Expected<std::uint64_t> next_promotion_seq() final;
+  Status insert_agent(const Agent& a) final;
+  Expected<std::optional<Agent>> get_agent(const std::string& id) final;
+  Expected<std::optional<Agent>> find_agent_by_token_hash(const std::string& hash) final;
+  Expected<std::optional<Agent>> find_agent_by_machine_id(const std::string& machine_id) final;
+  Expected<std::vector<Agent>> list_agents() final;
+  Expected<std::vector<AgentGroup>> agent_population() final;
+  Status update_agent_checkin(const Agent& a) final;
+  Status set_agent_token(const std::string& id, const std::string& token_hash) final;
+  Expected<std::uint64_t> next_directive_sequence(const std::string& agent_id) final;
+  Status set_agent_directive(const std::string& id, const DirectiveRecord& d) final;
+  Status add_agent_release(const AgentRelease& r) final;
+  Expected<std::optional<AgentRelease>> get_agent_release(const std::string& agent_id,
+                                                          const ReleaseKey& key) final;
+  Expected<std::vector<AgentRelease>> list_agent_releases(const std::string& agent_id) final;
+  Expected<std::vector<std::string>> record_attempts(const std::vector<Attempt>& attempts) final;
+  Expected<CountsByRelease> release_counts(std::optional<std::int64_t> since) final;
+  Expected<std::vector<FailurePattern>> failure_patterns(const ReleaseKey& key,
+                                                         std::int64_t since_24h) final;
+  Expected<std::vector<Attempt>> agent_attempts(const std::string& agent_id,
+                                                std::size_t limit) final;
+  Expected<std::uint64_t> attempt_count() final;
+  Expected<bool> has_attempt(const std::string& id) final;
+  Expected<AttemptWindow> agent_attempt_window(const std::string& agent_id,
+                                               std::int64_t since) final;
+  Expected<std::vector<AgentOutcome>> latest_outcomes(const ReleaseKey& key) final;
+  Status insert_rollout(const RolloutRecord& r) final;
+  Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key,
+                                                     const std::string& group) final;
+  Expected<std::vector<RolloutRecord>> list_rollouts(const ReleaseKey& key) final;
+  Expected<std::vector<RolloutRecord>> list_rollout_records() final;
+  Expected<bool> update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) final;
+  Expected<std::int64_t> append_event(const Event& e) final;
+  Expected<std::vector<Event>> list_events(std::int64_t before_id, std::size_t limit,
+                                           const std::optional<ReleaseKey>& key) final;
+  Expected<std::vector<Event>> events_after(std::int64_t after_id, std::size_t limit) final;
+  Status insert_webhook(const Webhook& w) final;
+  Status sync_config_webhooks(const std::vector<Webhook>& hooks) final;
+  Expected<std::vector<Webhook>> list_webhooks() final;
+  Expected<std::optional<Webhook>> get_webhook(const std::string& id) final;
+  Expected<bool> delete_webhook(const std::string& id) final;
+  Expected<bool> update_webhook_cursor(const std::string& id, std::int64_t expected_cursor,
+                                       std::int64_t cursor, std::uint32_t attempts,
+                                       std::int64_t next_attempt_at) final;
+  Status add_webhook_delivery(const WebhookDelivery& d, std::size_t keep) final;
+  Expected<std::vector<WebhookDelivery>> list_webhook_deliveries(const std::string& id,
+                                                                 std::size_t limit) final;
+  Expected<bool> take_lease(const std::string& name, const std::string& holder, std::int64_t now,
+                            std::int64_t expires_at) final;
+  Expected<std::optional<std::string>> get_watch(const std::string& subject) final;
+  Expected<bool> swap_watch(const std::string& subject, const std::optional<std::string>& expected,
+                            const std::string& value) final;
+  Status insert_user(const User& u) final;
+  Expected<std::optional<User>> get_user(const std::string& username) final;
+  Expected<std::size_t> user_count() final;
+  Status insert_session(const Session& s) final;
+  Expected<std::optional<Session>> get_session(const std::string& token_hash) final;
+  Status delete_session(const std::string& token_hash) final;
+  Status insert_api_token(const ApiToken& t) final;
+  Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) final;
+  Status put_policy(const Policy& p) final;
+  Expected<std::vector<Policy>> list_policies() final;
+  Status append_log(const LogEntry& e) final;
+  Status trim_logs(std::uint64_t keep) final;
+  Expected<std::vector<LogEntry>> query_logs(const std::string& q, const std::string& min_level,
+                                             std::size_t limit) final;
+
+ protected:
+  // The backend's two ways of running calls: `fn` inside BEGIN ... COMMIT (rolled back when it
+  // fails), and `fn` on a connection outside any transaction (each call commits on its own).
+  virtual Status run_transaction(const std::function<Status(Tx&)>& fn) = 0;
+  virtual Status run_autocommit(const std::function<Status(StoreOps&)>& fn) = 0;
+
+ private:
+  template <class F>
+  auto autocommit(F&& f);
+  bool in_own_transaction() const;
+};
+
+// Runs `fn` (a whole decision: its transaction and nothing outside it) until it returns anything
+// but a "conflict" error, at most max_attempts times; the last result.
+inline constexpr int kConflictAttempts = 4;
+Status with_conflict_retry(int max_attempts, const std::function<Status()>& fn);
+
+// Chooses the backend from database_url (store/open_store.cpp): "sqlite:PATH" (or
+// "sqlite::memory:" for tests). Runs migrations; refuses a database whose schema is newer than
+// this binary knows.
 Expected<std::unique_ptr<Store>> open_store(const std::string& url);
 
 }  // namespace rollout::server

@@ -233,25 +233,27 @@ http::Response put_policy(AppState& s, Ctx& c) {
     p.waves = policy_plan::to_json(*f);
     plan_detail = policy_plan::to_api(*f);
   }
-  auto st = s.store->transaction([&]() -> Status {
-    if (auto x = s.store->put_policy(p); !x) return x;
-    Event e{0,
-            s.now(),
-            c.user->user,
-            "policy_update",
-            "",
-            "",
-            "",
-            "",
-            false,
-            "{}",
-            bj::serialize(
-                bj::object{{"scope", p.scope},
-                           {"scope_id", p.scope_id},
-                           {"channel", p.channel ? bj::value(*p.channel) : bj::value(nullptr)},
-                           {"rollout", p.rollout ? bj::value(*p.rollout) : bj::value(nullptr)},
-                           {"waves", plan_detail}})};
-    return audit(s, e);
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      if (auto x = tx.put_policy(p); !x) return x;
+      Event e{0,
+              s.now(),
+              c.user->user,
+              "policy_update",
+              "",
+              "",
+              "",
+              "",
+              false,
+              "{}",
+              bj::serialize(
+                  bj::object{{"scope", p.scope},
+                             {"scope_id", p.scope_id},
+                             {"channel", p.channel ? bj::value(*p.channel) : bj::value(nullptr)},
+                             {"rollout", p.rollout ? bj::value(*p.rollout) : bj::value(nullptr)},
+                             {"waves", plan_detail}})};
+      return audit(s, tx, e);
+    });
   });
   if (!st) return internal_error(st.error());
   return json_ok(bj::object{{"stored", true}});
@@ -301,20 +303,22 @@ http::Response add_user(AppState& s, Ctx& c) {
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
   auto hash = auth::hash_password(password, s.cfg.password_cost);
   if (!hash) return internal_error(hash.error());
-  auto st = s.store->transaction([&]() -> Status {
-    if (auto x = s.store->insert_user({username, *hash, role}); !x) return x;
-    Event e{0,
-            s.now(),
-            c.user->user,
-            "user_add",
-            "",
-            "",
-            "",
-            "",
-            false,
-            "{}",
-            bj::serialize(bj::object{{"username", username}, {"role", role}})};
-    return audit(s, e);
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      if (auto x = tx.insert_user({username, *hash, role}); !x) return x;
+      Event e{0,
+              s.now(),
+              c.user->user,
+              "user_add",
+              "",
+              "",
+              "",
+              "",
+              false,
+              "{}",
+              bj::serialize(bj::object{{"username", username}, {"role", role}})};
+      return audit(s, tx, e);
+    });
   });
   if (!st) {
     if (st.error().code == "duplicate_user")
@@ -334,13 +338,15 @@ http::Response create_token(AppState& s, Ctx& c) {
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
   const std::string token = "rt_" + encoding::hex(crypto::random_bytes(32));
   // The token exists only if its audit row does.
-  auto st = s.store->transaction([&]() -> Status {
-    if (auto x =
-            s.store->insert_api_token({crypto::sha256_hex(token), c.user->user, name, s.now()});
-        !x)
-      return x;
-    return audit(s, Event{0, s.now(), c.user->user, "token_create", "", "", "", "", false, "{}",
-                          bj::serialize(bj::object{{"name", name}})});
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      if (auto x = tx.insert_api_token({crypto::sha256_hex(token), c.user->user, name, s.now()});
+          !x)
+        return x;
+      return audit(s, tx,
+                   Event{0, s.now(), c.user->user, "token_create", "", "", "", "", false, "{}",
+                         bj::serialize(bj::object{{"name", name}})});
+    });
   });
   if (!st) return internal_error(st.error());
   return json_ok(bj::object{{"token", token}, {"name", name}, {"username", c.user->user}}, 201);

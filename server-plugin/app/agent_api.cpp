@@ -24,8 +24,9 @@ int utc_minute_of_day(std::int64_t now) {
 }
 
 // Signs a directive moving `agent` to `target`, or re-sends the one already issued while it is
-// still valid. Runs inside the check-in transaction, so sequences strictly increase per agent.
-Expected<std::string> directive_for(AppState& s, const Agent& agent, const Release& target,
+// still valid. Runs on the check-in's Tx; the store hands out the sequence (one atomic step), so
+// two servers signing for one agent at once never issue the same one.
+Expected<std::string> directive_for(AppState& s, Tx& tx, const Agent& agent, const Release& target,
                                     DirectiveAction action, const std::string& channel) {
   const std::string act(to_string(action));
   const std::int64_t now = s.now();
@@ -40,7 +41,9 @@ Expected<std::string> directive_for(AppState& s, const Agent& agent, const Relea
   d.channel = channel;
   d.action = action;
   d.release = *release_env;
-  d.sequence = agent.last_sequence + 1;
+  auto seq = tx.next_directive_sequence(agent.id);
+  if (!seq) return seq.error();
+  d.sequence = *seq;
   d.issued_at = SysTime(std::chrono::seconds(now));
   d.expires_at =
       d.issued_at + std::chrono::duration_cast<std::chrono::seconds>(s.cfg.directive_lifetime);
@@ -53,10 +56,9 @@ Expected<std::string> directive_for(AppState& s, const Agent& agent, const Relea
       target.key.version, act, d.sequence,
       now + std::chrono::duration_cast<std::chrono::seconds>(s.cfg.directive_lifetime).count(),
       text};
-  if (auto st = s.store->set_agent_directive(agent.id, rec); !st) return st.error();
+  if (auto st = tx.set_agent_directive(agent.id, rec); !st) return st.error();
   // From now on the agent may report on the release it was sent to (report_checks.hpp).
-  if (auto st = note_directed_release(*s.store, agent, target.key, act, now); !st)
-    return st.error();
+  if (auto st = note_directed_release(tx, agent, target.key, act, now); !st) return st.error();
   (action == DirectiveAction::install ? s.metrics.directives_install
                                       : s.metrics.directives_downgrade)++;
   return text;
@@ -117,67 +119,76 @@ http::Response checkin(AppState& s, Ctx& c) {
     answer.poll_interval_s = std::min<std::uint64_t>(answer.poll_interval_s, 10);
   }
   std::optional<std::string> directive;
+  std::optional<std::string> below_floor;  // the downgrade target the security floor refused
   const std::int64_t record_every =
       std::chrono::duration_cast<std::chrono::seconds>(s.cfg.checkin_record_interval).count();
-  auto st = s.store->transaction([&]() -> Status {
-    auto fresh = s.store->get_agent(c.agent->id);
-    if (!fresh) return fresh.error();
-    Agent agent = fresh->value();
-    // A check-in that changes nothing but the time is written only once the stored time is
-    // checkin_record_interval old: no fsync for most check-ins of a steady fleet.
-    // The agent page shows a download's progress with its state ("downloading 43 %").
-    const std::string shown_state =
-        req->progress_percent ? req->state + " " + std::to_string(*req->progress_percent) + " %"
-                              : req->state;
-    const bool changed = agent.current_version != req->current_version ||
-                         agent.state != shown_state || req->security_floor > agent.security_floor;
-    const bool record_time = s.now() - agent.last_checkin_at >= record_every;
-    agent.current_version = req->current_version;
-    agent.state = shown_state;
-    agent.security_floor = std::max(agent.security_floor, req->security_floor);
-    if (changed || record_time) {
-      agent.last_checkin_at = s.now();
-      if (auto u = s.store->update_agent_checkin(agent); !u) return u;
-    }
-    auto releases = s.store->list_releases();
-    if (!releases) return releases.error();
-    if (auto n = note_running_version(*s.store, agent, *releases, s.now()); !n) return n;
-    auto policies = s.store->list_policies();
-    if (!policies) return policies.error();
-    const Resolved pol = resolve_policy(agent, *policies);
-    const Targets t = channel_targets(*releases, agent.os, agent.arch);
-    std::optional<Release> target = t.beta;
-    bool held = false;  // a stable rollout in waves has not let this agent in yet
-    if (pol.channel != "beta") {
-      auto stable = wave_rollouts::stable_target(*s.store, agent, pol, t, *releases);
-      if (!stable) return stable.error();
-      target = std::move(stable->target);
-      held = stable->held;
-    }
-    if (pol.window_start && pol.window_end) {
-      answer.maintenance_window =
-          protocol::MaintenanceWindow{*pol.window_start, *pol.window_end, "UTC"};
-    }
-    if (!target || target->key.version == agent.current_version) return {};
-    auto have = SemVer::parse(agent.current_version);
-    auto want = SemVer::parse(target->key.version);
-    if (!have || !want) return {};
-    const auto action = *want > *have ? DirectiveAction::install : DirectiveAction::downgrade;
-    // Waiting for its wave never moves an agent down (it may run the release already).
-    if (held && action == DirectiveAction::downgrade) return {};
-    if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now())))
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      directive.reset();  // a retried attempt decides afresh
+      below_floor.reset();
+      answer.maintenance_window.reset();
+      auto fresh = tx.get_agent(c.agent->id);
+      if (!fresh) return fresh.error();
+      Agent agent = fresh->value();
+      // A check-in that changes nothing but the time is written only once the stored time is
+      // checkin_record_interval old: no fsync for most check-ins of a steady fleet.
+      // The agent page shows a download's progress with its state ("downloading 43 %").
+      const std::string shown_state =
+          req->progress_percent ? req->state + " " + std::to_string(*req->progress_percent) + " %"
+                                : req->state;
+      const bool changed = agent.current_version != req->current_version ||
+                           agent.state != shown_state || req->security_floor > agent.security_floor;
+      const bool record_time = s.now() - agent.last_checkin_at >= record_every;
+      agent.current_version = req->current_version;
+      agent.state = shown_state;
+      agent.security_floor = std::max(agent.security_floor, req->security_floor);
+      if (changed || record_time) {
+        agent.last_checkin_at = s.now();
+        if (auto u = tx.update_agent_checkin(agent); !u) return u;
+      }
+      auto releases = tx.list_releases();
+      if (!releases) return releases.error();
+      if (auto n = note_running_version(tx, agent, *releases, s.now()); !n) return n;
+      auto policies = tx.list_policies();
+      if (!policies) return policies.error();
+      const Resolved pol = resolve_policy(agent, *policies);
+      const Targets t = channel_targets(*releases, agent.os, agent.arch);
+      std::optional<Release> target = t.beta;
+      bool held = false;  // a stable rollout in waves has not let this agent in yet
+      if (pol.channel != "beta") {
+        auto stable = wave_rollouts::stable_target(tx, agent, pol, t, *releases);
+        if (!stable) return stable.error();
+        target = std::move(stable->target);
+        held = stable->held;
+      }
+      if (pol.window_start && pol.window_end) {
+        answer.maintenance_window =
+            protocol::MaintenanceWindow{*pol.window_start, *pol.window_end, "UTC"};
+      }
+      if (!target || target->key.version == agent.current_version) return {};
+      auto have = SemVer::parse(agent.current_version);
+      auto want = SemVer::parse(target->key.version);
+      if (!have || !want) return {};
+      const auto action = *want > *have ? DirectiveAction::install : DirectiveAction::downgrade;
+      // Waiting for its wave never moves an agent down (it may run the release already).
+      if (held && action == DirectiveAction::downgrade) return {};
+      if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now())))
+        return {};
+      if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
+        below_floor = target->key.version;  // logged after the transaction, not through it
+        return {};
+      }
+      auto d = directive_for(s, tx, agent, *target, action, pol.channel);
+      if (!d) return d.error();
+      directive = *d;
       return {};
-    if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
-      s.log("warn", "agent-api", "no downgrade below the agent's security floor",
-            {{"agent_id", agent.id}, {"target", target->key.version}});
-      return {};
-    }
-    auto d = directive_for(s, agent, *target, action, pol.channel);
-    if (!d) return d.error();
-    directive = *d;
-    return {};
+    });
   });
   if (!st) return internal_error(st.error());
+  if (below_floor) {
+    s.log("warn", "agent-api", "no downgrade below the agent's security floor",
+          {{"agent_id", c.agent->id}, {"target", *below_floor}});
+  }
   if (directive) {
     bj::error_code ec;
     auto v = bj::parse(*directive, ec);
@@ -235,33 +246,39 @@ http::Response reports(AppState& s, Ctx& c) {
   std::vector<std::string> stored;
   // One transaction: two batches of one agent cannot both pass the cap, and a directive or
   // check-in cannot slip between the checks and the insert.
-  auto st = s.store->transaction([&]() -> Status {
-    for (const auto& a : attempts) {
-      auto replay = s.store->has_attempt(a.id);
-      if (!replay) return replay.error();
-      if (*replay) continue;
-      auto why = check_report(*s.store, *c.agent, a);
-      if (!why) return why.error();
-      if (*why) {
-        refused.push_back(std::move(**why));
-      } else {
-        fresh.push_back(&a);
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      refused.clear();  // a retried attempt decides afresh
+      fresh.clear();
+      retry_after.reset();
+      stored.clear();
+      for (const auto& a : attempts) {
+        auto replay = tx.has_attempt(a.id);
+        if (!replay) return replay.error();
+        if (*replay) continue;
+        auto why = check_report(tx, *c.agent, a);
+        if (!why) return why.error();
+        if (*why) {
+          refused.push_back(std::move(**why));
+        } else {
+          fresh.push_back(&a);
+        }
       }
-    }
-    if (!refused.empty()) return {};
-    if (!fresh.empty()) {
-      // The rolling hour: rows received in (now - 3600, now].
-      auto w = s.store->agent_attempt_window(c.agent->id, now - 3599);
-      if (!w) return w.error();
-      if (w->count + fresh.size() > cap) {
-        retry_after = std::max<std::int64_t>(1, w->oldest_received_at + 3600 - now);
-        return {};
+      if (!refused.empty()) return {};
+      if (!fresh.empty()) {
+        // The rolling hour: rows received in (now - 3600, now].
+        auto w = tx.agent_attempt_window(c.agent->id, now - 3599);
+        if (!w) return w.error();
+        if (w->count + fresh.size() > cap) {
+          retry_after = std::max<std::int64_t>(1, w->oldest_received_at + 3600 - now);
+          return {};
+        }
       }
-    }
-    auto ids = s.store->record_attempts(attempts);
-    if (!ids) return ids.error();
-    stored = std::move(ids).value();
-    return {};
+      auto ids = tx.record_attempts(attempts);
+      if (!ids) return ids.error();
+      stored = std::move(ids).value();
+      return {};
+    });
   });
   if (!st) return internal_error(st.error());
   if (!refused.empty()) {

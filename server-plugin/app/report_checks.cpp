@@ -12,7 +12,7 @@ Expected<std::optional<ReportRefusal>> refuse(const Attempt& report, std::string
 
 }  // namespace
 
-Expected<std::optional<ReportRefusal>> check_report(Store& store, const Agent& agent,
+Expected<std::optional<ReportRefusal>> check_report(StoreOps& store, const Agent& agent,
                                                     const Attempt& report) {
   const ReleaseKey& key = report.release;
   const std::string what = key.version + " " + key.os + "/" + key.arch;
@@ -41,8 +41,8 @@ Expected<std::optional<ReportRefusal>> check_report(Store& store, const Agent& a
   return std::optional<ReportRefusal>{};
 }
 
-Status note_running_version(Store& store, const Agent& agent, const std::vector<Release>& releases,
-                            std::int64_t now) {
+Status note_running_version(StoreOps& store, const Agent& agent,
+                            const std::vector<Release>& releases, std::int64_t now) {
   const ReleaseKey key{agent.current_version, agent.os, agent.arch};
   bool published = false;
   for (const auto& r : releases) published = published || r.key == key;
@@ -54,7 +54,7 @@ Status note_running_version(Store& store, const Agent& agent, const std::vector<
   return store.add_agent_release(AgentRelease{agent.id, key, "running", now});
 }
 
-Status note_directed_release(Store& store, const Agent& agent, const ReleaseKey& release,
+Status note_directed_release(StoreOps& store, const Agent& agent, const ReleaseKey& release,
                              const std::string& action, std::int64_t now) {
   return store.add_agent_release(AgentRelease{agent.id, release, action, now});
 }

@@ -6,7 +6,7 @@
 // transaction as the directive or the check-in; nothing else makes a release reportable, so a
 // report refused now stays refused after a later publish. A rollback or block never takes a
 // release away: reports about a release that went bad keep counting for it.
-// Plain functions over the Store; callers run them inside a Store transaction.
+// Plain functions over the store; callers run them on the Tx of a Store transaction.
 #pragma once
 
 #include <optional>
@@ -27,16 +27,16 @@ struct ReportRefusal {
 };
 
 // The refusal of one report, or nullopt when it may count.
-Expected<std::optional<ReportRefusal>> check_report(Store& store, const Agent& agent,
+Expected<std::optional<ReportRefusal>> check_report(StoreOps& store, const Agent& agent,
                                                     const Attempt& report);
 
 // Remembers that the agent ran `version` at a check-in, when that is a published release of its
 // own os/arch (`releases` as the check-in transaction read them). Writes only the first time.
-Status note_running_version(Store& store, const Agent& agent, const std::vector<Release>& releases,
-                            std::int64_t now);
+Status note_running_version(StoreOps& store, const Agent& agent,
+                            const std::vector<Release>& releases, std::int64_t now);
 
 // Remembers the release a directive just signed for the agent sends it to.
-Status note_directed_release(Store& store, const Agent& agent, const ReleaseKey& release,
+Status note_directed_release(StoreOps& store, const Agent& agent, const ReleaseKey& release,
                              const std::string& action, std::int64_t now);
 
 }  // namespace rollout::server

@@ -7,10 +7,12 @@ namespace rollout::server {
 
 namespace bj = boost::json;
 
-Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
+Expected<RollbackResult> roll_back(AppState& s, Tx& tx, const RollbackRequest& req) {
   const ReleaseKey& key = req.key;
   RollbackResult out;
-  auto rel = s.store->get_release(key);
+  if (auto locked = tx.lock_release(key); !locked && locked.error().code != "not_found")
+    return locked.error();
+  auto rel = tx.get_release(key);
   if (!rel) return rel.error();
   if (!*rel) {
     out.kind = RollbackResult::Kind::not_found;
@@ -22,7 +24,7 @@ Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
     out.message = "release " + key.version + " is already rolled back";
     return out;
   }
-  auto releases = s.store->list_releases();
+  auto releases = tx.list_releases();
   if (!releases) return releases.error();
   for (auto& x : *releases) {
     if (x.key == key) x.blocked = true;
@@ -36,22 +38,22 @@ Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
   }
   std::string health = req.health_json;
   if (health.empty()) {
-    auto counts = s.store->release_counts(std::nullopt);
+    auto counts = tx.release_counts(std::nullopt);
     if (!counts) return counts.error();
     auto it = counts->find(key);
     health = bj::serialize(health_json(
         evaluate(it == counts->end() ? Counts{} : it->second, false, s.cfg.thresholds)));
   }
-  auto agents = s.store->list_agents();
+  auto agents = tx.list_agents();
   if (!agents) return agents.error();
   std::uint64_t on_it = 0;
   for (const auto& a : *agents) {
     if (a.current_version == key.version && a.os == key.os && a.arch == key.arch) ++on_it;
   }
-  if (auto b = s.store->set_blocked(key, req.reason); !b) return b.error();
+  if (auto b = tx.set_blocked(key, req.reason); !b) return b.error();
   // A rollout of it in progress ends here, every group of it (the gate's own rollback has
   // marked its group already).
-  auto rows = s.store->list_rollouts(key);
+  auto rows = tx.list_rollouts(key);
   if (!rows) return rows.error();
   for (const auto& ro : *rows) {
     if (ro.state == "rolled_back") continue;
@@ -61,7 +63,7 @@ Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
     r.reason = req.reason;
     r.rev = ro.rev + 1;
     r.updated_at = s.now();
-    auto won = s.store->update_rollout(r, ro.rev);
+    auto won = tx.update_rollout(r, ro.rev);
     if (!won) return won.error();
     // Inside this transaction nobody else can have changed it since the read.
     if (!*won) return make_error("conflict", "the rollout changed during the rollback");
@@ -70,7 +72,7 @@ Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req) {
   for (const auto& [k, v] : req.extra_detail) detail[k] = v;
   Event e{0,        s.now(),    req.actor, "rollback", key.version,          key.os,
           key.arch, req.reason, false,     health,     bj::serialize(detail)};
-  if (auto a = audit(s, e); !a) return a.error();
+  if (auto a = audit(s, tx, e); !a) return a.error();
   out.fallback_version = after.stable->key.version;
   out.downgraded_agents = on_it;
   return out;

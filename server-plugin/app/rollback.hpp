@@ -2,8 +2,10 @@
 // a wave rollout's abort and the gate's automatic rollback. The release becomes Blocked, the
 // previous stable release becomes the target again (channel_targets), every agent on it gets a
 // downgrade directive at its next check-in, a rollout of it in progress ends rolled_back, and the
-// audit row is written. Runs inside the caller's Store::transaction, so a failure of any step
-// (or of the caller's own step after it) leaves everything as it was.
+// audit row is written. Runs on the Tx of the caller's Store::transaction, so a failure of any step
+// (or of the caller's own step after it) leaves everything as it was. It takes the release row's
+// lock first (Tx::lock_release): two servers rolling back, or one promoting while another rolls
+// back, decide one after the other on what the first committed.
 #pragma once
 
 #include <boost/json.hpp>
@@ -32,7 +34,7 @@ struct RollbackResult {
   std::string message;  // for the refusals
 };
 
-Expected<RollbackResult> roll_back(AppState& s, const RollbackRequest& req);
+Expected<RollbackResult> roll_back(AppState& s, Tx& tx, const RollbackRequest& req);
 
 // The HTTP answer to a refused rollback (404 not_found, 409 already_blocked or
 // no_fallback_version with its message); nothing for a done one.

@@ -259,20 +259,22 @@ http::Response publish(AppState& s, Ctx& c) {
   row.manifest = serialize_envelope(env);
   row.created_at = s.now();
   row.published_by = user_of(c);
-  auto st = s.store->transaction([&]() -> Status {
-    if (auto ins = s.store->insert_release(row); !ins) return ins;
-    Event e{0,
-            s.now(),
-            user_of(c),
-            "publish",
-            row.key.version,
-            row.key.os,
-            row.key.arch,
-            "",
-            false,
-            "{}",
-            bj::serialize(bj::object{{"sha256", row.sha256}, {"size", row.size}})};
-    return audit(s, e);
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      if (auto ins = tx.insert_release(row); !ins) return ins;
+      Event e{0,
+              s.now(),
+              user_of(c),
+              "publish",
+              row.key.version,
+              row.key.os,
+              row.key.arch,
+              "",
+              false,
+              "{}",
+              bj::serialize(bj::object{{"sha256", row.sha256}, {"size", row.size}})};
+      return audit(s, tx, e);
+    });
   });
   if (!st) {
     if (st.error().code == "duplicate_release")
@@ -303,49 +305,55 @@ http::Response promote(AppState& s, Ctx& c) {
     return bad_request("reason_required", "a forced promotion needs a reason");
   }
   http::Response answer;
-  auto st = s.store->transaction([&]() -> Status {
-    auto rel = find_release(s, *key, answer);
-    if (!rel) return {};
-    auto counts = s.store->release_counts(std::nullopt);
-    if (!counts) return counts.error();
-    const Health h = health_of(s, *rel, *counts);
-    const auto check =
-        promote_check(h, rel->promotion_seq == 0, std::chrono::seconds(s.now() - rel->created_at),
-                      s.cfg.thresholds);
-    if (!check.allowed && !(force && check.can_force)) {
-      bj::array reasons;
-      std::string summary;
-      for (const auto& b : check.blockers) {
-        reasons.push_back(bj::object{{"code", b.code}, {"message", b.message}});
-        summary += (summary.empty() ? "" : "; ") + b.message;
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      // The row's lock first: a rollback of it on another server decides before or after.
+      if (auto l = tx.lock_release(*key); !l && l.error().code != "not_found") return l;
+      auto rel = find_release(tx, *key, answer);
+      if (!rel) return {};
+      auto counts = tx.release_counts(std::nullopt);
+      if (!counts) return counts.error();
+      const Health h = health_of(s, *rel, *counts);
+      const auto check =
+          promote_check(h, rel->promotion_seq == 0, std::chrono::seconds(s.now() - rel->created_at),
+                        s.cfg.thresholds);
+      if (!check.allowed && !(force && check.can_force)) {
+        bj::array reasons;
+        std::string summary;
+        for (const auto& b : check.blockers) {
+          reasons.push_back(bj::object{{"code", b.code}, {"message", b.message}});
+          summary += (summary.empty() ? "" : "; ") + b.message;
+        }
+        answer = json_ok(
+            bj::object{{"error", check.can_force ? "health_check_failed" : "not_promotable"},
+                       {"message", "promotion refused: " + summary},
+                       {"reasons", std::move(reasons)},
+                       {"can_force", check.can_force}},
+            409);
+        return {};
       }
-      answer =
-          json_ok(bj::object{{"error", check.can_force ? "health_check_failed" : "not_promotable"},
-                             {"message", "promotion refused: " + summary},
-                             {"reasons", std::move(reasons)},
-                             {"can_force", check.can_force}},
-                  409);
+      auto before = tx.list_releases();
+      if (!before) return before.error();
+      const Targets was = channel_targets(*before, key->os, key->arch);
+      auto seq = tx.next_promotion_seq();
+      if (!seq) return seq.error();
+      if (auto p = tx.set_promoted(*key, s.now(), *seq); !p) return p;
+      Event e{0,       s.now(),   user_of(c), "promote",      key->version,
+              key->os, key->arch, reason,     !check.allowed, bj::serialize(health_json(h)),
+              "{}"};
+      if (auto a = audit(s, tx, e); !a) return a;
+      // Stable agents then move in waves (unless the plan is all at once).
+      const std::optional<Release> previous =
+          was.stable && !(was.stable->key == *key) ? was.stable : std::nullopt;
+      if (auto w = wave_rollouts::start(s, tx, *rel, previous, user_of(c), e.health_json); !w)
+        return w;
+      answer = json_ok(bj::object{
+          {"stable_version", key->version},
+          {"forced", !check.allowed},
+          {"waves",
+           previous && !s.cfg.waves.all_at_once() ? s.cfg.waves.cumulative_bp.size() : 1}});
       return {};
-    }
-    auto before = s.store->list_releases();
-    if (!before) return before.error();
-    const Targets was = channel_targets(*before, key->os, key->arch);
-    auto seq = s.store->max_promotion_seq();
-    if (!seq) return seq.error();
-    if (auto p = s.store->set_promoted(*key, s.now(), *seq + 1); !p) return p;
-    Event e{0,       s.now(),   user_of(c), "promote",      key->version,
-            key->os, key->arch, reason,     !check.allowed, bj::serialize(health_json(h)),
-            "{}"};
-    if (auto a = audit(s, e); !a) return a;
-    // Stable agents then move in waves (unless the plan is all at once).
-    const std::optional<Release> previous =
-        was.stable && !(was.stable->key == *key) ? was.stable : std::nullopt;
-    if (auto w = wave_rollouts::start(s, *rel, previous, user_of(c), e.health_json); !w) return w;
-    answer = json_ok(bj::object{
-        {"stable_version", key->version},
-        {"forced", !check.allowed},
-        {"waves", previous && !s.cfg.waves.all_at_once() ? s.cfg.waves.cumulative_bp.size() : 1}});
-    return {};
+    });
   });
   if (!st) return internal_error(st.error());
   if (answer.status == 200) {
@@ -369,11 +377,13 @@ http::Response rollback(AppState& s, Ctx& c) {
                        "a rollback needs a reason (it is kept in the audit trail)");
   }
   std::optional<RollbackResult> result;
-  auto st = s.store->transaction([&]() -> Status {
-    auto done = roll_back(s, RollbackRequest{*key, user_of(c), reason, "manual", "", {}});
-    if (!done) return done.error();
-    result = *done;
-    return {};
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      auto done = roll_back(s, tx, RollbackRequest{*key, user_of(c), reason, "manual", "", {}});
+      if (!done) return done.error();
+      result = *done;
+      return {};
+    });
   });
   if (!st) return internal_error(st.error());
   if (auto refused = refusal_response(*result)) return *refused;

@@ -64,19 +64,28 @@ http::Response bad_request(const std::string& code, const std::string& message) 
 }
 
 http::Response internal_error(const Error& e) {
+  if (e.code == kConflict) {
+    log::Logger("app").warn("request gave up on a busy database", {{"message", e.message}});
+    auto r = http::error_response(503, "busy",
+                                  "the database stayed busy with other changes; nothing was "
+                                  "changed, try again: " +
+                                      e.message);
+    r.set_header("Retry-After", "1");
+    return r;
+  }
   log::Logger("app").error("request failed", {{"code", e.code}, {"message", e.message}});
   return http::error_response(500, "internal", e.message);
 }
 
-Status audit(AppState& s, const Event& e) {
-  auto id = s.store->append_event(e);
+Status audit(AppState& s, StoreOps& tx, const Event& e) {
+  auto id = tx.append_event(e);
   if (!id) return id.error();
   s.notify_webhooks();  // the worker reads the trail once this transaction has committed
   return {};
 }
 
-std::optional<Release> find_release(AppState& s, const ReleaseKey& key, http::Response& answer) {
-  auto rel = s.store->get_release(key);
+std::optional<Release> find_release(StoreOps& db, const ReleaseKey& key, http::Response& answer) {
+  auto rel = db.get_release(key);
   if (!rel) {
     answer = internal_error(rel.error());
     return std::nullopt;

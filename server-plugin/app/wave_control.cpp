@@ -118,19 +118,22 @@ http::Response manual(AppState& s, const ReleaseKey& key, Manual what, const std
   }
   if (what == Manual::abort) {
     std::optional<RollbackResult> result;
-    auto st = s.store->transaction([&]() -> Status {
-      auto rec = s.store->get_rollout(key);
-      if (!rec) return rec.error();
-      if (*rec && (*rec)->state == "rolled_back") {
-        result = RollbackResult{RollbackResult::Kind::already_blocked, "", 0,
-                                "the rollout of " + key.version + " is already rolled back"};
+    auto st = with_conflict_retry(kConflictAttempts, [&] {
+      return s.store->transaction([&](Tx& tx) -> Status {
+        auto rec = tx.get_rollout(key);
+        if (!rec) return rec.error();
+        if (*rec && (*rec)->state == "rolled_back") {
+          result = RollbackResult{RollbackResult::Kind::already_blocked, "", 0,
+                                  "the rollout of " + key.version + " is already rolled back"};
+          return {};
+        }
+        auto r = roll_back(
+            s, tx,
+            RollbackRequest{key, user, reason, "aborted", "", bj::object{{"rule", "aborted"}}});
+        if (!r) return r.error();
+        result = *r;
         return {};
-      }
-      auto r = roll_back(
-          s, RollbackRequest{key, user, reason, "aborted", "", bj::object{{"rule", "aborted"}}});
-      if (!r) return r.error();
-      result = *r;
-      return {};
+      });
     });
     if (!st) return internal_error(st.error());
     if (auto refused = refusal_response(*result)) return *refused;

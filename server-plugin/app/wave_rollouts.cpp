@@ -75,30 +75,34 @@ Expected<waves::Plan> default_plan(const std::vector<Policy>& policies, const wa
 namespace detail {
 // Writes `c` if the stored rollout is still at `expected_rev`, with its audit row and rollback,
 // in one transaction. False when another writer got there first (nothing written).
-Expected<bool> apply(AppState& s, Change c, std::uint64_t expected_rev) {
+Expected<bool> apply(AppState& s, const Change& change, std::uint64_t expected_rev) {
   bool won = false;
-  auto st = s.store->transaction([&]() -> Status {
-    auto cur = s.store->get_rollout(c.next.rec.key, c.next.rec.group);
+  Change c;
+  auto decide = [&](Tx& tx) -> Status {
+    c = change;  // a retried attempt starts from the decision, not from the last try's edits
+    won = false;
+    auto cur = tx.get_rollout(c.next.rec.key, c.next.rec.group);
     if (!cur) return cur.error();
     if (!*cur || (*cur)->rev != expected_rev) return {};  // decided elsewhere already
     c.next.rec.rev = expected_rev + 1;
     c.next.rec.updated_at = s.now();
     encode(c.next);
     if (c.rollback) {
-      auto r = roll_back(s, *c.rollback);
+      auto r = roll_back(s, tx, *c.rollback);
       if (!r) return r.error();
       if (r->kind == RollbackResult::Kind::done) {
         // roll_back ended the rollout (rolled_back, with the rule); keep the gate's memory too.
-        auto now = s.store->get_rollout(c.next.rec.key, c.next.rec.group);
+        auto now = tx.get_rollout(c.next.rec.key, c.next.rec.group);
         if (!now) return now.error();
         if (!*now) return make_error("storage", "the rollout disappeared during its rollback");
         RolloutRecord keep = **now;
         keep.memory_json = c.next.rec.memory_json;
         keep.rev = keep.rev + 1;
-        auto w = s.store->update_rollout(keep, (*now)->rev);
+        auto w = tx.update_rollout(keep, (*now)->rev);
         if (!w) return w.error();
         won = *w;
-        return won ? Status{} : make_error("conflict", "the rollout changed during its rollback");
+        return won ? Status{}
+                   : make_error("rollout_changed", "the rollout changed during its rollback");
       }
       if (r->kind == RollbackResult::Kind::already_blocked) {
         c.event.reset();  // blocked by hand outside the rollout: it simply ends rolled back
@@ -110,17 +114,18 @@ Expected<bool> apply(AppState& s, Change c, std::uint64_t expected_rev) {
         if (c.event) c.event->reason = c.next.rec.reason;
       }
     }
-    auto w = s.store->update_rollout(c.next.rec, expected_rev);
+    auto w = tx.update_rollout(c.next.rec, expected_rev);
     if (!w) return w.error();
     won = *w;
     if (!won) return {};
     if (c.event) {
-      if (auto a = audit(s, *c.event); !a) return a;
+      if (auto a = audit(s, tx, *c.event); !a) return a;
     }
     return {};
-  });
+  };
+  auto st = with_conflict_retry(kConflictAttempts, [&] { return s.store->transaction(decide); });
   if (!st) {
-    if (st.error().code == "conflict") return false;
+    if (st.error().code == "rollout_changed") return false;
     return st.error();
   }
   return won;
@@ -207,7 +212,7 @@ std::vector<Live> current(std::vector<Live> rows) {
   return rows;
 }
 
-Expected<std::vector<Live>> rows_of(Store& store, const ReleaseKey& key) {
+Expected<std::vector<Live>> rows_of(StoreOps& store, const ReleaseKey& key) {
   auto recs = store.list_rollouts(key);
   if (!recs) return recs.error();
   std::vector<Live> out;
@@ -233,12 +238,12 @@ void encode(Live& l) {
   l.rec.memory_json = memory_json(l.memory);
 }
 
-Status start(AppState& s, const Release& rel, const std::optional<Release>& previous,
+Status start(AppState& s, Tx& tx, const Release& rel, const std::optional<Release>& previous,
              const std::string& actor, const std::string& health) {
   if (!previous) return {};
-  auto agents = s.store->list_agents();
-  auto policies = s.store->list_policies();
-  auto existing = s.store->list_rollout_records();
+  auto agents = tx.list_agents();
+  auto policies = tx.list_policies();
+  auto existing = tx.list_rollout_records();
   if (auto failed = first_failure(agents, policies, existing)) return *failed;
   // Each group's plan and the buckets of its stable agents now (the default group always,
   // for agents that enroll later). Agents let in at once by their policy do not take a place
@@ -277,7 +282,7 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
     done.reason = "superseded by the promotion of " + rel.key.version;
     done.rev = r.rev + 1;
     done.updated_at = now;
-    auto won = s.store->update_rollout(done, r.rev);
+    auto won = tx.update_rollout(done, r.rev);
     if (!won) return won.error();
   }
   bj::array group_detail;
@@ -296,14 +301,14 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
     l.rec.started_at = now;
     l.rec.updated_at = now;
     encode(l);
-    auto old = s.store->get_rollout(rel.key, key);
+    auto old = tx.get_rollout(rel.key, key);
     if (!old) return old.error();
     if (*old) {
       // Promoted again (after a rollback was undone by hand): a fresh rollout on the same row.
       l.rec.rev = (*old)->rev + 1;
-      auto won = s.store->update_rollout(l.rec, (*old)->rev);
+      auto won = tx.update_rollout(l.rec, (*old)->rev);
       if (!won) return won.error();
-    } else if (auto st = s.store->insert_rollout(l.rec); !st) {
+    } else if (auto st = tx.insert_rollout(l.rec); !st) {
       return st;
     }
     bj::array shares;
@@ -335,13 +340,13 @@ Status start(AppState& s, const Release& rel, const std::optional<Release>& prev
     summary += "; " + policy_plan::label(key) + ": " +
                text::counted(static_cast<std::int64_t>(g.plan.cumulative_bp.size()), "wave");
   }
-  return audit(
-      s, Event{0, now, actor, "rollout_started", rel.key.version, rel.key.os, rel.key.arch,
-               summary + ", back to " + previous->key.version + " for agents not let in yet", false,
-               health, bj::serialize(detail)});
+  return audit(s, tx,
+               Event{0, now, actor, "rollout_started", rel.key.version, rel.key.os, rel.key.arch,
+                     summary + ", back to " + previous->key.version + " for agents not let in yet",
+                     false, health, bj::serialize(detail)});
 }
 
-Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Resolved& pol,
+Expected<StableTarget> stable_target(StoreOps& store, const Agent& agent, const Resolved& pol,
                                      const Targets& t, const std::vector<Release>& releases) {
   StableTarget out{t.stable, false};
   if (!t.stable) return out;
@@ -476,7 +481,7 @@ Expected<std::size_t> evaluate(AppState& s, const std::optional<std::set<Release
             l.rec.key, "system", message, d.rule, bj::serialize(health_json(h)), detail};
       }
     }
-    auto won = apply(s, std::move(c), l.rec.rev);
+    auto won = apply(s, c, l.rec.rev);
     if (!won) return won.error();
     if (*won && d.action != waves::Action::wait) {
       ++transitions;

@@ -41,19 +41,19 @@ struct Live {
 };
 // A release's current rows (see above), default group first.
 std::vector<Live> current(std::vector<Live> rows);
-Expected<std::vector<Live>> rows_of(Store& store, const ReleaseKey& key);
+Expected<std::vector<Live>> rows_of(StoreOps& store, const ReleaseKey& key);
 std::set<std::string> group_keys(const std::vector<Live>& rows);
 
 Expected<Live> decode(const RolloutRecord& rec);
 // Writes plan, thresholds and memory back into rec's JSON columns.
 void encode(Live& live);
 
-// Called inside the promotion's transaction, right after set_promoted: starts a rollout of `rel`
+// Called on the promotion's Tx, right after set_promoted: starts a rollout of `rel`
 // with a row per group, each with its plan and thresholds fixed from its stable agents of the
 // (os, arch) now. No rollout (every stable agent moves at once) when every group's plan is all at
 // once or there is no previous stable release to hold the others on. Any other rollout of that (os,
 // arch) still in progress is superseded (complete, rule "superseded").
-Status start(AppState& s, const Release& rel, const std::optional<Release>& previous,
+Status start(AppState& s, Tx& tx, const Release& rel, const std::optional<Release>& previous,
              const std::string& actor, const std::string& health_json);
 
 // The release a stable agent should run. `held` when a rollout of the stable target is in
@@ -64,7 +64,7 @@ struct StableTarget {
   bool held = false;
 };
 // `pol` is the agent's resolved policy: rollout "all_at_once" lets it in with wave 1.
-Expected<StableTarget> stable_target(Store& store, const Agent& agent, const Resolved& pol,
+Expected<StableTarget> stable_target(StoreOps& store, const Agent& agent, const Resolved& pol,
                                      const Targets& t, const std::vector<Release>& releases);
 
 // What the gate sees of one group's rollout, and each wave's own counts for the page. `groups`

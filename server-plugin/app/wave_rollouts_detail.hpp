@@ -19,8 +19,9 @@ struct Change {
 };
 
 // Writes `c` if the stored rollout is still at `expected_rev`, with its audit row and rollback,
-// in one transaction. False when another writer got there first (nothing written).
-Expected<bool> apply(AppState& s, Change c, std::uint64_t expected_rev);
+// in one transaction (retried on a store conflict). False when another writer got there first
+// (nothing written).
+Expected<bool> apply(AppState& s, const Change& c, std::uint64_t expected_rev);
 
 // The audit row of a rollout transition (wave, waves merged into `detail`).
 Event rollout_event(AppState& s, const Live& l, const std::string& action, const std::string& actor,

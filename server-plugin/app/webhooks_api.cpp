@@ -83,20 +83,22 @@ http::Response add_webhook(AppState& s, Ctx& c) {
   w.source = "api";
   w.created_by = user_of(c);
   w.created_at = s.now();
-  auto st = s.store->transaction([&]() -> Status {
-    if (auto ins = s.store->insert_webhook(w); !ins) return ins;
-    Event e{0,
-            s.now(),
-            user_of(c),
-            "webhook_add",
-            "",
-            "",
-            "",
-            "",
-            false,
-            "{}",
-            bj::serialize(bj::object{{"webhook", w.id}, {"url", w.url}})};
-    return audit(s, e);
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      if (auto ins = tx.insert_webhook(w); !ins) return ins;
+      Event e{0,
+              s.now(),
+              user_of(c),
+              "webhook_add",
+              "",
+              "",
+              "",
+              "",
+              false,
+              "{}",
+              bj::serialize(bj::object{{"webhook", w.id}, {"url", w.url}})};
+      return audit(s, tx, e);
+    });
   });
   if (!st) return internal_error(st.error());
   auto stored = s.store->get_webhook(w.id);
@@ -117,21 +119,23 @@ http::Response delete_webhook(AppState& s, Ctx& c) {
     return http::error_response(409, "configured_webhook",
                                 "webhook " + id + " comes from the config; remove it there");
   }
-  auto st = s.store->transaction([&]() -> Status {
-    auto gone = s.store->delete_webhook(id);
-    if (!gone) return gone.error();
-    Event e{0,
-            s.now(),
-            user_of(c),
-            "webhook_delete",
-            "",
-            "",
-            "",
-            "",
-            false,
-            "{}",
-            bj::serialize(bj::object{{"webhook", id}, {"url", (*hook)->url}})};
-    return audit(s, e);
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return s.store->transaction([&](Tx& tx) -> Status {
+      auto gone = tx.delete_webhook(id);
+      if (!gone) return gone.error();
+      Event e{0,
+              s.now(),
+              user_of(c),
+              "webhook_delete",
+              "",
+              "",
+              "",
+              "",
+              false,
+              "{}",
+              bj::serialize(bj::object{{"webhook", id}, {"url", (*hook)->url}})};
+      return audit(s, tx, e);
+    });
   });
   if (!st) return internal_error(st.error());
   s.log("info", "webhooks", "webhook " + id + " deleted", {{"user", user_of(c)}});

@@ -44,7 +44,7 @@ std::string health_reason(const Health& h) {
 }
 
 // A release's health moved: record it; an event only when it got worse into Critical/Blocked.
-Status watch_release(Store& store, const Release& r, const Health& h, std::int64_t now,
+Status watch_release(StoreOps& store, const Release& r, const Health& h, std::int64_t now,
                      std::size_t& recorded) {
   const std::string subject = "health:" + r.key.version + "/" + r.key.os + "/" + r.key.arch;
   const std::string status(to_string(h.status));
@@ -74,7 +74,7 @@ Status watch_release(Store& store, const Release& r, const Health& h, std::int64
 }
 
 // Stable is behind when the beta target is newer than stable and has waited past stale_after.
-Status watch_lag(Store& store, const std::vector<Release>& releases, const std::string& os,
+Status watch_lag(StoreOps& store, const std::vector<Release>& releases, const std::string& os,
                  const std::string& arch, std::chrono::seconds stale_after, std::int64_t now,
                  std::size_t& recorded) {
   const Targets t = channel_targets(releases, os, arch);
@@ -112,25 +112,27 @@ Status watch_lag(Store& store, const std::vector<Release>& releases, const std::
 Expected<std::size_t> detect_transitions(Store& store, const Thresholds& thresholds,
                                          std::chrono::seconds stale_after, std::int64_t now) {
   std::size_t recorded = 0;
-  auto st = store.transaction([&]() -> Status {
-    recorded = 0;
-    auto releases = store.list_releases();
-    if (!releases) return releases.error();
-    auto counts = store.release_counts(std::nullopt);
-    if (!counts) return counts.error();
-    std::set<std::pair<std::string, std::string>> platforms;
-    for (const auto& r : *releases) {
-      platforms.emplace(r.key.os, r.key.arch);
-      // A rolled-back release was announced by its rollback; its numbers no longer notify.
-      if (r.blocked) continue;
-      auto it = counts->find(r.key);
-      const Health h = evaluate(it == counts->end() ? Counts{} : it->second, false, thresholds);
-      if (auto w = watch_release(store, r, h, now, recorded); !w) return w;
-    }
-    for (const auto& [os, arch] : platforms) {
-      if (auto w = watch_lag(store, *releases, os, arch, stale_after, now, recorded); !w) return w;
-    }
-    return {};
+  auto st = with_conflict_retry(kConflictAttempts, [&] {
+    return store.transaction([&](Tx& tx) -> Status {
+      recorded = 0;
+      auto releases = tx.list_releases();
+      if (!releases) return releases.error();
+      auto counts = tx.release_counts(std::nullopt);
+      if (!counts) return counts.error();
+      std::set<std::pair<std::string, std::string>> platforms;
+      for (const auto& r : *releases) {
+        platforms.emplace(r.key.os, r.key.arch);
+        // A rolled-back release was announced by its rollback; its numbers no longer notify.
+        if (r.blocked) continue;
+        auto it = counts->find(r.key);
+        const Health h = evaluate(it == counts->end() ? Counts{} : it->second, false, thresholds);
+        if (auto w = watch_release(tx, r, h, now, recorded); !w) return w;
+      }
+      for (const auto& [os, arch] : platforms) {
+        if (auto w = watch_lag(tx, *releases, os, arch, stale_after, now, recorded); !w) return w;
+      }
+      return {};
+    });
   });
   if (!st) return st.error();
   return recorded;

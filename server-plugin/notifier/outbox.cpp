@@ -9,6 +9,22 @@
 namespace rollout::server::notify {
 namespace {
 
+// A cursor move is the decision that an event was delivered (or given up): retried through a
+// busy database rather than sending the event again on the next tick.
+Expected<bool> move_cursor(Store& store, const std::string& id, std::int64_t expected_cursor,
+                           std::int64_t cursor, std::uint32_t attempts,
+                           std::int64_t next_attempt_at) {
+  bool moved = false;
+  auto st = with_conflict_retry(kConflictAttempts, [&]() -> Status {
+    auto m = store.update_webhook_cursor(id, expected_cursor, cursor, attempts, next_attempt_at);
+    if (!m) return m.error();
+    moved = *m;
+    return {};
+  });
+  if (!st) return st.error();
+  return moved;
+}
+
 // A stable spread for the retries of one (webhook, event): many webhooks failing at once do not
 // come back in step, and a restart keeps the same schedule.
 std::uint32_t jitter_of(const std::string& hook, std::int64_t event_id) {
@@ -86,7 +102,7 @@ Status Outbox::deliver(const Webhook& hook, const std::string& secret, TickResul
       ++result.skipped;
     }
     if (skip_to != cursor) {
-      auto moved = store_.update_webhook_cursor(hook.id, cursor, skip_to, 0, 0);
+      auto moved = move_cursor(store_, hook.id, cursor, skip_to, 0, 0);
       if (!moved) return moved.error();
       if (!*moved) return {};  // deleted, or another server moved it
       cursor = skip_to;
@@ -109,7 +125,7 @@ Status Outbox::deliver(const Webhook& hook, const std::string& secret, TickResul
     ++sent;
     const std::uint32_t attempt = attempts + 1;
     if (is_2xx(r.status)) {
-      auto moved = store_.update_webhook_cursor(hook.id, cursor, next->id, 0, 0);
+      auto moved = move_cursor(store_, hook.id, cursor, next->id, 0, 0);
       if (!moved) return moved.error();
       log_attempt(hook, *next, type, attempt, r, "delivered", ms);
       ++result.delivered;
@@ -120,7 +136,7 @@ Status Outbox::deliver(const Webhook& hook, const std::string& secret, TickResul
     }
     ++result.failed;
     if (attempt >= webhooks::kMaxAttempts) {
-      auto moved = store_.update_webhook_cursor(hook.id, cursor, next->id, 0, 0);
+      auto moved = move_cursor(store_, hook.id, cursor, next->id, 0, 0);
       if (!moved) return moved.error();
       log_attempt(hook, *next, type, attempt, r, "gave_up", ms);
       ++result.gave_up;
@@ -136,7 +152,7 @@ Status Outbox::deliver(const Webhook& hook, const std::string& secret, TickResul
     }
     const std::int64_t due =
         now + webhooks::retry_delay(attempt, jitter_of(hook.id, next->id)).count();
-    auto moved = store_.update_webhook_cursor(hook.id, cursor, cursor, attempt, due);
+    auto moved = move_cursor(store_, hook.id, cursor, cursor, attempt, due);
     if (!moved) return moved.error();
     log_attempt(hook, *next, type, attempt, r, "failed", ms);
     result.next_retry_at = std::min(result.next_retry_at.value_or(due), due);

@@ -12,27 +12,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "server-plugin/store/sqlite/db.hpp"
+#include "tests/server/store_backends.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::server {
 namespace {
 
-// What the migrations after 3 add (5: webhooks, 6: policies' wave plans), dropped to make a
+// What migration 7 adds (the promotion counter and promotion_seq's UNIQUE index), dropped to
+// make a database of an older schema.
+constexpr const char* kDropPromotionCounter =
+    "DROP INDEX releases_promotion_seq; DROP TABLE counters; ";
+// What the migrations after 3 add (5: webhooks, 6: policies' wave plans, 7), dropped to make a
 // database of an older schema.
-constexpr const char* kDropWebhookTables =
-    "DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE notify_watch; "
-    "DROP TABLE notify_lease; ALTER TABLE policies DROP COLUMN waves; ";
+const std::string kDropWebhookTables =
+    std::string(
+        "DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE notify_watch; "
+        "DROP TABLE notify_lease; ALTER TABLE policies DROP COLUMN waves; ") +
+    kDropPromotionCounter;
 
-// The same suite runs against every backend: each parameter makes a fresh store URL.
-struct Backend {
-  std::string name;
-  std::function<std::string(const std::filesystem::path& dir)> url;
-};
-
-// Names the backend in test output instead of dumping the struct's bytes.
-void PrintTo(const Backend& b, std::ostream* os) {
-  *os << b.name;
-}
+// The same suite runs against every backend (store_backends.hpp).
+using testing::Backend;
 
 class StoreTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -50,16 +50,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   }
 
   Release release(const std::string& version, const std::string& os = "linux") {
-    Release r;
-    r.key = {version, os, "x86_64"};
-    r.product = "rollout-agent";
-    r.size = 10;
-    r.sha256 = std::string(63, 'a') + version.back();
-    r.security_version = 1;
-    r.manifest = "{}";
-    r.created_at = 1000;
-    r.published_by = "admin";
-    return r;
+    return testing::sample_release(version, os);
   }
 
   Attempt attempt(const std::string& id, const std::string& agent, const std::string& version,
@@ -111,7 +102,8 @@ TEST_P(StoreTest, ReleasesAreUniqueAndPromotable) {
   auto lin = store_->get_release({"1.0.0", "linux", "x86_64"}).value().value();
   EXPECT_EQ(lin.promoted_at, 2000);
   EXPECT_EQ(lin.promotion_seq, 1u);
-  EXPECT_EQ(store_->max_promotion_seq().value(), 1u);
+  EXPECT_EQ(store_->next_promotion_seq().value(), 1u) << "set_promoted does not take from it";
+  EXPECT_EQ(store_->next_promotion_seq().value(), 2u);
   auto win = store_->get_release({"1.0.0", "windows", "x86_64"}).value().value();
   EXPECT_TRUE(win.blocked);
   EXPECT_EQ(win.blocked_reason, "bad build");
@@ -357,22 +349,22 @@ TEST_P(StoreTest, ConcurrentTransactionsEndConsistent) {
   // Two racing read-check-write transactions: "promote unless blocked" and "block unless promoted".
   std::atomic<int> promoted{0}, blocked{0};
   auto promote = [&] {
-    auto st = store_->transaction([&]() -> Status {
-      auto r = store_->get_release(key).value().value();
+    auto st = store_->transaction([&](Tx& tx) -> Status {
+      auto r = tx.get_release(key).value().value();
       if (r.blocked) return make_error("blocked", "blocked");
       std::this_thread::yield();
-      if (auto s = store_->set_promoted(key, 1, 1); !s) return s;
+      if (auto s = tx.set_promoted(key, 1, 1); !s) return s;
       ++promoted;
       return {};
     });
     (void)st;
   };
   auto block = [&] {
-    auto st = store_->transaction([&]() -> Status {
-      auto r = store_->get_release(key).value().value();
+    auto st = store_->transaction([&](Tx& tx) -> Status {
+      auto r = tx.get_release(key).value().value();
       if (r.promoted_at) return make_error("promoted", "promoted");
       std::this_thread::yield();
-      if (auto s = store_->set_blocked(key, "x"); !s) return s;
+      if (auto s = tx.set_blocked(key, "x"); !s) return s;
       ++blocked;
       return {};
     });
@@ -387,8 +379,8 @@ TEST_P(StoreTest, ConcurrentTransactionsEndConsistent) {
 }
 
 TEST_P(StoreTest, FailedTransactionChangesNothing) {
-  auto st = store_->transaction([&]() -> Status {
-    if (auto s = store_->insert_release(release("3.0.0")); !s) return s;
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    if (auto s = tx.insert_release(release("3.0.0")); !s) return s;
     return make_error("nope", "abort");
   });
   EXPECT_FALSE(st.ok());
@@ -488,9 +480,10 @@ TEST_P(StoreTest, KeptLatestOutcomesAgreeWithRankingEveryAttempt) {
 // Windowed counts may be answered from a cache: it must follow every new report, differ per
 // window, and never keep what a rolled-back transaction saw.
 TEST_P(StoreTest, WindowedCountsFollowNewReportsAndIgnoreRolledBackOnes) {
-  auto in_window = [&](std::int64_t since) {
-    return store_->release_counts(since).value()[{"1.0.0", "linux", "x86_64"}];
+  auto counts_in = [](StoreOps& db, std::int64_t since) {
+    return db.release_counts(since).value()[{"1.0.0", "linux", "x86_64"}];
   };
+  auto in_window = [&](std::int64_t since) { return counts_in(*store_, since); };
   ASSERT_TRUE(
       store_
           ->record_attempts({attempt("w1", "a1", "1.0.0", "success", "2026-11-24T10:00:00Z", 100)})
@@ -503,12 +496,12 @@ TEST_P(StoreTest, WindowedCountsFollowNewReportsAndIgnoreRolledBackOnes) {
           .ok());
   EXPECT_EQ(in_window(50), (Counts{1, 1, 0})) << "a new report is seen";
   EXPECT_EQ(in_window(150), (Counts{0, 1, 0})) << "another window";
-  auto st = store_->transaction([&]() -> Status {
-    if (auto r = store_->record_attempts(
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    if (auto r = tx.record_attempts(
             {attempt("w3", "a3", "1.0.0", "crash", "2026-11-24T10:00:00Z", 300)});
         !r)
       return r.error();
-    EXPECT_EQ(in_window(50), (Counts{1, 1, 1})) << "inside the transaction";
+    EXPECT_EQ(counts_in(tx, 50), (Counts{1, 1, 1})) << "inside the transaction";
     return make_error("test", "roll back");
   });
   ASSERT_FALSE(st.ok());
@@ -583,8 +576,8 @@ TEST_P(StoreTest, AgentReleasesKeepTheirFirstRow) {
   EXPECT_FALSE(store_->add_agent_release({"a1", win, "guessed", 1}).ok())
       << "how is one of install | downgrade | running";
   // Inside a failed transaction nothing stays.
-  auto st = store_->transaction([&]() -> Status {
-    if (auto s = store_->add_agent_release({"a3", lin, "install", 1}); !s) return s;
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    if (auto s = tx.add_agent_release({"a3", lin, "install", 1}); !s) return s;
     return make_error("test", "roll back");
   });
   EXPECT_FALSE(st.ok());
@@ -746,11 +739,11 @@ TEST_P(StoreTest, ARolloutDecisionRacedFromTwoConnectionsHappensOnce) {
   const RolloutRecord seen_a = store_->get_rollout({"1.1.0", "linux", "x86_64"}).value().value();
   const RolloutRecord seen_b = (*other)->get_rollout({"1.1.0", "linux", "x86_64"}).value().value();
   auto decide = [&](Store& st, const RolloutRecord& seen) {
-    auto tx = st.transaction([&]() -> Status {
+    auto done = st.transaction([&](Tx& tx) -> Status {
       RolloutRecord next = seen;
       next.memory_json = R"({"wave":1})";
       next.rev = seen.rev + 1;
-      auto w = st.update_rollout(next, seen.rev);
+      auto w = tx.update_rollout(next, seen.rev);
       if (!w) return w.error();
       if (!*w) return {};
       ++won;
@@ -759,10 +752,10 @@ TEST_P(StoreTest, ARolloutDecisionRacedFromTwoConnectionsHappensOnce) {
       e.user = "system";
       e.action = "rollout_advanced";
       e.version = "1.1.0";
-      auto id = st.append_event(e);
+      auto id = tx.append_event(e);
       return id ? Status{} : Status(id.error());
     });
-    EXPECT_TRUE(tx.ok()) << tx.error().message;
+    EXPECT_TRUE(done.ok()) << done.error().message;
   };
   std::thread a([&] { decide(*store_, seen_a); }), b([&] { decide(**other, seen_b); });
   a.join();
@@ -785,12 +778,93 @@ TEST_P(StoreTest, LatestOutcomesAreOneRowPerAgent) {
   EXPECT_EQ(got, (std::map<std::string, std::string>{{"a", "success"}, {"b", "failure"}}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
-                         ::testing::Values(Backend{"sqlite",
-                                                   [](const std::filesystem::path& d) {
-                                                     return "sqlite:" + (d / "rollout.db").string();
-                                                   }}),
-                         [](const auto& param_info) { return param_info.param.name; });
+// Transactions are values: inside a body the Tx is the way in. The Store itself refuses, loudly,
+// instead of joining (SQLite's recursive lock would) or deadlocking (a pool would), and so does a
+// nested transaction; neither changes anything.
+TEST_P(StoreTest, TheStoreRefusesCallsFromInsideItsOwnTransaction) {
+  ASSERT_TRUE(store_->insert_release(release("1.0.0")).ok());
+  std::optional<Error> read, write, nested;
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    if (auto r = store_->get_release({"1.0.0", "linux", "x86_64"}); !r) read = r.error();
+    if (auto w = store_->insert_release(release("2.0.0")); !w) write = w.error();
+    auto inner = store_->transaction([&](Tx&) -> Status { return {}; });
+    if (!inner) nested = inner.error();
+    return tx.insert_release(release("3.0.0"));
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  ASSERT_TRUE(read && write && nested);
+  EXPECT_EQ(read->message, "store call inside a transaction: use the Tx");
+  EXPECT_EQ(write->message, "store call inside a transaction: use the Tx");
+  EXPECT_NE(nested->message.find("transaction inside a transaction"), std::string::npos)
+      << nested->message;
+  EXPECT_FALSE(store_->get_release({"2.0.0", "linux", "x86_64"}).value().has_value());
+  EXPECT_TRUE(store_->get_release({"3.0.0", "linux", "x86_64"}).value().has_value())
+      << "the Tx's own write committed";
+  EXPECT_TRUE(store_->get_release({"1.0.0", "linux", "x86_64"}).ok()) << "usable again after it";
+}
+
+TEST_P(StoreTest, ABodyThatThrowsRollsBack) {
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    if (auto w = tx.insert_release(release("1.0.0")); !w) return w;
+    throw std::runtime_error("boom");
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("boom"), std::string::npos);
+  EXPECT_FALSE(store_->get_release({"1.0.0", "linux", "x86_64"}).value().has_value());
+  EXPECT_TRUE(store_->transaction([](Tx&) -> Status { return {}; }).ok()) << "not left marked";
+}
+
+// The directive sequence is the store's: one step per directive, counting from the stored
+// last_sequence, and the Tx's step rolls back with its transaction.
+TEST_P(StoreTest, DirectiveSequencesComeFromTheStore) {
+  ASSERT_TRUE(store_->insert_agent(testing::sample_agent("a1")).ok());
+  EXPECT_EQ(store_->next_directive_sequence("a1").value(), 1u);
+  EXPECT_EQ(store_->next_directive_sequence("a1").value(), 2u);
+  EXPECT_EQ(store_->get_agent("a1").value()->last_sequence, 2u);
+  ASSERT_TRUE(store_->set_agent_directive("a1", {"1.1.0", "install", 7, 99, "{}"}).ok());
+  EXPECT_EQ(store_->next_directive_sequence("a1").value(), 8u) << "after a stored directive's";
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.next_directive_sequence("a1").value(), 9u);
+    return make_error("test", "roll back");
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(store_->next_directive_sequence("a1").value(), 9u) << "the rolled back one again";
+  auto none = store_->next_directive_sequence("nobody");
+  ASSERT_FALSE(none.ok());
+  EXPECT_EQ(none.error().code, "not_found");
+}
+
+// The promotion sequence likewise, and no two promoted releases may share one.
+TEST_P(StoreTest, PromotionSequencesAreTheStoresAndUnique) {
+  ASSERT_TRUE(store_->insert_release(release("1.0.0")).ok());
+  ASSERT_TRUE(store_->insert_release(release("1.1.0")).ok());
+  const auto seq = store_->next_promotion_seq().value();
+  EXPECT_EQ(seq, 1u);
+  ASSERT_TRUE(store_->set_promoted({"1.0.0", "linux", "x86_64"}, 10, seq).ok());
+  auto twice = store_->set_promoted({"1.1.0", "linux", "x86_64"}, 11, seq);
+  ASSERT_FALSE(twice.ok()) << "promotion_seq is unique among promoted releases";
+  EXPECT_EQ(twice.error().code, "constraint");
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.next_promotion_seq().value(), 2u);
+    return make_error("test", "roll back");
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(store_->next_promotion_seq().value(), 2u);
+}
+
+TEST_P(StoreTest, LockingAReleaseNeedsTheRelease) {
+  ASSERT_TRUE(store_->insert_release(release("1.0.0")).ok());
+  auto st = store_->transaction([&](Tx& tx) -> Status {
+    if (auto l = tx.lock_release({"1.0.0", "linux", "x86_64"}); !l) return l;
+    auto missing = tx.lock_release({"9.9.9", "linux", "x86_64"});
+    EXPECT_EQ(missing.ok() ? "ok" : missing.error().code, "not_found");
+    return {};
+  });
+  EXPECT_TRUE(st.ok()) << st.error().message;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(testing::store_backends()),
+                         testing::backend_name);
 
 // SQLite specifics: the audit table refuses UPDATE and DELETE even from raw SQL, and a schema
 // newer than the binary is refused.
@@ -968,6 +1042,7 @@ INSERT INTO rollouts VALUES ('1.1.0', 'linux', 'x86_64', '1.0.0', '{"p":1}', '[1
   '{"wave":0}', 'paused', 'warning', 'health is Warning', 7, 100, 200);
 ALTER TABLE policies DROP COLUMN waves;
 INSERT INTO policies (scope, scope_id, channel) VALUES ('site', 'lab', 'stable');
+DROP INDEX releases_promotion_seq; DROP TABLE counters;
 DELETE FROM schema_migrations WHERE version >= 6;
 )sql",
                          nullptr, nullptr, nullptr),
@@ -1008,10 +1083,71 @@ TEST(SqliteStore, AFailedMigrationRollsBackCompletely) {
   EXPECT_TRUE(open_store("sqlite:" + path).ok());
 }
 
+// A database of schema 6, where two promotions could store the same promotion_seq (each read
+// MAX()+1): upgrading keeps the order, parts the tie by promotion time, and the counter goes on
+// from the highest.
+TEST(SqliteStore, UpgradingPartsTiedPromotionSequencesAndCountsOnFromThem) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  { ASSERT_TRUE(open_store("sqlite:" + path).ok()); }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         (std::string(kDropPromotionCounter) +
+                          "INSERT INTO releases (version, os, arch, product, size, sha256, "
+                          "security_version, manifest, created_at, published_by, promoted_at, "
+                          "promotion_seq) VALUES "
+                          "('1.0.0', 'linux', 'x86_64', 'p', 1, 'a', 1, '{}', 1, 'x', 100, 1),"
+                          "('1.2.0', 'linux', 'x86_64', 'p', 1, 'b', 1, '{}', 1, 'x', 300, 2),"
+                          "('1.1.0', 'linux', 'x86_64', 'p', 1, 'c', 1, '{}', 1, 'x', 200, 2),"
+                          "('1.3.0', 'linux', 'x86_64', 'p', 1, 'd', 1, '{}', 1, 'x', NULL, 0);"
+                          "DELETE FROM schema_migrations WHERE version >= 7")
+                             .c_str(),
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto upgraded = open_store("sqlite:" + path).value();
+  std::map<std::string, std::uint64_t> seq;
+  for (const auto& r : upgraded->list_releases().value()) seq[r.key.version] = r.promotion_seq;
+  EXPECT_EQ(seq, (std::map<std::string, std::uint64_t>{
+                     {"1.0.0", 1}, {"1.1.0", 2}, {"1.2.0", 3}, {"1.3.0", 0}}));
+  EXPECT_EQ(upgraded->next_promotion_seq().value(), 4u);
+  EXPECT_FALSE(upgraded->set_promoted({"1.3.0", "linux", "x86_64"}, 400, 3).ok())
+      << "unique from now on";
+}
+
+// SQLite answers BUSY when another connection holds the write lock past the busy timeout: the
+// store's retryable "conflict", not a storage failure.
+TEST(SqliteStore, ABusyDatabaseIsAConflict) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  { ASSERT_TRUE(open_store("sqlite:" + path).ok()); }
+  auto holder = sqlite::Db::open(path);
+  auto waiter = sqlite::Db::open(path);
+  ASSERT_TRUE(holder.ok() && waiter.ok());
+  ASSERT_TRUE(holder->exec("BEGIN IMMEDIATE").ok());
+  ASSERT_TRUE(waiter->exec("PRAGMA busy_timeout=0").ok());  // no waiting in a test
+  auto begin = waiter->exec("BEGIN IMMEDIATE");
+  ASSERT_FALSE(begin.ok());
+  EXPECT_EQ(begin.error().code, kConflict) << begin.error().message;
+  auto write = waiter->prepare("INSERT INTO counters (name, value) VALUES ('x', 1)");
+  ASSERT_TRUE(write.ok());
+  auto st = write->run();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, kConflict) << st.error().message;
+  ASSERT_TRUE(holder->exec("ROLLBACK").ok());
+}
+
 TEST(SqliteStore, BadUrlsAreClearErrors) {
   EXPECT_EQ(open_store("mysql://x").error().code, "invalid_config");
   EXPECT_NE(open_store("postgresql://x").error().message.find("PostgreSQL"), std::string::npos);
   EXPECT_FALSE(open_store("sqlite:/nonexistent-dir/x.db").ok());
+  for (const auto* url : {"mysql://x", "", "sqlite"}) {
+    auto e = open_store(url);
+    ASSERT_FALSE(e.ok()) << url;
+    EXPECT_NE(e.error().message.find("database_url"), std::string::npos) << e.error().message;
+  }
 }
 
 }  // namespace

@@ -4,7 +4,7 @@
 
 namespace rollout::server::sqlite {
 
-Status SqliteStore::add_agent_release(const AgentRelease& r) {
+Status SqliteOps::add_agent_release(const AgentRelease& r) {
   std::lock_guard lock(mu_);
   // The first row wins: how an agent first came to a release is what its reports rest on.
   auto s = db_.prepare(
@@ -16,8 +16,8 @@ Status SqliteStore::add_agent_release(const AgentRelease& r) {
   return s->run();
 }
 
-Expected<std::optional<AgentRelease>> SqliteStore::get_agent_release(const std::string& agent_id,
-                                                                     const ReleaseKey& key) {
+Expected<std::optional<AgentRelease>> SqliteOps::get_agent_release(const std::string& agent_id,
+                                                                   const ReleaseKey& key) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT how, first_at FROM agent_releases "
@@ -30,7 +30,7 @@ Expected<std::optional<AgentRelease>> SqliteStore::get_agent_release(const std::
   return out;
 }
 
-Expected<std::vector<AgentRelease>> SqliteStore::list_agent_releases(const std::string& agent_id) {
+Expected<std::vector<AgentRelease>> SqliteOps::list_agent_releases(const std::string& agent_id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT version, os, arch, how, first_at FROM agent_releases WHERE agent_id = ? "
@@ -46,7 +46,7 @@ Expected<std::vector<AgentRelease>> SqliteStore::list_agent_releases(const std::
   return out;
 }
 
-Expected<bool> SqliteStore::has_attempt(const std::string& id) {
+Expected<bool> SqliteOps::has_attempt(const std::string& id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT 1 FROM update_attempts WHERE id = ?");
   if (!s) return s.error();
@@ -56,8 +56,8 @@ Expected<bool> SqliteStore::has_attempt(const std::string& id) {
   return found;
 }
 
-Expected<AttemptWindow> SqliteStore::agent_attempt_window(const std::string& agent_id,
-                                                          std::int64_t since) {
+Expected<AttemptWindow> SqliteOps::agent_attempt_window(const std::string& agent_id,
+                                                        std::int64_t since) {
   std::lock_guard lock(mu_);
   // attempts_agent (agent_id, received_at) bounds this to the agent's recent rows.
   auto s = db_.prepare(

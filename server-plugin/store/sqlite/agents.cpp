@@ -34,7 +34,7 @@ Agent read_agent(const Stmt& s) {
 
 }  // namespace
 
-Status SqliteStore::insert_agent(const Agent& a) {
+Status SqliteOps::insert_agent(const Agent& a) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO agents (id, token_hash, hostname, machine_id, os, arch, current_version, "
@@ -52,8 +52,8 @@ Status SqliteStore::insert_agent(const Agent& a) {
   return s->run();
 }
 
-Expected<std::optional<Agent>> SqliteStore::agent_where(std::string_view where,
-                                                        const std::string& value) {
+Expected<std::optional<Agent>> SqliteOps::agent_where(std::string_view where,
+                                                      const std::string& value) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kAgentColumns + " FROM agents WHERE " +
                        std::string(where) + " = ? LIMIT 1");
@@ -64,20 +64,19 @@ Expected<std::optional<Agent>> SqliteStore::agent_where(std::string_view where,
   return std::optional<Agent>();
 }
 
-Expected<std::optional<Agent>> SqliteStore::get_agent(const std::string& id) {
+Expected<std::optional<Agent>> SqliteOps::get_agent(const std::string& id) {
   return agent_where("id", id);
 }
 
-Expected<std::optional<Agent>> SqliteStore::find_agent_by_token_hash(const std::string& hash) {
+Expected<std::optional<Agent>> SqliteOps::find_agent_by_token_hash(const std::string& hash) {
   return agent_where("token_hash", hash);
 }
 
-Expected<std::optional<Agent>> SqliteStore::find_agent_by_machine_id(
-    const std::string& machine_id) {
+Expected<std::optional<Agent>> SqliteOps::find_agent_by_machine_id(const std::string& machine_id) {
   return agent_where("machine_id", machine_id);
 }
 
-Expected<std::vector<Agent>> SqliteStore::list_agents() {
+Expected<std::vector<Agent>> SqliteOps::list_agents() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kAgentColumns + " FROM agents ORDER BY id");
   if (!s) return s.error();
@@ -87,7 +86,7 @@ Expected<std::vector<Agent>> SqliteStore::list_agents() {
   return out;
 }
 
-Expected<std::vector<AgentGroup>> SqliteStore::agent_population() {
+Expected<std::vector<AgentGroup>> SqliteOps::agent_population() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT current_version, os, arch, client, site, channel_hint, "
@@ -103,7 +102,7 @@ Expected<std::vector<AgentGroup>> SqliteStore::agent_population() {
   return out;
 }
 
-Status SqliteStore::update_agent_checkin(const Agent& a) {
+Status SqliteOps::update_agent_checkin(const Agent& a) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE agents SET current_version = ?, state = ?, security_floor = MAX(security_floor, ?), "
@@ -117,7 +116,7 @@ Status SqliteStore::update_agent_checkin(const Agent& a) {
   return s->run();
 }
 
-Status SqliteStore::set_agent_token(const std::string& id, const std::string& token_hash) {
+Status SqliteOps::set_agent_token(const std::string& id, const std::string& token_hash) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("UPDATE agents SET token_hash = ? WHERE id = ?");
   if (!s) return s.error();
@@ -125,7 +124,20 @@ Status SqliteStore::set_agent_token(const std::string& id, const std::string& to
   return s->run();
 }
 
-Status SqliteStore::set_agent_directive(const std::string& id, const DirectiveRecord& d) {
+Expected<std::uint64_t> SqliteOps::next_directive_sequence(const std::string& agent_id) {
+  std::lock_guard lock(mu_);
+  // One statement, not a read and an add: two servers signing for one agent at once never issue
+  // the same sequence.
+  auto s = db_.prepare(
+      "UPDATE agents SET last_sequence = last_sequence + 1 WHERE id = ? RETURNING last_sequence");
+  if (!s) return s.error();
+  s->bind(1, agent_id);
+  if (s->step()) return s->u64(0);
+  if (auto st = s->status(); !st) return st.error();
+  return make_error("not_found", "no agent " + agent_id);
+}
+
+Status SqliteOps::set_agent_directive(const std::string& id, const DirectiveRecord& d) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE agents SET directive_version = ?, directive_action = ?, directive_sequence = ?, "

@@ -3,7 +3,7 @@
 
 namespace rollout::server::sqlite {
 
-Expected<std::vector<std::string>> SqliteStore::record_attempts(
+Expected<std::vector<std::string>> SqliteOps::record_attempts(
     const std::vector<Attempt>& attempts) {
   std::vector<std::string> stored;
   auto st = transaction([&]() -> Status {
@@ -43,7 +43,7 @@ Expected<std::vector<std::string>> SqliteStore::record_attempts(
   return stored;
 }
 
-Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t> since) {
+Expected<CountsByRelease> SqliteOps::release_counts(std::optional<std::int64_t> since) {
   std::lock_guard lock(mu_);
   std::int64_t max_rowid = 0;
   const bool cacheable = since && in_tx_ == 0;
@@ -89,8 +89,8 @@ Expected<CountsByRelease> SqliteStore::release_counts(std::optional<std::int64_t
   return out;
 }
 
-Expected<std::vector<FailurePattern>> SqliteStore::failure_patterns(const ReleaseKey& key,
-                                                                    std::int64_t since_24h) {
+Expected<std::vector<FailurePattern>> SqliteOps::failure_patterns(const ReleaseKey& key,
+                                                                  std::int64_t since_24h) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT outcome, stage, error_code, COUNT(*), SUM(received_at >= ?), MIN(received_at), "
@@ -132,8 +132,8 @@ Expected<std::vector<FailurePattern>> SqliteStore::failure_patterns(const Releas
   return out;
 }
 
-Expected<std::vector<Attempt>> SqliteStore::agent_attempts(const std::string& agent_id,
-                                                           std::size_t limit) {
+Expected<std::vector<Attempt>> SqliteOps::agent_attempts(const std::string& agent_id,
+                                                         std::size_t limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT id, agent_id, version, os, arch, from_version, outcome, stage, error_code, message, "
@@ -163,7 +163,7 @@ Expected<std::vector<Attempt>> SqliteStore::agent_attempts(const std::string& ag
   return out;
 }
 
-Expected<std::uint64_t> SqliteStore::attempt_count() {
+Expected<std::uint64_t> SqliteOps::attempt_count() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT COUNT(*) FROM update_attempts");
   if (!s) return s.error();

@@ -13,7 +13,7 @@ Expected<std::vector<Event>> read_events(Stmt& s) {
   return out;
 }
 
-Expected<std::int64_t> SqliteStore::append_event(const Event& e) {
+Expected<std::int64_t> SqliteOps::append_event(const Event& e) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO rollout_events (at, user, action, version, os, arch, reason, force, health, "
@@ -32,8 +32,8 @@ Expected<std::int64_t> SqliteStore::append_event(const Event& e) {
   return db_.last_insert_rowid();
 }
 
-Expected<std::vector<Event>> SqliteStore::list_events(std::int64_t before_id, std::size_t limit,
-                                                      const std::optional<ReleaseKey>& key) {
+Expected<std::vector<Event>> SqliteOps::list_events(std::int64_t before_id, std::size_t limit,
+                                                    const std::optional<ReleaseKey>& key) {
   std::lock_guard lock(mu_);
   auto s =
       db_.prepare(std::string("SELECT ") + kEventColumns +
@@ -47,7 +47,7 @@ Expected<std::vector<Event>> SqliteStore::list_events(std::int64_t before_id, st
   return read_events(*s);
 }
 
-Status SqliteStore::insert_user(const User& u) {
+Status SqliteOps::insert_user(const User& u) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, "
@@ -61,7 +61,7 @@ Status SqliteStore::insert_user(const User& u) {
   return st;
 }
 
-Expected<std::optional<User>> SqliteStore::get_user(const std::string& username) {
+Expected<std::optional<User>> SqliteOps::get_user(const std::string& username) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT username, password_hash, role FROM users WHERE username = ?");
   if (!s) return s.error();
@@ -71,7 +71,7 @@ Expected<std::optional<User>> SqliteStore::get_user(const std::string& username)
   return std::optional<User>();
 }
 
-Expected<std::size_t> SqliteStore::user_count() {
+Expected<std::size_t> SqliteOps::user_count() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT COUNT(*) FROM users");
   if (!s) return s.error();
@@ -79,7 +79,7 @@ Expected<std::size_t> SqliteStore::user_count() {
   return std::size_t{0};
 }
 
-Status SqliteStore::insert_session(const Session& x) {
+Status SqliteOps::insert_session(const Session& x) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO sessions (token_hash, username, csrf_token, expires_at) VALUES (?,?,?,?)");
@@ -88,7 +88,7 @@ Status SqliteStore::insert_session(const Session& x) {
   return s->run();
 }
 
-Expected<std::optional<Session>> SqliteStore::get_session(const std::string& token_hash) {
+Expected<std::optional<Session>> SqliteOps::get_session(const std::string& token_hash) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT token_hash, username, csrf_token, expires_at FROM sessions WHERE token_hash = ?");
@@ -100,7 +100,7 @@ Expected<std::optional<Session>> SqliteStore::get_session(const std::string& tok
   return std::optional<Session>();
 }
 
-Status SqliteStore::delete_session(const std::string& token_hash) {
+Status SqliteOps::delete_session(const std::string& token_hash) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("DELETE FROM sessions WHERE token_hash = ?");
   if (!s) return s.error();
@@ -108,7 +108,7 @@ Status SqliteStore::delete_session(const std::string& token_hash) {
   return s->run();
 }
 
-Status SqliteStore::insert_api_token(const ApiToken& t) {
+Status SqliteOps::insert_api_token(const ApiToken& t) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO api_tokens (token_hash, username, name, created_at) VALUES (?,?,?,?)");
@@ -117,7 +117,7 @@ Status SqliteStore::insert_api_token(const ApiToken& t) {
   return s->run();
 }
 
-Expected<std::optional<ApiToken>> SqliteStore::get_api_token(const std::string& token_hash) {
+Expected<std::optional<ApiToken>> SqliteOps::get_api_token(const std::string& token_hash) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT token_hash, username, name, created_at FROM api_tokens WHERE token_hash = ?");

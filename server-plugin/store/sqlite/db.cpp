@@ -2,7 +2,21 @@
 
 #include <sqlite3.h>
 
+#include "server-plugin/store.hpp"
+
 namespace rollout::server::sqlite {
+
+namespace {
+
+// BUSY: another connection (another server on the same file) kept the write lock past the busy
+// timeout; a retryable conflict (store.hpp), not a broken database.
+std::string error_code(int rc) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) return "constraint";
+  if ((rc & 0xff) == SQLITE_BUSY) return kConflict;
+  return "storage";
+}
+
+}  // namespace
 
 Stmt::~Stmt() {
   if (stmt_) sqlite3_finalize(stmt_);
@@ -27,9 +41,7 @@ bool Stmt::step() {
   code_ = sqlite3_step(stmt_);
   if (code_ == SQLITE_ROW) return true;
   if (code_ != SQLITE_DONE && !error_) {
-    const bool constraint = (code_ & 0xff) == SQLITE_CONSTRAINT;
-    error_ = make_error(constraint ? "constraint" : "storage",
-                        std::string("database: ") + sqlite3_errmsg(db_));
+    error_ = make_error(error_code(code_), std::string("database: ") + sqlite3_errmsg(db_));
   }
   return false;
 }
@@ -96,10 +108,10 @@ Expected<Stmt> Db::prepare(std::string_view sql) {
 Status Db::exec(std::string_view sql) {
   char* err = nullptr;
   const std::string s(sql);
-  if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string msg = err ? err : sqlite3_errmsg(db_);
     sqlite3_free(err);
-    return make_error("storage", "database: " + msg);
+    return make_error(error_code(rc), "database: " + msg);
   }
   return {};
 }

@@ -169,6 +169,23 @@ INSERT INTO rollouts_by_group (version, os, arch, group_key, previous_version, p
 DROP TABLE rollouts;
 ALTER TABLE rollouts_by_group RENAME TO rollouts;
 )sql",
+    // 7: the promotion sequence owned by the store (issue #14). `counters` holds the last value
+    // handed out (next_promotion_seq: one UPDATE ... RETURNING), and promotion_seq is UNIQUE among
+    // promoted releases. Before, a promotion read MAX()+1, so two servers could store the same
+    // value: such ties are renumbered first, keeping the order (ties by promotion time, then key).
+    R"sql(
+UPDATE releases SET promotion_seq = ranked.n FROM (
+  SELECT version AS v, os AS o, arch AS a, ROW_NUMBER() OVER (
+    ORDER BY promotion_seq, COALESCE(promoted_at, 0), version, os, arch) AS n
+  FROM releases WHERE promotion_seq > 0) AS ranked
+  WHERE releases.version = ranked.v AND releases.os = ranked.o AND releases.arch = ranked.a
+  AND EXISTS (SELECT 1 FROM releases r GROUP BY r.promotion_seq
+              HAVING r.promotion_seq > 0 AND COUNT(*) > 1);
+CREATE UNIQUE INDEX releases_promotion_seq ON releases(promotion_seq) WHERE promotion_seq > 0;
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO counters (name, value)
+  SELECT 'promotion_seq', COALESCE(MAX(promotion_seq), 0) FROM releases;
+)sql",
 };
 
 }  // namespace

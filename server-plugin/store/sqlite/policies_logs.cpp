@@ -3,7 +3,7 @@
 
 namespace rollout::server::sqlite {
 
-Status SqliteStore::put_policy(const Policy& p) {
+Status SqliteOps::put_policy(const Policy& p) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout, waves) "
@@ -22,7 +22,7 @@ Status SqliteStore::put_policy(const Policy& p) {
   return s->run();
 }
 
-Expected<std::vector<Policy>> SqliteStore::list_policies() {
+Expected<std::vector<Policy>> SqliteOps::list_policies() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT scope, scope_id, channel, window_start, window_end, rollout, waves FROM policies "
@@ -36,7 +36,7 @@ Expected<std::vector<Policy>> SqliteStore::list_policies() {
   return out;
 }
 
-Status SqliteStore::append_log(const LogEntry& e) {
+Status SqliteOps::append_log(const LogEntry& e) {
   std::lock_guard lock(mu_);
   auto s =
       db_.prepare("INSERT INTO logs (at, level, component, message, fields) VALUES (?,?,?,?,?)");
@@ -46,7 +46,7 @@ Status SqliteStore::append_log(const LogEntry& e) {
   return s->run();
 }
 
-Status SqliteStore::trim_logs(std::uint64_t keep) {
+Status SqliteOps::trim_logs(std::uint64_t keep) {
   std::lock_guard lock(mu_);
   // Ids only grow (AUTOINCREMENT) and rows leave only here, oldest first: the newest `keep` rows
   // are the ids above max(id) - keep.
@@ -56,9 +56,9 @@ Status SqliteStore::trim_logs(std::uint64_t keep) {
   return s->run();
 }
 
-Expected<std::vector<LogEntry>> SqliteStore::query_logs(const std::string& q,
-                                                        const std::string& min_level,
-                                                        std::size_t limit) {
+Expected<std::vector<LogEntry>> SqliteOps::query_logs(const std::string& q,
+                                                      const std::string& min_level,
+                                                      std::size_t limit) {
   std::lock_guard lock(mu_);
   // instr() rather than LIKE: the user's text is matched literally, '%' and '_' included.
   auto s = db_.prepare(

@@ -29,7 +29,7 @@ Release read_release(const Stmt& s) {
 
 }  // namespace
 
-Status SqliteStore::insert_release(const Release& r) {
+Status SqliteOps::insert_release(const Release& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("INSERT INTO releases (") + kReleaseColumns +
                        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -51,7 +51,7 @@ Status SqliteStore::insert_release(const Release& r) {
   return st;
 }
 
-Expected<std::vector<Release>> SqliteStore::list_releases() {
+Expected<std::vector<Release>> SqliteOps::list_releases() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kReleaseColumns + " FROM releases");
   if (!s) return s.error();
@@ -61,7 +61,7 @@ Expected<std::vector<Release>> SqliteStore::list_releases() {
   return out;
 }
 
-Expected<std::optional<Release>> SqliteStore::get_release(const ReleaseKey& key) {
+Expected<std::optional<Release>> SqliteOps::get_release(const ReleaseKey& key) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kReleaseColumns +
                        " FROM releases WHERE version = ? AND os = ? AND arch = ?");
@@ -72,7 +72,7 @@ Expected<std::optional<Release>> SqliteStore::get_release(const ReleaseKey& key)
   return std::optional<Release>();
 }
 
-Expected<std::optional<Release>> SqliteStore::find_release_by_sha256(const std::string& sha256) {
+Expected<std::optional<Release>> SqliteOps::find_release_by_sha256(const std::string& sha256) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kReleaseColumns +
                        " FROM releases WHERE sha256 = ? LIMIT 1");
@@ -83,7 +83,7 @@ Expected<std::optional<Release>> SqliteStore::find_release_by_sha256(const std::
   return std::optional<Release>();
 }
 
-Status SqliteStore::set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) {
+Status SqliteOps::set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE releases SET promoted_at = ?, promotion_seq = ? WHERE version = ? AND os = ? AND "
@@ -95,7 +95,7 @@ Status SqliteStore::set_promoted(const ReleaseKey& key, std::int64_t at, std::ui
   return {};
 }
 
-Status SqliteStore::set_blocked(const ReleaseKey& key, const std::string& reason) {
+Status SqliteOps::set_blocked(const ReleaseKey& key, const std::string& reason) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE releases SET blocked = 1, blocked_reason = ? WHERE version = ? AND os = ? AND arch = "
@@ -107,13 +107,27 @@ Status SqliteStore::set_blocked(const ReleaseKey& key, const std::string& reason
   return {};
 }
 
-Expected<std::uint64_t> SqliteStore::max_promotion_seq() {
+Expected<std::uint64_t> SqliteOps::next_promotion_seq() {
   std::lock_guard lock(mu_);
-  auto s = db_.prepare("SELECT COALESCE(MAX(promotion_seq), 0) FROM releases");
+  // One statement: two servers promoting at once each get their own (migration 7).
+  auto s = db_.prepare(
+      "UPDATE counters SET value = value + 1 WHERE name = 'promotion_seq' RETURNING value");
   if (!s) return s.error();
   if (s->step()) return s->u64(0);
   if (auto st = s->status(); !st) return st.error();
-  return std::uint64_t{0};
+  return make_error("storage", "database: the promotion_seq counter is missing");
+}
+
+Status SqliteOps::lock_release(const ReleaseKey& key) {
+  std::lock_guard lock(mu_);
+  // BEGIN IMMEDIATE holds the write lock of the whole database already: only the row's existence
+  // is left to check.
+  auto s = db_.prepare("SELECT 1 FROM releases WHERE version = ? AND os = ? AND arch = ?");
+  if (!s) return s.error();
+  s->bind(1, key.version).bind(2, key.os).bind(3, key.arch);
+  if (s->step()) return {};
+  if (auto st = s->status(); !st) return st;
+  return make_error("not_found", "no release " + key.version + " " + key.os + "/" + key.arch);
 }
 
 }  // namespace rollout::server::sqlite

@@ -29,7 +29,7 @@ RolloutRecord read_rollout(const Stmt& s) {
 
 }  // namespace
 
-Expected<std::vector<AgentOutcome>> SqliteStore::latest_outcomes(const ReleaseKey& key) {
+Expected<std::vector<AgentOutcome>> SqliteOps::latest_outcomes(const ReleaseKey& key) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT agent_id, outcome FROM latest_attempts WHERE version = ? AND os = ? AND arch = ?");
@@ -41,7 +41,7 @@ Expected<std::vector<AgentOutcome>> SqliteStore::latest_outcomes(const ReleaseKe
   return out;
 }
 
-Status SqliteStore::insert_rollout(const RolloutRecord& r) {
+Status SqliteOps::insert_rollout(const RolloutRecord& r) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("INSERT INTO rollouts (") + kRolloutColumns +
                        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -59,8 +59,8 @@ Status SqliteStore::insert_rollout(const RolloutRecord& r) {
   return st;
 }
 
-Expected<std::optional<RolloutRecord>> SqliteStore::get_rollout(const ReleaseKey& key,
-                                                                const std::string& group) {
+Expected<std::optional<RolloutRecord>> SqliteOps::get_rollout(const ReleaseKey& key,
+                                                              const std::string& group) {
   std::lock_guard lock(mu_);
   auto s =
       db_.prepare(std::string("SELECT ") + kRolloutColumns +
@@ -72,7 +72,7 @@ Expected<std::optional<RolloutRecord>> SqliteStore::get_rollout(const ReleaseKey
   return std::optional<RolloutRecord>();
 }
 
-Expected<std::vector<RolloutRecord>> SqliteStore::list_rollouts(const ReleaseKey& key) {
+Expected<std::vector<RolloutRecord>> SqliteOps::list_rollouts(const ReleaseKey& key) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kRolloutColumns +
                        " FROM rollouts WHERE version = ? AND os = ? AND arch = ? "
@@ -85,7 +85,7 @@ Expected<std::vector<RolloutRecord>> SqliteStore::list_rollouts(const ReleaseKey
   return out;
 }
 
-Expected<std::vector<RolloutRecord>> SqliteStore::list_rollout_records() {
+Expected<std::vector<RolloutRecord>> SqliteOps::list_rollout_records() {
   std::lock_guard lock(mu_);
   auto s =
       db_.prepare(std::string("SELECT ") + kRolloutColumns +
@@ -98,7 +98,7 @@ Expected<std::vector<RolloutRecord>> SqliteStore::list_rollout_records() {
   return out;
 }
 
-Expected<bool> SqliteStore::update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) {
+Expected<bool> SqliteOps::update_rollout(const RolloutRecord& r, std::uint64_t expected_rev) {
   if (r.rev != expected_rev + 1) {
     return make_error("invalid_argument", "update_rollout: rev must be expected_rev + 1");
   }

@@ -1,4 +1,4 @@
-// Opening, transactions and the Store factory.
+// Opening and transactions.
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 
 #include <algorithm>
@@ -8,16 +8,6 @@
 #include "server-plugin/store/sqlite/migrations.hpp"
 
 namespace rollout::server {
-
-Expected<std::unique_ptr<Store>> open_store(const std::string& url) {
-  if (url.rfind("sqlite:", 0) == 0) return sqlite::SqliteStore::open(url.substr(7));
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
-    return make_error("invalid_config",
-                      "database_url: the PostgreSQL backend is not built yet; use sqlite:PATH");
-  }
-  return make_error("invalid_config",
-                    "database_url must look like sqlite:/var/lib/rollout/rollout.db");
-}
 
 namespace sqlite {
 
@@ -59,14 +49,20 @@ Expected<std::unique_ptr<Store>> SqliteStore::open(const std::string& path) {
   if (auto st = use_wal(*db); !st) return st.error().context("database " + path);
   auto version = migrate(*db);
   if (!version) return version.error();
-  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db.value())));
-  store->schema_version_ = *version;
-  return std::unique_ptr<Store>(std::move(store));
+  return std::unique_ptr<Store>(new SqliteStore(std::move(db.value()), *version));
 }
 
-Status SqliteStore::transaction(const std::function<Status()>& fn) {
+Status SqliteStore::run_transaction(const std::function<Status(Tx&)>& fn) {
+  return ops_.transaction([&] { return fn(ops_); });
+}
+
+Status SqliteStore::run_autocommit(const std::function<Status(StoreOps&)>& fn) {
+  return fn(ops_);  // each call takes the connection's lock itself
+}
+
+Status SqliteOps::transaction(const std::function<Status()>& fn) {
   std::lock_guard lock(mu_);
-  if (in_tx_ > 0) return fn();  // nested: part of the enclosing transaction
+  if (in_tx_ > 0) return fn();
   if (auto st = db_.exec("BEGIN IMMEDIATE"); !st) return st;
   ++in_tx_;
   Status result = [&]() -> Status {

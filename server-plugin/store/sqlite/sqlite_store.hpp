@@ -1,7 +1,11 @@
 // The SQLite implementation of Store: one connection in WAL mode with synchronous=FULL (an
 // acknowledged report survives a power cut), foreign keys on, a busy timeout, migrations at open.
-// A recursive mutex serialises all access; transaction() holds it across BEGIN IMMEDIATE ...
-// COMMIT so the calls made inside from the same thread join the transaction.
+//
+// SqliteOps implements every call once, on that connection; it is both the Tx of a transaction
+// and what the Store's autocommit calls run on. A recursive mutex serialises all access to the
+// connection; a transaction holds it across BEGIN IMMEDIATE ... COMMIT, so another thread's call
+// waits for the commit instead of landing inside it. Another SqliteStore (another server) on the
+// same file waits for SQLite's write lock up to the busy timeout, then gets "conflict".
 #pragma once
 
 #include <mutex>
@@ -11,12 +15,17 @@
 
 namespace rollout::server::sqlite {
 
-class SqliteStore final : public Store {
+class SqliteOps final : public Tx {
  public:
-  static Expected<std::unique_ptr<Store>> open(const std::string& path);
+  explicit SqliteOps(Db db) : db_(std::move(db)) {}
 
-  Status transaction(const std::function<Status()>& fn) override;
-  int schema_version() override { return schema_version_; }
+  // Runs `fn` atomically: its own BEGIN IMMEDIATE ... COMMIT, or, when a transaction is open
+  // already (a call through the Tx, or one operation of several statements such as
+  // record_attempts made inside one), simply part of it. Store::transaction refuses a nested
+  // transaction before it gets here; this join is for the store's own multi-statement calls.
+  Status transaction(const std::function<Status()>& fn);
+
+  Status lock_release(const ReleaseKey& key) override;
 
   Status insert_release(const Release& r) override;
   Expected<std::vector<Release>> list_releases() override;
@@ -24,7 +33,7 @@ class SqliteStore final : public Store {
   Expected<std::optional<Release>> find_release_by_sha256(const std::string& sha256) override;
   Status set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) override;
   Status set_blocked(const ReleaseKey& key, const std::string& reason) override;
-  Expected<std::uint64_t> max_promotion_seq() override;
+  Expected<std::uint64_t> next_promotion_seq() override;
 
   Status insert_agent(const Agent& a) override;
   Expected<std::optional<Agent>> get_agent(const std::string& id) override;
@@ -34,6 +43,7 @@ class SqliteStore final : public Store {
   Expected<std::vector<AgentGroup>> agent_population() override;
   Status update_agent_checkin(const Agent& a) override;
   Status set_agent_token(const std::string& id, const std::string& token_hash) override;
+  Expected<std::uint64_t> next_directive_sequence(const std::string& agent_id) override;
   Status set_agent_directive(const std::string& id, const DirectiveRecord& d) override;
 
   Status add_agent_release(const AgentRelease& r) override;
@@ -55,7 +65,7 @@ class SqliteStore final : public Store {
   Expected<std::vector<AgentOutcome>> latest_outcomes(const ReleaseKey& key) override;
 
   Status insert_rollout(const RolloutRecord& r) override;
-  using Store::get_rollout;
+  using StoreOps::get_rollout;
   Expected<std::optional<RolloutRecord>> get_rollout(const ReleaseKey& key,
                                                      const std::string& group) override;
   Expected<std::vector<RolloutRecord>> list_rollouts(const ReleaseKey& key) override;
@@ -103,7 +113,6 @@ class SqliteStore final : public Store {
                                              std::size_t limit) override;
 
  private:
-  explicit SqliteStore(Db db) : db_(std::move(db)) {}
   Expected<std::optional<Agent>> agent_where(std::string_view where, const std::string& value);
 
   // The last windowed release_counts, valid while no attempt has been added since (update_attempts
@@ -117,9 +126,23 @@ class SqliteStore final : public Store {
 
   std::recursive_mutex mu_;  // guards db_, in_tx_ and window_cache_
   Db db_;
-  int schema_version_ = 0;
   int in_tx_ = 0;
   std::optional<WindowCounts> window_cache_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  static Expected<std::unique_ptr<Store>> open(const std::string& path);
+  int schema_version() override { return schema_version_; }
+
+ protected:
+  Status run_transaction(const std::function<Status(Tx&)>& fn) override;
+  Status run_autocommit(const std::function<Status(StoreOps&)>& fn) override;
+
+ private:
+  SqliteStore(Db db, int schema_version) : ops_(std::move(db)), schema_version_(schema_version) {}
+  SqliteOps ops_;
+  const int schema_version_;
 };
 
 // The audit trail's rows as list_events and events_after select them (kEventColumns, in order).

@@ -44,7 +44,7 @@ Webhook webhook_row(const Stmt& s) {
 
 }  // namespace
 
-Expected<std::vector<Event>> SqliteStore::events_after(std::int64_t after_id, std::size_t limit) {
+Expected<std::vector<Event>> SqliteOps::events_after(std::int64_t after_id, std::size_t limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(std::string("SELECT ") + kEventColumns +
                        " FROM rollout_events WHERE id > ? ORDER BY id LIMIT ?");
@@ -53,7 +53,7 @@ Expected<std::vector<Event>> SqliteStore::events_after(std::int64_t after_id, st
   return read_events(*s);
 }
 
-Status SqliteStore::insert_webhook(const Webhook& w) {
+Status SqliteOps::insert_webhook(const Webhook& w) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "INSERT INTO webhooks (id, url, secret, events, source, created_by, created_at, cursor) "
@@ -68,7 +68,7 @@ Status SqliteStore::insert_webhook(const Webhook& w) {
   return st;
 }
 
-Status SqliteStore::sync_config_webhooks(const std::vector<Webhook>& hooks) {
+Status SqliteOps::sync_config_webhooks(const std::vector<Webhook>& hooks) {
   return transaction([&]() -> Status {
     auto listed = list_webhooks();
     if (!listed) return listed.error();
@@ -96,7 +96,7 @@ Status SqliteStore::sync_config_webhooks(const std::vector<Webhook>& hooks) {
   });
 }
 
-Expected<std::vector<Webhook>> SqliteStore::list_webhooks() {
+Expected<std::vector<Webhook>> SqliteOps::list_webhooks() {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT " + std::string(kWebhookColumns) +
                        " FROM webhooks ORDER BY created_at, id");
@@ -107,7 +107,7 @@ Expected<std::vector<Webhook>> SqliteStore::list_webhooks() {
   return out;
 }
 
-Expected<std::optional<Webhook>> SqliteStore::get_webhook(const std::string& id) {
+Expected<std::optional<Webhook>> SqliteOps::get_webhook(const std::string& id) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT " + std::string(kWebhookColumns) + " FROM webhooks WHERE id = ?");
   if (!s) return s.error();
@@ -117,7 +117,7 @@ Expected<std::optional<Webhook>> SqliteStore::get_webhook(const std::string& id)
   return std::optional<Webhook>();
 }
 
-Expected<bool> SqliteStore::delete_webhook(const std::string& id) {
+Expected<bool> SqliteOps::delete_webhook(const std::string& id) {
   bool existed = false;
   auto st = transaction([&]() -> Status {
     auto s = db_.prepare("DELETE FROM webhooks WHERE id = ?");
@@ -132,10 +132,9 @@ Expected<bool> SqliteStore::delete_webhook(const std::string& id) {
   return existed;
 }
 
-Expected<bool> SqliteStore::update_webhook_cursor(const std::string& id,
-                                                  std::int64_t expected_cursor, std::int64_t cursor,
-                                                  std::uint32_t attempts,
-                                                  std::int64_t next_attempt_at) {
+Expected<bool> SqliteOps::update_webhook_cursor(const std::string& id, std::int64_t expected_cursor,
+                                                std::int64_t cursor, std::uint32_t attempts,
+                                                std::int64_t next_attempt_at) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE webhooks SET cursor = ?, attempts = ?, next_attempt_at = ? "
@@ -147,7 +146,7 @@ Expected<bool> SqliteStore::update_webhook_cursor(const std::string& id,
   return db_.changes() == 1;
 }
 
-Status SqliteStore::add_webhook_delivery(const WebhookDelivery& d, std::size_t keep) {
+Status SqliteOps::add_webhook_delivery(const WebhookDelivery& d, std::size_t keep) {
   return transaction([&]() -> Status {
     auto s = db_.prepare(
         "INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, status, "
@@ -166,8 +165,8 @@ Status SqliteStore::add_webhook_delivery(const WebhookDelivery& d, std::size_t k
   });
 }
 
-Expected<std::vector<WebhookDelivery>> SqliteStore::list_webhook_deliveries(const std::string& id,
-                                                                            std::size_t limit) {
+Expected<std::vector<WebhookDelivery>> SqliteOps::list_webhook_deliveries(const std::string& id,
+                                                                          std::size_t limit) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT id, webhook_id, event_id, event_type, attempt, status, outcome, error, at, "
@@ -184,8 +183,8 @@ Expected<std::vector<WebhookDelivery>> SqliteStore::list_webhook_deliveries(cons
   return out;
 }
 
-Expected<bool> SqliteStore::take_lease(const std::string& name, const std::string& holder,
-                                       std::int64_t now, std::int64_t expires_at) {
+Expected<bool> SqliteOps::take_lease(const std::string& name, const std::string& holder,
+                                     std::int64_t now, std::int64_t expires_at) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "UPDATE notify_lease SET holder = ?, expires_at = ? "
@@ -196,7 +195,7 @@ Expected<bool> SqliteStore::take_lease(const std::string& name, const std::strin
   return db_.changes() == 1;
 }
 
-Expected<std::optional<std::string>> SqliteStore::get_watch(const std::string& subject) {
+Expected<std::optional<std::string>> SqliteOps::get_watch(const std::string& subject) {
   std::lock_guard lock(mu_);
   auto s = db_.prepare("SELECT value FROM notify_watch WHERE subject = ?");
   if (!s) return s.error();
@@ -206,9 +205,9 @@ Expected<std::optional<std::string>> SqliteStore::get_watch(const std::string& s
   return std::optional<std::string>();
 }
 
-Expected<bool> SqliteStore::swap_watch(const std::string& subject,
-                                       const std::optional<std::string>& expected,
-                                       const std::string& value) {
+Expected<bool> SqliteOps::swap_watch(const std::string& subject,
+                                     const std::optional<std::string>& expected,
+                                     const std::string& value) {
   std::lock_guard lock(mu_);
   auto s = expected
                ? db_.prepare("UPDATE notify_watch SET value = ? WHERE subject = ? AND value = ?")

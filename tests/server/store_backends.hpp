@@ -1,0 +1,66 @@
+// The backends every store suite runs against (store_test.cpp, two_stores_test.cpp): each
+// parameter makes a fresh store URL in a test's directory. A new backend joins by adding itself
+// to store_backends(). And the rows those suites build.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "server-plugin/model.hpp"
+
+namespace rollout::testing {
+
+struct Backend {
+  std::string name;
+  std::function<std::string(const std::filesystem::path& dir)> url;
+};
+
+// Names the backend in test output instead of dumping the struct's bytes.
+inline void PrintTo(const Backend& b, std::ostream* os) {
+  *os << b.name;
+}
+
+inline std::vector<Backend> store_backends() {
+  return {Backend{"sqlite", [](const std::filesystem::path& d) {
+                    return "sqlite:" + (d / "rollout.db").string();
+                  }}};
+}
+
+// A release and an agent with every required field, for the suites to vary.
+inline server::Release sample_release(const std::string& version, const std::string& os = "linux") {
+  server::Release r;
+  r.key = {version, os, "x86_64"};
+  r.product = "rollout-agent";
+  r.size = 10;
+  r.sha256 = std::string(63, 'a') + version.back();
+  r.security_version = 1;
+  r.manifest = "{}";
+  r.created_at = 1000;
+  r.published_by = "admin";
+  return r;
+}
+
+inline server::Agent sample_agent(const std::string& id) {
+  server::Agent a;
+  a.id = id;
+  a.token_hash = "token-" + id;
+  a.hostname = id;
+  a.machine_id = "machine-" + id;
+  a.os = "linux";
+  a.arch = "x86_64";
+  a.current_version = "1.0.0";
+  a.enrolled_at = 1;
+  return a;
+}
+
+// For INSTANTIATE_TEST_SUITE_P: the test's name ends with the backend's.
+inline std::string backend_name(const ::testing::TestParamInfo<Backend>& info) {
+  return info.param.name;
+}
+
+}  // namespace rollout::testing
