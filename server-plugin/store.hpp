@@ -144,6 +144,18 @@ class Store {
   virtual Status delete_session(const std::string& token_hash) = 0;
   virtual Status insert_api_token(const ApiToken& t) = 0;
   virtual Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) = 0;
+  // The login rate limit, shared by every server on the database: a token bucket per key (at
+  // most kRateKeyMax bytes) holding `capacity` tokens, refilled at `refill_per_second`; `now` in
+  // Unix seconds. take_rate_token spends a token if there is one, in one conditional upsert (no
+  // two servers spend the same token); return_rate_token gives one back (never above capacity).
+  // Rows of full buckets are dropped, and beyond kRateRowsMax rows the fullest go first, so
+  // strangers cannot grow the table without bound.
+  static constexpr std::size_t kRateKeyMax = 256;
+  static constexpr std::size_t kRateRowsMax = 10000;
+  virtual Expected<RateDecision> take_rate_token(const std::string& key, std::int64_t now,
+                                                 std::uint32_t capacity,
+                                                 double refill_per_second) = 0;
+  virtual Status return_rate_token(const std::string& key, double refill_per_second) = 0;
 
   // Policies: one row per (scope, scope_id).
   virtual Status put_policy(const Policy& p) = 0;
