@@ -58,7 +58,9 @@ class Store {
 
   // Update attempts. Idempotent by report id, all in one durable transaction: the ids returned
   // are stored (now or before) when this returns; a replayed id keeps its first report.
-  // occurred_at must be RFC 3339 UTC as common/time.hpp parses it (protocol parsing checks).
+  // occurred_at must be RFC 3339 UTC as common/time.hpp parses it (protocol parsing checks); it
+  // is kept to the microsecond (SCHEMA.md), and a batch with one that does not parse is refused
+  // naming occurred_at, nothing stored.
   virtual Expected<std::vector<std::string>> record_attempts(
       const std::vector<Attempt>& attempts) = 0;
   // Each agent counted once per release by its latest outcome; `since` limits to attempts
