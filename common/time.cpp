@@ -30,6 +30,26 @@ std::string format_rfc3339(SysTime t) {
 }
 
 Expected<SysTime> parse_rfc3339(std::string_view s) {
+  auto us = parse_rfc3339_us(s);
+  if (!us) return us.error();
+  return SysTime(std::chrono::floor<std::chrono::seconds>(std::chrono::microseconds(*us)));
+}
+
+std::string format_rfc3339_us(std::int64_t us) {
+  const std::chrono::microseconds t(us);
+  const auto whole = std::chrono::floor<std::chrono::seconds>(t);
+  std::string out = format_rfc3339(SysTime(whole));
+  auto frac = static_cast<int>((t - whole).count());  // 0 .. 999999
+  if (frac == 0) return out;
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%06d", frac);
+  std::string digits(buf);
+  while (digits.back() == '0') digits.pop_back();
+  out.insert(out.size() - 1, "." + digits);
+  return out;
+}
+
+Expected<std::int64_t> parse_rfc3339_us(std::string_view s) {
   auto bad = [&] {
     std::string shown(s.substr(0, 40));
     for (auto& c : shown) {
@@ -46,11 +66,15 @@ Expected<SysTime> parse_rfc3339(std::string_view s) {
     return bad();
   }
   std::size_t pos = 19;
+  std::int64_t micros = 0;
   if (s[pos] == '.') {
     ++pos;
     const std::size_t start = pos;
     while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
     if (pos == start || pos - start > 9) return bad();
+    for (std::size_t i = 0; i < 6; ++i) {
+      micros = micros * 10 + (start + i < pos ? s[start + i] - '0' : 0);
+    }
   }
   if (pos + 1 != s.size() || s[pos] != 'Z') return bad();
   if (h > 23 || mi > 59 || se > 59) return bad();
@@ -58,8 +82,10 @@ Expected<SysTime> parse_rfc3339(std::string_view s) {
                                         std::chrono::month(static_cast<unsigned>(mo)),
                                         std::chrono::day(static_cast<unsigned>(d))};
   if (!ymd.ok()) return bad();
-  return SysTime(std::chrono::sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(mi) +
-         std::chrono::seconds(se);
+  const auto whole = std::chrono::sys_days(ymd) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+                     std::chrono::seconds(se);
+  return std::chrono::duration_cast<std::chrono::microseconds>(whole.time_since_epoch()).count() +
+         micros;
 }
 
 }  // namespace rollout

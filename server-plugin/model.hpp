@@ -245,4 +245,10 @@ struct AgentGroup {
   std::uint64_t count = 0;
 };
 
+// A rate limit's answer: allowed, or how many seconds until the next token (at least 1).
+struct RateDecision {
+  bool allowed = true;
+  std::int64_t retry_after = 0;
+};
+
 }  // namespace rollout::server

@@ -74,7 +74,9 @@ class StoreOps {
 
   // Update attempts. Idempotent by report id, all in one durable transaction: the ids returned
   // are stored (now or before) when this returns; a replayed id keeps its first report.
-  // occurred_at must be RFC 3339 UTC as common/time.hpp parses it (protocol parsing checks).
+  // occurred_at must be RFC 3339 UTC as common/time.hpp parses it (protocol parsing checks); it
+  // is kept to the microsecond (SCHEMA.md), and a batch with one that does not parse is refused
+  // naming occurred_at, nothing stored.
   virtual Expected<std::vector<std::string>> record_attempts(
       const std::vector<Attempt>& attempts) = 0;
   // Each agent counted once per release by its latest outcome; `since` limits to attempts
@@ -160,6 +162,18 @@ class StoreOps {
   virtual Status delete_session(const std::string& token_hash) = 0;
   virtual Status insert_api_token(const ApiToken& t) = 0;
   virtual Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) = 0;
+  // The login rate limit, shared by every server on the database: a token bucket per key (at
+  // most kRateKeyMax bytes) holding `capacity` tokens, refilled at `refill_per_second`; `now` in
+  // Unix seconds. take_rate_token spends a token if there is one, in one conditional upsert (no
+  // two servers spend the same token); return_rate_token gives one back (never above capacity).
+  // Rows of full buckets are dropped, and beyond kRateRowsMax rows the fullest go first, so
+  // strangers cannot grow the table without bound.
+  static constexpr std::size_t kRateKeyMax = 256;
+  static constexpr std::size_t kRateRowsMax = 10000;
+  virtual Expected<RateDecision> take_rate_token(const std::string& key, std::int64_t now,
+                                                 std::uint32_t capacity,
+                                                 double refill_per_second) = 0;
+  virtual Status return_rate_token(const std::string& key, double refill_per_second) = 0;
 
   // Policies: one row per (scope, scope_id).
   virtual Status put_policy(const Policy& p) = 0;
@@ -261,6 +275,9 @@ class Store : public StoreOps {
   Status delete_session(const std::string& token_hash) final;
   Status insert_api_token(const ApiToken& t) final;
   Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) final;
+  Expected<RateDecision> take_rate_token(const std::string& key, std::int64_t now,
+                                         std::uint32_t capacity, double refill_per_second) final;
+  Status return_rate_token(const std::string& key, double refill_per_second) final;
   Status put_policy(const Policy& p) final;
   Expected<std::vector<Policy>> list_policies() final;
   Status append_log(const LogEntry& e) final;

@@ -56,17 +56,20 @@ http::Response login(AppState& s, Ctx& c) {
   const std::string password = r.string("password", 1024);
   r.no_unknown_keys();
   if (!r.ok()) return bad_request("invalid_body", r.error().message);
+  // The user name is at most 64 characters and the address a numeric IP: the key stays far
+  // below the store's kRateKeyMax.
   const std::string limiter_key = c.req.remote_addr + "|" + username;
   // One atomic step before the slow password check: every attempt spends a token, and a right
   // password gives it back. Checking first and spending after the hash let concurrent guesses
   // all pass the check while the first ones were still hashing.
-  const auto decision = s.login_limiter->take(limiter_key, auth::RateLimiter::Clock::now());
-  if (!decision.allowed) {
+  const auto decision = s.login_limiter->take(limiter_key, s.now());
+  if (!decision) return internal_error(decision.error());
+  if (!decision->allowed) {
     s.log("warn", "auth", "login rate limited",
           {{"user", username}, {"remote", c.req.remote_addr}});
     auto resp =
         http::error_response(429, "rate_limited", "too many login attempts; try again later");
-    resp.set_header("Retry-After", std::to_string(decision.retry_after.count()));
+    resp.set_header("Retry-After", std::to_string(decision->retry_after));
     return resp;
   }
   auto user = s.store->get_user(username);
@@ -76,7 +79,7 @@ http::Response login(AppState& s, Ctx& c) {
     s.log("warn", "auth", "login failed", {{"user", username}, {"remote", c.req.remote_addr}});
     return http::error_response(401, "unauthorized", "wrong user name or password");
   }
-  s.login_limiter->give_back(limiter_key);
+  if (auto st = s.login_limiter->give_back(limiter_key); !st) return internal_error(st.error());
   // A fresh session id on every login (no fixation): whatever cookie the browser sent is ignored.
   const std::string token = encoding::hex(crypto::random_bytes(32));
   const std::string csrf = encoding::hex(crypto::random_bytes(32));

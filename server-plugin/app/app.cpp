@@ -375,9 +375,6 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
                                          std::chrono::system_clock::now().time_since_epoch())
                                          .count());
   };
-  s->login_limiter.emplace(static_cast<double>(s->cfg.login_attempts),
-                           static_cast<double>(s->cfg.login_attempts) * 60'000.0 /
-                               static_cast<double>(s->cfg.login_window.count()));
   auto key = crypto::load_private_key(s->cfg.directive_key);
   if (!key) return key.error().context("directive_key");
   s->directive_key = std::move(key.value());
@@ -390,6 +387,9 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
   auto store = open_store(s->cfg.database_url);
   if (!store) return store.error();
   s->store = std::move(store.value());
+  s->login_limiter.emplace(
+      *s->store, static_cast<std::uint32_t>(s->cfg.login_attempts),
+      std::chrono::duration_cast<std::chrono::milliseconds>(s->cfg.login_window));
   if (auto st = bootstrap_admin(*s); !st) return st.error();
   if (auto st = start_webhooks(*s); !st) return st.error();
   return std::unique_ptr<App>(std::make_unique<AppImpl>(std::move(s)));

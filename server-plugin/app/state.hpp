@@ -44,7 +44,7 @@ struct AppState {
   std::unique_ptr<Store> store;
   std::optional<crypto::PrivateKey> directive_key;
   KeyRing release_keys;
-  std::optional<auth::RateLimiter> login_limiter;  // from cfg.login_attempts / login_window
+  std::optional<auth::RateLimiter> login_limiter;  // on `store`: cfg.login_attempts / login_window
   Metrics metrics;
   std::function<std::int64_t()> now;  // Unix seconds
   std::atomic<std::uint64_t> logs_since_trim{0};

@@ -301,6 +301,16 @@ Expected<std::optional<ApiToken>> Store::get_api_token(const std::string& token_
   return autocommit([&](StoreOps& c) { return c.get_api_token(token_hash); });
 }
 
+Expected<RateDecision> Store::take_rate_token(const std::string& key, std::int64_t now,
+                                              std::uint32_t capacity, double refill_per_second) {
+  return autocommit(
+      [&](StoreOps& c) { return c.take_rate_token(key, now, capacity, refill_per_second); });
+}
+
+Status Store::return_rate_token(const std::string& key, double refill_per_second) {
+  return autocommit([&](StoreOps& c) { return c.return_rate_token(key, refill_per_second); });
+}
+
 Status Store::put_policy(const Policy& p) {
   return autocommit([&](StoreOps& c) { return c.put_policy(p); });
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cmath>
 #include <csignal>
 #include <limits>
 #include <map>
@@ -13,23 +14,31 @@
 #include <unistd.h>
 
 #include "server-plugin/store/sqlite/db.hpp"
+#include "server-plugin/store/sqlite/migrations.hpp"
 #include "tests/server/store_backends.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::server {
 namespace {
 
-// What migration 7 adds (the promotion counter and promotion_seq's UNIQUE index), dropped to
-// make a database of an older schema.
-constexpr const char* kDropPromotionCounter =
-    "DROP INDEX releases_promotion_seq; DROP TABLE counters; ";
-// What the migrations after 3 add (5: webhooks, 6: policies' wave plans, 7), dropped to make a
-// database of an older schema.
-const std::string kDropWebhookTables =
-    std::string(
-        "DROP TABLE webhooks; DROP TABLE webhook_deliveries; DROP TABLE notify_watch; "
-        "DROP TABLE notify_lease; ALTER TABLE policies DROP COLUMN waves; ") +
-    kDropPromotionCounter;
+// A database file at an older schema, as an older rollout-server left it: the real migrations up
+// to `version` and nothing after, then `sql` run on it (rows in that schema's own columns).
+void make_old_database(const std::string& path, int version, const std::string& sql) {
+  {
+    auto db = sqlite::Db::open(path);
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    auto v = sqlite::migrate(*db, version);
+    ASSERT_TRUE(v.ok()) << v.error().message;
+    ASSERT_EQ(*v, version);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
 
 // The same suite runs against every backend (store_backends.hpp).
 using testing::Backend;
@@ -183,6 +192,127 @@ TEST_P(StoreTest, LatestOutcomeHonoursFractionalSeconds) {
   EXPECT_EQ(c.success, 2u) << "a1 and a3";
   EXPECT_EQ(c.failure, 1u) << "a2: .3 is after .25";
   EXPECT_EQ(c.crash, 0u);
+}
+
+// Several servers on one database: the last-24h counts one store caches must not hide attempts
+// another store recorded (the cache is keyed on a counter bumped with every batch, not on
+// anything one connection saw).
+TEST_P(StoreTest, WindowCountsSeeAttemptsRecordedThroughAnotherStore) {
+  auto b = open_store(url_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  const ReleaseKey key{"1.0.0", "linux", "x86_64"};
+  const std::int64_t since = 4000;
+  EXPECT_TRUE(store_->release_counts(since).value().empty());
+  EXPECT_TRUE(store_->release_counts(since).value().empty()) << "answered again (cached)";
+  ASSERT_TRUE((*b)->record_attempts({attempt("00000000-0000-4000-8000-0000000000b1", "a1", "1.0.0",
+                                             "success", "2026-11-24T10:00:00Z")})
+                  .ok());
+  EXPECT_EQ(store_->release_counts(since).value()[key].success, 1u);
+  ASSERT_TRUE((*b)->record_attempts({attempt("00000000-0000-4000-8000-0000000000b2", "a1", "1.0.0",
+                                             "crash", "2026-11-24T10:00:01Z")})
+                  .ok());
+  const auto c = store_->release_counts(since).value()[key];
+  EXPECT_EQ(c.success, 0u);
+  EXPECT_EQ(c.crash, 1u) << "a1's later report, through B";
+  EXPECT_EQ((*b)->release_counts(since).value()[key].crash, 1u);
+}
+
+TEST_P(StoreTest, OccurredAtMustBeRfc3339AndChangesNothingOtherwise) {
+  auto st = store_->record_attempts(
+      {attempt("00000000-0000-4000-8000-0000000000c1", "a1", "1.0.0", "success",
+               "2026-11-24T10:00:00Z"),
+       attempt("00000000-0000-4000-8000-0000000000c2", "a1", "1.0.0", "success", "yesterday")});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("occurred_at"), std::string::npos) << st.error().message;
+  EXPECT_EQ(store_->attempt_count().value(), 0u);
+}
+
+// The login rate limit's bucket (Store::take_rate_token): a burst, then one token per interval,
+// Retry-After until the next; keys independent; a given-back token spends again.
+TEST_P(StoreTest, RateTokensRefillAtTheirRate) {
+  const double per_second = 5.0 / 60.0;  // 5 per minute: one every 12 s
+  const std::int64_t t0 = 1'000'000;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_TRUE(store_->take_rate_token("ip|alice", t0, 5, per_second).value().allowed) << i;
+  auto d = store_->take_rate_token("ip|alice", t0, 5, per_second).value();
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.retry_after, 12);
+  EXPECT_TRUE(store_->take_rate_token("ip|bob", t0, 5, per_second).value().allowed);
+  EXPECT_FALSE(store_->take_rate_token("ip|alice", t0 + 11, 5, per_second).value().allowed);
+  EXPECT_EQ(store_->take_rate_token("ip|alice", t0 + 11, 5, per_second).value().retry_after, 1);
+  EXPECT_TRUE(store_->take_rate_token("ip|alice", t0 + 12, 5, per_second).value().allowed);
+  EXPECT_FALSE(store_->take_rate_token("ip|alice", t0 + 12, 5, per_second).value().allowed);
+  ASSERT_TRUE(store_->return_rate_token("ip|alice", per_second).ok());
+  EXPECT_TRUE(store_->take_rate_token("ip|alice", t0 + 12, 5, per_second).value().allowed);
+  ASSERT_TRUE(store_->return_rate_token("nobody", per_second).ok()) << "unknown key: nothing";
+  reopen();
+  EXPECT_FALSE(store_->take_rate_token("ip|alice", t0 + 12, 5, per_second).value().allowed)
+      << "a restart does not reset the limit";
+}
+
+TEST_P(StoreTest, RateTokensAreOneLimitForTwoStores) {
+  auto b = open_store(url_);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  int allowed = 0;
+  for (int i = 0; i < 10; ++i) {
+    Store& s = i % 2 ? **b : *store_;
+    allowed += s.take_rate_token("k", 500, 3, 0.001).value().allowed ? 1 : 0;
+  }
+  EXPECT_EQ(allowed, 3);
+}
+
+TEST_P(StoreTest, RateTokensRefuseBadKeysAndRatesAndStayBounded) {
+  EXPECT_EQ(store_->take_rate_token(std::string(Store::kRateKeyMax + 1, 'x'), 1, 5, 1).error().code,
+            "invalid_argument");
+  EXPECT_NE(store_->take_rate_token("", 1, 5, 1).error().message.find("rate limit key"),
+            std::string::npos);
+  EXPECT_EQ(store_->take_rate_token("k", 1, 0, 1).error().code, "invalid_argument");
+  EXPECT_EQ(store_->take_rate_token("k", 1, 5, 0).error().code, "invalid_argument");
+  EXPECT_EQ(store_->take_rate_token("k", 1, 5, std::nan("")).error().code, "invalid_argument");
+  EXPECT_TRUE(store_->take_rate_token(std::string("\0\xff\n'\";--", 9), 1, 5, 1).value().allowed)
+      << "any bytes are just a key";
+  // A stranger with many addresses: the table keeps at most kRateRowsMax rows, and the key
+  // limited hardest (its bucket empty) survives the flood.
+  const std::int64_t t0 = 10'000;
+  const double slow = 1.0 / 3600;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->take_rate_token("attacker", t0, 5, slow).ok());
+  ASSERT_TRUE(store_
+                  ->transaction([&](Tx& tx) -> Status {
+                    for (std::size_t i = 0; i < Store::kRateRowsMax + 500; ++i) {
+                      auto d = tx.take_rate_token("flood-" + std::to_string(i), t0, 5, slow);
+                      if (!d) return d.error();
+                    }
+                    return {};
+                  })
+                  .ok());
+  EXPECT_FALSE(store_->take_rate_token("attacker", t0, 5, slow).value().allowed);
+  // Rows counted with the raw API (SQLite only; another backend's own test reads its table).
+  auto rows = [&]() -> std::int64_t {
+    if (url_.rfind("sqlite:", 0) != 0) return 0;
+    sqlite3* db = nullptr;
+    std::int64_t n = -1;
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_open(url_.substr(7).c_str(), &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM rate_limits", -1, &q, nullptr) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW) {
+      n = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+  };
+  EXPECT_LE(rows(), static_cast<std::int64_t>(Store::kRateRowsMax));
+  EXPECT_GE(rows(), 0);
+  // Full buckets are dropped: two hours later every flood row has refilled and is gone; the
+  // attacker's (five hours ahead) is still there.
+  EXPECT_TRUE(store_->take_rate_token("late", t0 + 2 * 3600, 5, slow).value().allowed);
+  if (url_.rfind("sqlite:", 0) == 0) {
+    EXPECT_EQ(rows(), 2) << "attacker and late";
+  }
+  // The attacker's bucket was remembered through the flood: two tokens back after two hours.
+  EXPECT_TRUE(store_->take_rate_token("attacker", t0 + 2 * 3600, 5, slow).value().allowed);
+  EXPECT_TRUE(store_->take_rate_token("attacker", t0 + 2 * 3600, 5, slow).value().allowed);
+  EXPECT_FALSE(store_->take_rate_token("attacker", t0 + 2 * 3600, 5, slow).value().allowed);
 }
 
 // A replayed id keeps its first report: a retransmission cannot rewrite history.
@@ -911,8 +1041,9 @@ TEST(SqliteStore, WalModeAndOneRowPerMigrationAfterReopens) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   EXPECT_EQ(scalar(db, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM schema_migrations"), std::to_string(version));
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) = COUNT(DISTINCT version) FROM schema_migrations"), "1");
   EXPECT_EQ(scalar(db, "SELECT MAX(version) FROM schema_migrations"), std::to_string(version));
+  EXPECT_EQ(scalar(db, "SELECT COUNT(*) FROM schema_migrations"), std::to_string(version));
   sqlite3_close(db);
 }
 
@@ -920,36 +1051,12 @@ TEST(SqliteStore, WalModeAndOneRowPerMigrationAfterReopens) {
 TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   testing::TempDir dir;
   const auto path = (dir / "r.db").string();
-  {
-    auto store = open_store("sqlite:" + path).value();
-    Attempt a;
-    a.release = {"1.0.0", "linux", "x86_64"};
-    a.received_at = 5;
-    std::vector<Attempt> batch;
-    for (auto [id, agent, outcome, at] :
-         {std::tuple{"r1", "a1", "failure", "2026-11-24T10:00:00.5Z"},
-          std::tuple{"r2", "a1", "success", "2026-11-24T10:00:00.25Z"},
-          std::tuple{"r3", "a2", "crash", "2026-11-24T10:00:00Z"}}) {
-      a.id = id;
-      a.agent_id = agent;
-      a.outcome = outcome;
-      a.occurred_at = at;
-      batch.push_back(a);
-    }
-    ASSERT_TRUE(store->record_attempts(batch).ok());
-  }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         (std::string("DROP TABLE latest_attempts; DROP INDEX attempts_received; "
-                                      "DROP TABLE agent_releases; DROP TABLE rollouts; "
-                                      "ALTER TABLE policies DROP COLUMN rollout; ") +
-                          kDropWebhookTables + "DELETE FROM schema_migrations WHERE version >= 2")
-                             .c_str(),
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << "back to the first schema, as an older rollout-server left it";
-  sqlite3_close(db);
+  make_old_database(path, 1, R"sql(
+INSERT INTO update_attempts (id, agent_id, version, os, arch, outcome, occurred_at, received_at)
+VALUES ('r1', 'a1', '1.0.0', 'linux', 'x86_64', 'failure', '2026-11-24T10:00:00.5Z', 5),
+       ('r2', 'a1', '1.0.0', 'linux', 'x86_64', 'success', '2026-11-24T10:00:00.25Z', 5),
+       ('r3', 'a2', '1.0.0', 'linux', 'x86_64', 'crash', '2026-11-24T10:00:00Z', 5);
+)sql");
   auto reopened = open_store("sqlite:" + path);
   ASSERT_TRUE(reopened.ok()) << reopened.error().message;
   auto upgraded = std::move(reopened.value());
@@ -959,52 +1066,117 @@ TEST(SqliteStore, UpgradingFillsLatestOutcomesFromEarlierReports) {
   EXPECT_EQ(c.crash, 1u);
 }
 
+// Migration 8: occurred_at from RFC 3339 text to integer microseconds, exactly, and arrival order
+// from the old rowid to seq. A database of schema 6 (filled the way an older server did, its
+// latest_attempts built by migration 2's ranking) reads back the same times, the same latest
+// outcomes and counts, and keeps its audit trail, logs and delivery log with their ids.
+TEST(SqliteStore, MigratingToIntegerTimesKeepsEveryAttemptAndItsOrder) {
+  testing::TempDir dir;
+  const auto path = (dir / "r.db").string();
+  make_old_database(path, 1, R"sql(
+INSERT INTO update_attempts (id, agent_id, version, os, arch, outcome, stage, message, exit_code,
+  occurred_at, received_at)
+VALUES ('r1', 'a1', '1.0.0', 'linux', 'x86_64', 'success', '', '', NULL,
+        '2026-11-24T10:00:00.5Z', 100),
+       ('r2', 'a1', '1.0.0', 'linux', 'x86_64', 'failure', 'download', 'net', 7,
+        '2026-11-24T10:00:00Z', 200),
+       ('r3', 'a2', '1.0.0', 'linux', 'x86_64', 'crash', 'probation', 'boom', NULL,
+        '2026-11-24T10:00:00.123456Z', 100),
+       ('r4', 'a2', '1.0.0', 'linux', 'x86_64', 'failure', 'probation', 'boom', NULL,
+        '2026-11-24T10:00:00.123457Z', 300),
+       ('r5', 'a3', '1.0.0', 'linux', 'x86_64', 'failure', 'download', 'first', NULL,
+        '2026-11-24T10:00:01Z', 100),
+       ('r6', 'a3', '1.0.0', 'linux', 'x86_64', 'success', '', '', NULL,
+        '2026-11-24T10:00:01Z', 100),
+       ('r7', 'a4', '1.0.0', 'linux', 'x86_64', 'success', '', '', NULL,
+        '1999-12-31T23:59:59.999999Z', 100);
+)sql");
+  make_old_database(path, 6, R"sql(
+INSERT INTO rollout_events (at, user, action) VALUES (1, 'admin', 'promote'), (2, 'admin', 'block');
+INSERT INTO logs (at, level, component, message) VALUES (1, 'info', 'x', 'one'), (2, 'info', 'x', 'two');
+INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, status, outcome, at)
+  VALUES ('w', 1, 'release.promoted', 1, 200, 'delivered', 3);
+)sql");
+  auto opened = open_store("sqlite:" + path);
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  auto store = std::move(opened.value());
+  EXPECT_EQ(store->schema_version(), 8);
+  std::map<std::string, std::string> times;
+  for (const char* agent : {"a1", "a2", "a3", "a4"}) {
+    for (const auto& a : store->agent_attempts(agent, 10).value()) times[a.id] = a.occurred_at;
+  }
+  EXPECT_EQ(times, (std::map<std::string, std::string>{{"r1", "2026-11-24T10:00:00.5Z"},
+                                                       {"r2", "2026-11-24T10:00:00Z"},
+                                                       {"r3", "2026-11-24T10:00:00.123456Z"},
+                                                       {"r4", "2026-11-24T10:00:00.123457Z"},
+                                                       {"r5", "2026-11-24T10:00:01Z"},
+                                                       {"r6", "2026-11-24T10:00:01Z"},
+                                                       {"r7", "1999-12-31T23:59:59.999999Z"}}));
+  auto r2 = store->agent_attempts("a1", 10).value();
+  ASSERT_EQ(r2.size(), 2u);
+  EXPECT_EQ(r2[0].id, "r2") << "received last, listed first";
+  EXPECT_EQ(r2[0].exit_code, 7);
+  EXPECT_EQ(r2[0].message, "net");
+  // a1: .5 after the whole second; a2: one microsecond later wins; a3: same instant, later
+  // arrival (the old rowid) wins; a4 alone.
+  std::map<std::string, std::string> latest;
+  for (const auto& o : store->latest_outcomes({"1.0.0", "linux", "x86_64"}).value())
+    latest[o.agent_id] = o.outcome;
+  EXPECT_EQ(latest,
+            (std::map<std::string, std::string>{
+                {"a1", "success"}, {"a2", "failure"}, {"a3", "success"}, {"a4", "success"}}));
+  const ReleaseKey key{"1.0.0", "linux", "x86_64"};
+  const auto all = store->release_counts(std::nullopt).value()[key];
+  const auto ranked = store->release_counts(0).value()[key];
+  EXPECT_EQ(all.success, 3u);
+  EXPECT_EQ(all.failure, 1u);
+  EXPECT_EQ(all.crash, 0u);
+  EXPECT_EQ(ranked.success, all.success) << "ranking the migrated attempts agrees";
+  EXPECT_EQ(ranked.failure, all.failure);
+  // New attempts come after the migrated ones: an equal time loses to the later arrival.
+  Attempt a;
+  a.id = "r8";
+  a.agent_id = "a3";
+  a.release = key;
+  a.outcome = "crash";
+  a.occurred_at = "2026-11-24T10:00:01Z";
+  a.received_at = 400;
+  ASSERT_TRUE(store->record_attempts({a}).ok());
+  EXPECT_EQ(store->release_counts(std::nullopt).value()[key].crash, 1u);
+  EXPECT_EQ(store->release_counts(0).value()[key].crash, 1u);
+  // The audit trail keeps its ids and goes on after them; logs and deliveries carry over.
+  auto events = store->list_events(0, 10, std::nullopt).value();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].id, 2);
+  EXPECT_EQ(events[0].action, "block");
+  Event e;
+  e.at = 3;
+  e.user = "admin";
+  e.action = "rollback";
+  EXPECT_EQ(store->append_event(e).value(), 3);
+  EXPECT_EQ(store->query_logs("", "", 10).value().size(), 2u);
+  EXPECT_EQ(store->list_webhook_deliveries("w", 10).value().size(), 1u);
+}
+
 // A database made before agent_releases existed: each agent's last directive and the version it
 // last ran become reportable when they are published releases of its own platform; nothing else.
 TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
   testing::TempDir dir;
   const auto path = (dir / "r.db").string();
-  {
-    auto store = open_store("sqlite:" + path).value();
-    for (auto [version, os] : {std::pair{"1.0.0", "linux"}, std::pair{"1.1.0", "linux"},
-                               std::pair{"1.1.0", "windows"}}) {
-      Release r;
-      r.key = {version, os, "x86_64"};
-      r.product = "rollout-agent";
-      r.sha256 = std::string(60, 'b') + version + os[0];
-      r.manifest = "{}";
-      r.published_by = "admin";
-      ASSERT_TRUE(store->insert_release(r).ok());
-    }
-    for (auto [id, os, running, directed] :
-         {std::tuple{"a1", "linux", "1.0.0", "1.1.0"},       // both count
-          std::tuple{"a2", "linux", "2.0.0", ""},            // runs no release, never directed
-          std::tuple{"a3", "windows", "1.0.0", "1.1.0"}}) {  // 1.0.0 has no windows build
-      Agent a;
-      a.id = id;
-      a.token_hash = std::string("t-") + id;
-      a.hostname = a.machine_id = id;
-      a.os = os;
-      a.arch = "x86_64";
-      a.current_version = running;
-      a.last_checkin_at = 42;
-      ASSERT_TRUE(store->insert_agent(a).ok());
-      if (*directed) {
-        ASSERT_TRUE(store->set_agent_directive(id, {directed, "install", 1, 99, "{}"}).ok());
-      }
-    }
-  }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         (std::string("DROP TABLE agent_releases; DROP TABLE rollouts; "
-                                      "ALTER TABLE policies DROP COLUMN rollout; ") +
-                          kDropWebhookTables + "DELETE FROM schema_migrations WHERE version >= 3")
-                             .c_str(),
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << "back to schema 2, as an older rollout-server left it";
-  sqlite3_close(db);
+  make_old_database(path, 2, R"sql(
+INSERT INTO releases (version, os, arch, product, size, sha256, security_version, manifest,
+  created_at, published_by)
+VALUES ('1.0.0', 'linux', 'x86_64', 'rollout-agent', 0, 'h1', 0, '{}', 0, 'admin'),
+       ('1.1.0', 'linux', 'x86_64', 'rollout-agent', 0, 'h2', 0, '{}', 0, 'admin'),
+       ('1.1.0', 'windows', 'x86_64', 'rollout-agent', 0, 'h3', 0, '{}', 0, 'admin');
+INSERT INTO agents (id, token_hash, hostname, machine_id, os, arch, current_version, enrolled_at,
+  last_checkin_at, directive_version, directive_action, directive_sequence)
+VALUES ('a1', 't-a1', 'a1', 'a1', 'linux', 'x86_64', '1.0.0', 0, 42, '1.1.0', 'install', 1),
+       -- runs no release, never directed
+       ('a2', 't-a2', 'a2', 'a2', 'linux', 'x86_64', '2.0.0', 0, 42, NULL, NULL, NULL),
+       -- 1.0.0 has no windows build
+       ('a3', 't-a3', 'a3', 'a3', 'windows', 'x86_64', '1.0.0', 0, 42, '1.1.0', 'install', 1);
+)sql");
   auto upgraded = open_store("sqlite:" + path).value();
   auto a1 = upgraded->list_agent_releases("a1").value();
   ASSERT_EQ(a1.size(), 2u);
@@ -1025,30 +1197,11 @@ TEST(SqliteStore, UpgradingFillsAgentReleasesFromDirectivesAndRunningVersions) {
 TEST(SqliteStore, UpgradingMakesEachRolloutTheDefaultGroupsRow) {
   testing::TempDir dir;
   const auto path = (dir / "r.db").string();
-  { ASSERT_TRUE(open_store("sqlite:" + path).ok()); }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, R"sql(
-DROP TABLE rollouts;
-CREATE TABLE rollouts (
-  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
-  previous_version TEXT NOT NULL DEFAULT '',
-  plan TEXT NOT NULL, thresholds TEXT NOT NULL, memory TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('rolling_out', 'paused', 'complete', 'rolled_back')),
-  rule TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',
-  rev INTEGER NOT NULL, started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
-  PRIMARY KEY (version, os, arch));
+  make_old_database(path, 5, R"sql(
 INSERT INTO rollouts VALUES ('1.1.0', 'linux', 'x86_64', '1.0.0', '{"p":1}', '[10000]',
   '{"wave":0}', 'paused', 'warning', 'health is Warning', 7, 100, 200);
-ALTER TABLE policies DROP COLUMN waves;
 INSERT INTO policies (scope, scope_id, channel) VALUES ('site', 'lab', 'stable');
-DROP INDEX releases_promotion_seq; DROP TABLE counters;
-DELETE FROM schema_migrations WHERE version >= 6;
-)sql",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_close(db);
+)sql");
   auto upgraded = open_store("sqlite:" + path).value();
   auto rows = upgraded->list_rollouts({"1.1.0", "linux", "x86_64"}).value();
   ASSERT_EQ(rows.size(), 1u);
@@ -1089,24 +1242,14 @@ TEST(SqliteStore, AFailedMigrationRollsBackCompletely) {
 TEST(SqliteStore, UpgradingPartsTiedPromotionSequencesAndCountsOnFromThem) {
   testing::TempDir dir;
   const auto path = (dir / "r.db").string();
-  { ASSERT_TRUE(open_store("sqlite:" + path).ok()); }
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db,
-                         (std::string(kDropPromotionCounter) +
-                          "INSERT INTO releases (version, os, arch, product, size, sha256, "
-                          "security_version, manifest, created_at, published_by, promoted_at, "
-                          "promotion_seq) VALUES "
-                          "('1.0.0', 'linux', 'x86_64', 'p', 1, 'a', 1, '{}', 1, 'x', 100, 1),"
-                          "('1.2.0', 'linux', 'x86_64', 'p', 1, 'b', 1, '{}', 1, 'x', 300, 2),"
-                          "('1.1.0', 'linux', 'x86_64', 'p', 1, 'c', 1, '{}', 1, 'x', 200, 2),"
-                          "('1.3.0', 'linux', 'x86_64', 'p', 1, 'd', 1, '{}', 1, 'x', NULL, 0);"
-                          "DELETE FROM schema_migrations WHERE version >= 7")
-                             .c_str(),
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_close(db);
+  make_old_database(path, 6, R"sql(
+INSERT INTO releases (version, os, arch, product, size, sha256, security_version, manifest,
+  created_at, published_by, promoted_at, promotion_seq) VALUES
+  ('1.0.0', 'linux', 'x86_64', 'p', 1, 'a', 1, '{}', 1, 'x', 100, 1),
+  ('1.2.0', 'linux', 'x86_64', 'p', 1, 'b', 1, '{}', 1, 'x', 300, 2),
+  ('1.1.0', 'linux', 'x86_64', 'p', 1, 'c', 1, '{}', 1, 'x', 200, 2),
+  ('1.3.0', 'linux', 'x86_64', 'p', 1, 'd', 1, '{}', 1, 'x', NULL, 0);
+)sql");
   auto upgraded = open_store("sqlite:" + path).value();
   std::map<std::string, std::uint64_t> seq;
   for (const auto& r : upgraded->list_releases().value()) seq[r.key.version] = r.promotion_seq;

@@ -1,4 +1,5 @@
 // Update attempts (outcome reports): idempotent recording and the health counts.
+#include "common/time.hpp"
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 
 namespace rollout::server::sqlite {
@@ -7,34 +8,47 @@ Expected<std::vector<std::string>> SqliteOps::record_attempts(
     const std::vector<Attempt>& attempts) {
   std::vector<std::string> stored;
   auto st = transaction([&]() -> Status {
+    if (attempts.empty()) return {};
+    // The batch's arrival numbers, taken from the 'attempts' counter in this transaction: the
+    // counter row stays locked until commit on any backend, so numbers never repeat, and a
+    // changed counter tells every server that attempts were added (the window counts cache).
+    auto bump = db_.prepare("UPDATE counters SET value = value + ? WHERE name = 'attempts'");
+    if (!bump) return bump.error();
+    bump->bind(1, static_cast<std::int64_t>(attempts.size()));
+    if (auto r = bump->run(); !r) return r;
+    auto top = db_.prepare("SELECT value FROM counters WHERE name = 'attempts'");
+    if (!top) return top.error();
+    if (!top->step()) return make_error("storage", "counters has no 'attempts' row");
+    std::int64_t seq = top->i64(0) - static_cast<std::int64_t>(attempts.size());
     for (const auto& a : attempts) {
+      ++seq;
+      auto occurred = parse_rfc3339_us(a.occurred_at);
+      if (!occurred) return occurred.error().context("occurred_at");
       auto ins = db_.prepare(
-          "INSERT INTO update_attempts (id, agent_id, version, os, arch, from_version, outcome, "
-          "stage, error_code, message, exit_code, signal, stderr_tail, occurred_at, received_at) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING");
+          "INSERT INTO update_attempts (id, seq, agent_id, version, os, arch, from_version, "
+          "outcome, stage, error_code, message, exit_code, signal, stderr_tail, occurred_at_us, "
+          "received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING");
       if (!ins) return ins.error();
-      ins->bind(1, a.id).bind(2, a.agent_id).bind(3, a.release.version).bind(4, a.release.os);
-      ins->bind(5, a.release.arch).bind(6, a.from_version).bind(7, a.outcome).bind(8, a.stage);
-      ins->bind(9, a.error_code).bind(10, a.message).bind(11, a.exit_code).bind(12, a.signal);
-      ins->bind(13, a.stderr_tail).bind(14, a.occurred_at).bind(15, a.received_at);
+      ins->bind(1, a.id).bind(2, seq).bind(3, a.agent_id).bind(4, a.release.version);
+      ins->bind(5, a.release.os).bind(6, a.release.arch).bind(7, a.from_version);
+      ins->bind(8, a.outcome).bind(9, a.stage).bind(10, a.error_code).bind(11, a.message);
+      ins->bind(12, a.exit_code).bind(13, a.signal).bind(14, a.stderr_tail).bind(15, *occurred);
+      ins->bind(16, a.received_at);
       if (auto r = ins->run(); !r) return r;
       stored.push_back(a.id);
       if (db_.changes() == 0) continue;  // a replay: its first report already counts
-      // Becomes the agent's latest outcome for the release unless a later one is already there.
+      // Becomes the agent's latest outcome for the release unless a later one is already there:
+      // the latest by the agent's clock, arrival order for equal times.
       auto latest = db_.prepare(
-          "INSERT INTO latest_attempts (version, os, arch, agent_id, outcome, occurred_s, "
-          "occurred_frac, attempt_rowid) VALUES (?1, ?2, ?3, ?4, ?5, substr(?6, 1, 19), "
-          "CAST('0' || substr(?6, 20, length(?6) - 20) AS REAL), ?7) "
+          "INSERT INTO latest_attempts (version, os, arch, agent_id, outcome, occurred_at_us, "
+          "attempt_seq) VALUES (?, ?, ?, ?, ?, ?, ?) "
           "ON CONFLICT (version, os, arch, agent_id) DO UPDATE SET outcome = excluded.outcome, "
-          "occurred_s = excluded.occurred_s, occurred_frac = excluded.occurred_frac, "
-          "attempt_rowid = excluded.attempt_rowid "
-          "WHERE (excluded.occurred_s, excluded.occurred_frac, excluded.attempt_rowid) > "
-          "(latest_attempts.occurred_s, latest_attempts.occurred_frac, "
-          "latest_attempts.attempt_rowid)");
+          "occurred_at_us = excluded.occurred_at_us, attempt_seq = excluded.attempt_seq "
+          "WHERE (excluded.occurred_at_us, excluded.attempt_seq) > "
+          "(latest_attempts.occurred_at_us, latest_attempts.attempt_seq)");
       if (!latest) return latest.error();
       latest->bind(1, a.release.version).bind(2, a.release.os).bind(3, a.release.arch);
-      latest->bind(4, a.agent_id).bind(5, a.outcome).bind(6, a.occurred_at);
-      latest->bind(7, db_.last_insert_rowid());
+      latest->bind(4, a.agent_id).bind(5, a.outcome).bind(6, *occurred).bind(7, seq);
       if (auto r = latest->run(); !r) return r;
     }
     return {};
@@ -45,30 +59,29 @@ Expected<std::vector<std::string>> SqliteOps::record_attempts(
 
 Expected<CountsByRelease> SqliteOps::release_counts(std::optional<std::int64_t> since) {
   std::lock_guard lock(mu_);
-  std::int64_t max_rowid = 0;
+  std::int64_t version = 0;
   const bool cacheable = since && in_tx_ == 0;
   if (cacheable) {
-    auto m = db_.prepare("SELECT COALESCE(MAX(rowid), 0) FROM update_attempts");
+    // Read before the counts: a batch committed in between (by this or another server) makes the
+    // counts newer than the key, never older, and the next call recounts.
+    auto m = db_.prepare("SELECT value FROM counters WHERE name = 'attempts'");
     if (!m) return m.error();
-    if (m->step()) max_rowid = m->i64(0);
+    if (m->step()) version = m->i64(0);
     if (auto st = m->status(); !st) return st.error();
-    if (window_cache_ && window_cache_->since == *since && window_cache_->max_rowid == max_rowid)
+    if (window_cache_ && window_cache_->since == *since &&
+        window_cache_->attempts_counter == version)
       return window_cache_->counts;
   }
-  // Each agent counts once per release: its latest final outcome by the agent's clock, then
-  // arrival order for ties. occurred_at is RFC 3339 UTC ("...:SSZ" or "...:SS.fffZ"); compared as
-  // text, "10:00:00Z" would sort after "10:00:00.5Z" ('Z' > '.'), so the whole seconds and the
-  // fraction are ordered separately.
+  // Each agent counts once per release: its latest final outcome by the agent's clock
+  // (occurred_at_us), then arrival order (seq) for ties.
   // All time: latest_attempts holds exactly that ranking's winners (kept by record_attempts).
   // A window: rank the attempts that arrived in it (attempts_received bounds the scan).
   auto s = since ? db_.prepare(
                        "SELECT version, os, arch, outcome, COUNT(*) FROM ("
                        "  SELECT version, os, arch, outcome, ROW_NUMBER() OVER ("
-                       "    PARTITION BY version, os, arch, agent_id ORDER BY "
-                       "    substr(occurred_at, 1, 19) DESC,"
-                       "    CAST('0' || substr(occurred_at, 20, length(occurred_at) - 20) AS REAL) "
-                       "    DESC, rowid DESC) AS rn"
-                       "  FROM update_attempts WHERE received_at >= ?)"
+                       "    PARTITION BY version, os, arch, agent_id "
+                       "    ORDER BY occurred_at_us DESC, seq DESC) AS rn"
+                       "  FROM update_attempts WHERE received_at >= ?) ranked"
                        " WHERE rn = 1 GROUP BY version, os, arch, outcome")
                  : db_.prepare(
                        "SELECT version, os, arch, outcome, COUNT(*) FROM latest_attempts "
@@ -85,7 +98,7 @@ Expected<CountsByRelease> SqliteOps::release_counts(std::optional<std::int64_t> 
     if (outcome == "crash") c.crash = n;
   }
   if (auto st = s->status(); !st) return st.error();
-  if (cacheable) window_cache_ = WindowCounts{*since, max_rowid, out};
+  if (cacheable) window_cache_ = WindowCounts{*since, version, out};
   return out;
 }
 
@@ -111,12 +124,13 @@ Expected<std::vector<FailurePattern>> SqliteOps::failure_patterns(const ReleaseK
     out.push_back(std::move(p));
   }
   if (auto st = s->status(); !st) return st.error();
-  // Evidence: the newest message and stderr of each group (a lone MAX() makes SQLite take the
-  // other columns from that row).
+  // Evidence: the newest message and stderr of each group (the last to arrive).
   auto samples = db_.prepare(
-      "SELECT outcome, stage, error_code, message, stderr_tail, MAX(rowid) FROM update_attempts "
-      "WHERE version = ? AND os = ? AND arch = ? AND outcome != 'success' "
-      "GROUP BY outcome, stage, error_code");
+      "SELECT outcome, stage, error_code, message, stderr_tail FROM ("
+      "  SELECT outcome, stage, error_code, message, stderr_tail, ROW_NUMBER() OVER ("
+      "    PARTITION BY outcome, stage, error_code ORDER BY seq DESC) AS rn"
+      "  FROM update_attempts WHERE version = ? AND os = ? AND arch = ? AND outcome != 'success'"
+      ") newest WHERE rn = 1");
   if (!samples) return samples.error();
   samples->bind(1, key.version).bind(2, key.os).bind(3, key.arch);
   while (samples->step()) {
@@ -137,8 +151,8 @@ Expected<std::vector<Attempt>> SqliteOps::agent_attempts(const std::string& agen
   std::lock_guard lock(mu_);
   auto s = db_.prepare(
       "SELECT id, agent_id, version, os, arch, from_version, outcome, stage, error_code, message, "
-      "exit_code, signal, stderr_tail, occurred_at, received_at FROM update_attempts "
-      "WHERE agent_id = ? ORDER BY received_at DESC, rowid DESC LIMIT ?");
+      "exit_code, signal, stderr_tail, occurred_at_us, received_at FROM update_attempts "
+      "WHERE agent_id = ? ORDER BY received_at DESC, seq DESC LIMIT ?");
   if (!s) return s.error();
   s->bind(1, agent_id).bind(2, static_cast<std::int64_t>(limit));
   std::vector<Attempt> out;
@@ -155,7 +169,7 @@ Expected<std::vector<Attempt>> SqliteOps::agent_attempts(const std::string& agen
     a.exit_code = s->opt_i64(10);
     a.signal = s->opt_i64(11);
     a.stderr_tail = s->text(12);
-    a.occurred_at = s->text(13);
+    a.occurred_at = format_rfc3339_us(s->i64(13));
     a.received_at = s->i64(14);
     out.push_back(std::move(a));
   }

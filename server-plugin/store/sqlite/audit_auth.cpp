@@ -18,7 +18,7 @@ Expected<std::int64_t> SqliteOps::append_event(const Event& e) {
   auto s = db_.prepare(
       "INSERT INTO rollout_events (at, user, action, version, os, arch, reason, force, health, "
       "detail) "
-      "VALUES (?,?,?,?,?,?,?,?,?,?)");
+      "VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id");
   if (!s) return s.error();
   s->bind(1, e.at)
       .bind(2, e.user)
@@ -28,8 +28,11 @@ Expected<std::int64_t> SqliteOps::append_event(const Event& e) {
       .bind(6, e.arch);
   s->bind(7, e.reason).bind(8, e.force).bind(9, e.health_json.empty() ? "{}" : e.health_json);
   s->bind(10, e.detail_json.empty() ? "{}" : e.detail_json);
+  // The id SQLite gives (max + 1 under its one writer) grows in commit order, which webhook
+  // cursors rely on (SCHEMA.md).
+  const std::int64_t id = s->step() ? s->i64(0) : 0;
   if (auto st = s->run(); !st) return st.error();
-  return db_.last_insert_rowid();
+  return id;
 }
 
 Expected<std::vector<Event>> SqliteOps::list_events(std::int64_t before_id, std::size_t limit,

@@ -116,9 +116,6 @@ Status Db::exec(std::string_view sql) {
   return {};
 }
 
-std::int64_t Db::last_insert_rowid() const {
-  return sqlite3_last_insert_rowid(db_);
-}
 int Db::changes() const {
   return sqlite3_changes(db_);
 }

@@ -69,7 +69,6 @@ class Db {
   // Statements are compiled per call; SQLite's own cache keeps this cheap enough here.
   Expected<Stmt> prepare(std::string_view sql);
   Status exec(std::string_view sql);  // several statements, no parameters (schema, pragmas)
-  std::int64_t last_insert_rowid() const;
   int changes() const;
   sqlite3* raw() const { return db_; }
 

@@ -1,6 +1,8 @@
 #include "server-plugin/store/sqlite/migrations.hpp"
 
+#include <algorithm>
 #include <ctime>
+#include <set>
 #include <string_view>
 
 namespace rollout::server::sqlite {
@@ -186,6 +188,92 @@ CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO counters (name, value)
   SELECT 'promotion_seq', COALESCE(MAX(promotion_seq), 0) FROM releases;
 )sql",
+    // 8: no SQL dialect in the schema (issue #14; server-plugin/store/SCHEMA.md). occurred_at
+    // becomes occurred_at_us, integer microseconds since the Unix epoch UTC, converted exactly
+    // from the RFC 3339 text (whole seconds through strftime, the fraction's first six digits
+    // padded with zeros), so the latest-outcome ordering is one integer comparison on every
+    // backend. Each attempt gets `seq`, an arrival number the store assigns from the 'attempts'
+    // counter in the same transaction (ties between equal times, and the key of the last-24h
+    // counts cache: it changes with every committed batch, from any server). Existing rows keep
+    // their old rowid as seq: the one place the old arrival order is read, and latest_attempts'
+    // attempt_rowid already names those rows, so its winners carry over as they were.
+    // latest_attempts, rollout_events, logs and webhook_deliveries are rebuilt as plain tables:
+    // ids stay monotonic without AUTOINCREMENT because SQLite gives max(id) + 1 under its single
+    // writer and the rows that matter are never deleted from the top (the audit trail is
+    // append-only, and webhook cursors rely on its ids growing in commit order); logs and
+    // deliveries are trimmed oldest first. rate_limits: the login limiter's buckets, shared by
+    // every server on the database (auth/rate_limit.hpp).
+    R"sql(
+
+CREATE TABLE update_attempts_v8 (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, agent_id TEXT NOT NULL, version TEXT NOT NULL,
+  os TEXT NOT NULL, arch TEXT NOT NULL, from_version TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL
+  CHECK (outcome IN ('success', 'failure', 'crash')),
+  stage TEXT NOT NULL DEFAULT '', error_code TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER, signal INTEGER, stderr_tail TEXT NOT NULL DEFAULT '',
+  occurred_at_us INTEGER NOT NULL, received_at INTEGER NOT NULL);
+INSERT INTO update_attempts_v8 (id, seq, agent_id, version, os, arch, from_version, outcome, stage,
+  error_code, message, exit_code, signal, stderr_tail, occurred_at_us, received_at)
+  SELECT id, rowid, agent_id, version, os, arch, from_version, outcome, stage, error_code, message,
+    exit_code, signal, stderr_tail,
+    CAST(strftime('%s', substr(occurred_at, 1, 19)) AS INTEGER) * 1000000 +
+      CAST(substr(substr(occurred_at, 21, length(occurred_at) - 21) || '000000', 1, 6) AS INTEGER),
+    received_at
+  FROM update_attempts;
+DROP TABLE update_attempts;
+ALTER TABLE update_attempts_v8 RENAME TO update_attempts;
+CREATE INDEX attempts_release ON update_attempts(version, os, arch, agent_id, occurred_at_us);
+CREATE INDEX attempts_agent ON update_attempts(agent_id, received_at, seq);
+CREATE INDEX attempts_received ON update_attempts(received_at);
+INSERT INTO counters (name, value)
+  SELECT 'attempts', COALESCE(MAX(seq), 0) FROM update_attempts;
+
+CREATE TABLE latest_attempts_v8 (
+  version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL, agent_id TEXT NOT NULL,
+  outcome TEXT NOT NULL, occurred_at_us INTEGER NOT NULL, attempt_seq INTEGER NOT NULL,
+  PRIMARY KEY (version, os, arch, agent_id));
+INSERT INTO latest_attempts_v8 (version, os, arch, agent_id, outcome, occurred_at_us, attempt_seq)
+  SELECT l.version, l.os, l.arch, l.agent_id, l.outcome, a.occurred_at_us, a.seq
+  FROM latest_attempts l JOIN update_attempts a ON a.seq = l.attempt_rowid;
+DROP TABLE latest_attempts;
+ALTER TABLE latest_attempts_v8 RENAME TO latest_attempts;
+CREATE INDEX latest_attempts_outcome ON latest_attempts(version, os, arch, outcome);
+
+CREATE TABLE rollout_events_v8 (
+  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, user TEXT NOT NULL,
+  action TEXT NOT NULL, version TEXT NOT NULL DEFAULT '', os TEXT NOT NULL DEFAULT '',
+  arch TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '', force INTEGER NOT NULL DEFAULT 0,
+  health TEXT NOT NULL DEFAULT '{}', detail TEXT NOT NULL DEFAULT '{}');
+INSERT INTO rollout_events_v8 SELECT id, at, user, action, version, os, arch, reason, force, health,
+  detail FROM rollout_events;
+DROP TABLE rollout_events;
+ALTER TABLE rollout_events_v8 RENAME TO rollout_events;
+CREATE INDEX events_release ON rollout_events(version, os, arch, id);
+CREATE TRIGGER rollout_events_no_update BEFORE UPDATE ON rollout_events
+  BEGIN SELECT RAISE(ABORT, 'rollout_events is append-only'); END;
+CREATE TRIGGER rollout_events_no_delete BEFORE DELETE ON rollout_events
+  BEGIN SELECT RAISE(ABORT, 'rollout_events is append-only'); END;
+
+CREATE TABLE logs_v8 (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, level TEXT NOT NULL,
+  component TEXT NOT NULL, message TEXT NOT NULL, fields TEXT NOT NULL DEFAULT '{}');
+INSERT INTO logs_v8 SELECT id, at, level, component, message, fields FROM logs;
+DROP TABLE logs;
+ALTER TABLE logs_v8 RENAME TO logs;
+
+CREATE TABLE webhook_deliveries_v8 (
+  id INTEGER PRIMARY KEY, webhook_id TEXT NOT NULL, event_id INTEGER NOT NULL,
+  event_type TEXT NOT NULL, attempt INTEGER NOT NULL, status INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('delivered', 'failed', 'gave_up')),
+  error TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL, duration_ms INTEGER NOT NULL DEFAULT 0);
+INSERT INTO webhook_deliveries_v8 SELECT id, webhook_id, event_id, event_type, attempt, status,
+  outcome, error, at, duration_ms FROM webhook_deliveries;
+DROP TABLE webhook_deliveries;
+ALTER TABLE webhook_deliveries_v8 RENAME TO webhook_deliveries;
+CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);
+
+CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat_us INTEGER NOT NULL);
+CREATE INDEX rate_limits_tat ON rate_limits(tat_us);
+)sql",
 };
 
 }  // namespace
@@ -194,7 +282,8 @@ int latest_schema_version() {
   return static_cast<int>(std::size(kMigrations));
 }
 
-Expected<int> migrate(Db& db) {
+Expected<int> migrate(Db& db, int up_to) {
+  if (up_to < 0 || up_to > latest_schema_version()) up_to = latest_schema_version();
   // One write transaction around the version check and every pending step: two servers starting
   // on a fresh file at once cannot both see version 0 and both run migration 1 (the second waits
   // on busy_timeout, then finds nothing to do), and a failed step leaves the schema as it was.
@@ -205,22 +294,26 @@ Expected<int> migrate(Db& db) {
         !st) {
       return st.error();
     }
-    int current = 0;
+    std::set<int> applied;
     {
       // Finalized before the steps run: SQLite refuses a DROP TABLE (migration 6) while any
       // statement of the connection is still pending.
-      auto q = db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+      auto q = db.prepare("SELECT version FROM schema_migrations");
       if (!q) return q.error();
-      if (q->step()) current = static_cast<int>(q->i64(0));
+      while (q->step()) applied.insert(static_cast<int>(q->i64(0)));
       if (auto st = q->status(); !st) return st.error();
     }
+    const int current = applied.empty() ? 0 : *applied.rbegin();
     if (current > latest_schema_version()) {
       return make_error("storage", "database schema version " + std::to_string(current) +
                                        " is newer than this server understands (" +
                                        std::to_string(latest_schema_version()) +
                                        "); upgrade rollout-server");
     }
-    for (int v = current + 1; v <= latest_schema_version(); ++v) {
+    // Every step not recorded yet, in order: a step numbered below the newest one recorded (a
+    // branch's migration merged after a later one) still runs once.
+    for (int v = 1; v <= up_to; ++v) {
+      if (applied.count(v) || kMigrations[v - 1].empty()) continue;
       Status st = db.exec(kMigrations[v - 1]);
       if (st) {
         auto ins = db.prepare("INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)");
@@ -229,7 +322,7 @@ Expected<int> migrate(Db& db) {
       }
       if (!st) return st.error().context("migration " + std::to_string(v));
     }
-    return latest_schema_version();
+    return std::max(current, up_to);
   };
   auto version = apply();
   if (!version) {

@@ -103,6 +103,9 @@ class SqliteOps final : public Tx {
   Status delete_session(const std::string& token_hash) override;
   Status insert_api_token(const ApiToken& t) override;
   Expected<std::optional<ApiToken>> get_api_token(const std::string& token_hash) override;
+  Expected<RateDecision> take_rate_token(const std::string& key, std::int64_t now,
+                                         std::uint32_t capacity, double refill_per_second) override;
+  Status return_rate_token(const std::string& key, double refill_per_second) override;
 
   Status put_policy(const Policy& p) override;
   Expected<std::vector<Policy>> list_policies() override;
@@ -115,12 +118,13 @@ class SqliteOps final : public Tx {
  private:
   Expected<std::optional<Agent>> agent_where(std::string_view where, const std::string& value);
 
-  // The last windowed release_counts, valid while no attempt has been added since (update_attempts
-  // only grows, so its largest rowid says). Filled and used only outside transactions: a rolled
-  // back insert would let a later one reuse its rowid.
+  // The last windowed release_counts, valid while no attempt has been added since, by this or any
+  // other server on the database: the 'attempts' counter (counters), bumped in the same
+  // transaction as every batch, says. Filled and used only outside transactions: a rolled back
+  // batch would let a later one reuse its counter value.
   struct WindowCounts {
     std::int64_t since = 0;
-    std::int64_t max_rowid = 0;
+    std::int64_t attempts_counter = 0;
     CountsByRelease counts;
   };
 
