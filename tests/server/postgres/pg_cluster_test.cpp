@@ -4,6 +4,7 @@
 #include "tests/testing/postgres/pg_cluster.hpp"
 
 #include <gtest/gtest.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "server-plugin/store/postgres/pg_conn.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::testing {
@@ -78,6 +80,32 @@ TEST(PgClusterLifecycle, AKilledProgramLeavesNoClusterBehind) {
   // The watchdog notices the end of its pipe and stops the cluster.
   EXPECT_TRUE(eventually([&] { return process_gone(c.postmaster) && !fs::exists(c.dir); }))
       << c.dir;
+}
+
+TEST(PgClusterLifecycle, ListensOnLoopbackAndItsOwnSocketAsAnUnprivilegedUser) {
+  auto& cluster = PgCluster::get();
+  auto conn = server::pg::Conn::open(cluster.socket_url("postgres"));
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto r = conn->exec(
+      "SELECT current_setting('listen_addresses'), current_setting('unix_socket_directories')");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->text(0, 0), "127.0.0.1");
+  EXPECT_EQ(r->text(0, 1), (cluster.dir() / "sock").string());
+  // initdb and postgres refuse root: as root the cluster runs as "postgres" (or "nobody").
+  std::ifstream status("/proc/" + std::to_string(cluster.postmaster_pid()) + "/status");
+  std::string line;
+  uid_t uid = 0;
+  while (std::getline(status, line)) {
+    if (line.rfind("Uid:", 0) == 0) uid = static_cast<uid_t>(std::stoul(line.substr(4)));
+  }
+  if (::geteuid() == 0) {
+    const passwd* pw = ::getpwnam("postgres");
+    if (!pw) pw = ::getpwnam("nobody");
+    ASSERT_NE(pw, nullptr);
+    EXPECT_EQ(uid, pw->pw_uid);
+  } else {
+    EXPECT_EQ(uid, ::geteuid());
+  }
 }
 
 }  // namespace
