@@ -23,7 +23,9 @@ constexpr std::string_view kMigrations[] = {
     // after the previous one has committed or rolled back, so ids become visible in order.
     // Writers of audit events serialise for the rest of their transaction; the store inserts
     // its event last. A NULL id takes the next value; an explicit one (copying rows from SQLite)
-    // is kept.
+    // is kept. The other identities (update_attempts.seq, logs, webhook_deliveries) only order
+    // rows and break ties; nothing may read "rows after N" or MAX() of them as a change marker
+    // (as SQLite's last-24h counts cache does with MAX(rowid)): on PostgreSQL that misses rows.
     R"sql(
 CREATE TABLE releases (
   version TEXT NOT NULL, os TEXT NOT NULL, arch TEXT NOT NULL,
