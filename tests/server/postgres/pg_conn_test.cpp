@@ -131,7 +131,7 @@ TEST_F(PgConn, ALostConnectionIsAStorageErrorAndMarksItUnusable) {
   Conn victim = open();
   Conn admin = open();
   ASSERT_TRUE(victim.exec("SELECT 1"));
-  auto killed = admin.query("SELECT pg_terminate_backend($1, 10000)", Params(victim.backend_pid()));
+  auto killed = admin.query("SELECT pg_terminate_backend($1, 30000)", Params(victim.backend_pid()));
   ASSERT_TRUE(killed) << killed.error().message;
   ASSERT_TRUE(*killed->boolean(0, 0));
   auto r = victim.exec("SELECT 1");

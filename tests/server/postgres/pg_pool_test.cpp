@@ -36,7 +36,7 @@ class PgPool : public ::testing::Test {
   void terminate(int pid) {
     auto admin = Conn::open(cluster.url(db));
     ASSERT_TRUE(admin) << admin.error().message;
-    auto r = admin->query("SELECT pg_terminate_backend($1, 10000)", Params(pid));
+    auto r = admin->query("SELECT pg_terminate_backend($1, 30000)", Params(pid));
     ASSERT_TRUE(r) << r.error().message;
     ASSERT_TRUE(*r->boolean(0, 0));
   }

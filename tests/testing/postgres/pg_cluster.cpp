@@ -200,8 +200,12 @@ void PgCluster::start() {
            "--pwfile=" + (dir_ / "pw").string(), "--auth-local=trust", "--auth-host=scram-sha-256",
            "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"}));
   if (init.exit_code != 0) {
-    throw std::runtime_error("initdb failed (exit " + std::to_string(init.exit_code) +
-                             "): " + tail(init.out + init.err));
+    const std::string hint =
+        run_as_.empty() ? ""
+                        : " (initdb ran as '" + run_as_ + "': every directory above " +
+                              dir_.string() + " must be searchable by it; TMPDIR picks another)";
+    throw std::runtime_error("initdb failed (exit " + std::to_string(init.exit_code) + ")" + hint +
+                             ": " + tail(init.out + init.err));
   }
   // Loopback only, the socket in our directory, TLS on, and no durability (a test cluster).
   std::ofstream conf(dir_ / "data" / "postgresql.conf", std::ios::app);
