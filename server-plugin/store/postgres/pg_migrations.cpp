@@ -141,6 +141,16 @@ CREATE TABLE notify_watch (subject TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE notify_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);
 INSERT INTO notify_lease (name, holder, expires_at) VALUES ('webhooks', '', 0);
 )sql",
+    // 2: the promotion sequence owned by the store (SQLite's migration 7): `counters` holds the
+    // last value handed out (next_promotion_seq: one UPDATE ... RETURNING, rolled back with its
+    // transaction, which a SEQUENCE would not be), and promotion_seq is UNIQUE among promoted
+    // releases, so two servers can never give two releases one sequence.
+    R"sql(
+CREATE UNIQUE INDEX releases_promotion_seq ON releases(promotion_seq) WHERE promotion_seq > 0;
+CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+INSERT INTO counters (name, value)
+  SELECT 'promotion_seq', COALESCE(MAX(promotion_seq), 0) FROM releases;
+)sql",
 };
 
 // Ends the run's hold on the advisory lock however it ends. A lost connection has released it
