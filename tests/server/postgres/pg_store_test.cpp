@@ -2,6 +2,7 @@
 // tests/server/suites/, which pg_tests runs on PostgreSQL): the pool_size URL parameter, and a
 // deadlock between two transactions that is a "conflict" and leaves nothing of the loser.
 #include "server-plugin/store/postgres/pg_store.hpp"
+#include "server-plugin/store/postgres/pg_store_rows.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +69,45 @@ TEST(PgStore, NeverHoldsMoreConnectionsThanPoolSize) {
       Params(db));
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_LE(*n->i64(0, 0), 2);
+}
+
+// An attempt's occurred_at is kept as microseconds (occurred_at_us) and read back as the text it
+// was: whole seconds without a fraction, a fraction as long as it needs.
+TEST(PgStoreTime, OccurredAtRoundTripsThroughMicroseconds) {
+  for (const char* t :
+       {"2026-11-24T10:00:00Z", "2026-11-24T10:00:00.5Z", "2026-11-24T10:00:00.000001Z",
+        "1970-01-01T00:00:00Z", "2026-11-24T23:59:59.999999Z"}) {
+    auto us = rfc3339_to_us(t);
+    ASSERT_TRUE(us) << t;
+    EXPECT_EQ(us_to_rfc3339(*us), t);
+  }
+  EXPECT_EQ(*rfc3339_to_us("2026-11-24T10:00:00.5Z") - *rfc3339_to_us("2026-11-24T10:00:00Z"),
+            500000);
+  // Digits past microseconds are dropped, not rounded into the seconds.
+  EXPECT_EQ(us_to_rfc3339(*rfc3339_to_us("2026-11-24T10:00:00.9999999Z")),
+            "2026-11-24T10:00:00.999999Z");
+}
+
+// The protocol checks occurred_at before it gets here; should garbage reach the store anyway,
+// the batch is refused naming the field and stores nothing.
+TEST(PgStore, AnAttemptWithAGarbageTimeStoresNothingOfItsBatch) {
+  auto& cluster = PgCluster::get();
+  auto store = open_store(cluster.url(cluster.create_database()));
+  ASSERT_TRUE(store) << store.error().message;
+  Attempt good;
+  good.id = "00000000-0000-4000-8000-000000000001";
+  good.agent_id = "a1";
+  good.release = {"1.0.0", "linux", "x86_64"};
+  good.outcome = "success";
+  good.occurred_at = "2026-11-24T10:00:00Z";
+  good.received_at = 5;
+  Attempt bad = good;
+  bad.id = "00000000-0000-4000-8000-000000000002";
+  bad.occurred_at = "yesterday\x01";
+  auto r = (*store)->record_attempts({good, bad});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("occurred_at"), std::string::npos) << r.error().message;
+  EXPECT_EQ((*store)->attempt_count().value(), 0u);
 }
 
 // Two transactions that lock two releases in opposite orders: PostgreSQL breaks the deadlock by
