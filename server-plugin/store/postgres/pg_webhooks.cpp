@@ -1,47 +1,18 @@
 // Webhooks: subscriptions with their cursor over the audit trail, the bounded delivery log, the
 // delivery lease and the health detector's last-seen states.
-#include <boost/json.hpp>
-
 #include "server-plugin/store/postgres/pg_store.hpp"
 #include "server-plugin/store/postgres/pg_store_rows.hpp"
+#include "server-plugin/store/webhook_events.hpp"
 
 namespace rollout::server::pg {
 namespace {
-
-namespace bj = boost::json;
-
-// The event filter as the JSON array text SQLite's store keeps too.
-std::string events_text(const std::vector<std::string>& events) {
-  bj::array a;
-  for (const auto& e : events) a.emplace_back(e);
-  return bj::serialize(a);
-}
-
-std::vector<std::string> events_of(const std::string& text) {
-  std::vector<std::string> out;
-  bj::error_code ec;
-  auto v = bj::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& e : v.as_array()) {
-    if (e.is_string()) out.emplace_back(e.as_string());
-  }
-  return out;
-}
 
 #define WEBHOOK_COLUMNS \
   "id, url, secret, events, source, created_by, created_at, cursor, attempts, next_attempt_at"
 
 Webhook read_webhook(Row& x) {
-  return Webhook{x.s(0),
-                 x.s(1),
-                 x.s(2),
-                 events_of(x.s(3)),
-                 x.s(4),
-                 x.s(5),
-                 x.i(6),
-                 x.i(7),
-                 static_cast<std::uint32_t>(x.i(8)),
-                 x.i(9)};
+  return Webhook{x.s(0), x.s(1), x.s(2), webhook_events_of(x.s(3)),          x.s(4),
+                 x.s(5), x.i(6), x.i(7), static_cast<std::uint32_t>(x.i(8)), x.i(9)};
 }
 
 }  // namespace
@@ -55,12 +26,12 @@ Expected<std::vector<Event>> PgOps::events_after(std::int64_t after_id, std::siz
 }
 
 Status PgOps::insert_webhook(const Webhook& w) {
-  auto r =
-      q("insert_webhook",
-        "INSERT INTO webhooks (id, url, secret, events, source, created_by, created_at, "
-        "cursor) VALUES ($1,$2,$3,$4,$5,$6,$7, "
-        "(SELECT COALESCE(MAX(id), 0) FROM rollout_events))",
-        Params(w.id, w.url, w.secret, events_text(w.events), w.source, w.created_by, w.created_at));
+  auto r = q("insert_webhook",
+             "INSERT INTO webhooks (id, url, secret, events, source, created_by, created_at, "
+             "cursor) VALUES ($1,$2,$3,$4,$5,$6,$7, "
+             "(SELECT COALESCE(MAX(id), 0) FROM rollout_events))",
+             Params(w.id, w.url, w.secret, webhook_events_text(w.events), w.source, w.created_by,
+                    w.created_at));
   if (r) return {};
   if (r.error().code == "unique_violation" || r.error().code == "constraint") {
     return make_error("duplicate_webhook", "webhook " + w.id + " exists");
@@ -83,7 +54,7 @@ Status PgOps::sync_config_webhooks(const std::vector<Webhook>& hooks) {
     for (const auto& h : hooks) {
       auto r = q("sync_config_webhook",
                  "UPDATE webhooks SET url = $1, events = $2 WHERE id = $3 AND source = 'config'",
-                 Params(h.url, events_text(h.events), h.id));
+                 Params(h.url, webhook_events_text(h.events), h.id));
       if (!r) return r.error();
       if (r->affected() == 0) {
         Webhook w = h;
