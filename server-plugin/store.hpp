@@ -303,7 +303,8 @@ inline constexpr int kConflictAttempts = 4;
 Status with_conflict_retry(int max_attempts, const std::function<Status()>& fn);
 
 // Chooses the backend from database_url (store/open_store.cpp): "sqlite:PATH" (or
-// "sqlite::memory:" for tests). Runs migrations; refuses a database whose schema is newer than
+// "sqlite::memory:" for tests), or "postgresql://..." (store/postgres/pg_store.hpp: libpq's URL,
+// plus pool_size=N). Runs migrations; refuses a database whose schema is newer than
 // this binary knows.
 Expected<std::unique_ptr<Store>> open_store(const std::string& url);
 

@@ -1,6 +1,6 @@
-// The backends every store suite runs against (store_test.cpp, two_stores_test.cpp): each
-// parameter makes a fresh store URL in a test's directory. A new backend joins by adding itself
-// to store_backends(). And the rows those suites build.
+// The backends every store suite runs against (suites/store_suite.cpp,
+// suites/two_stores_suite.cpp): each parameter makes a fresh store URL (a file in the test's
+// directory, or a fresh database). And the rows those suites build.
 #pragma once
 
 #include <filesystem>
@@ -25,11 +25,10 @@ inline void PrintTo(const Backend& b, std::ostream* os) {
   *os << b.name;
 }
 
-inline std::vector<Backend> store_backends() {
-  return {Backend{"sqlite", [](const std::filesystem::path& d) {
-                    return "sqlite:" + (d / "rollout.db").string();
-                  }}};
-}
+// The backends of this test program: store_backends.cpp (server_tests: SQLite) or
+// postgres/pg_store_backends.cpp (pg_tests: PostgreSQL on the program's cluster). The suites in
+// suites/ are built into both programs.
+std::vector<Backend> store_backends();
 
 // A release and an agent with every required field, for the suites to vary.
 inline server::Release sample_release(const std::string& version, const std::string& os = "linux") {

@@ -4,41 +4,19 @@
 // at most capacity intervals ahead of now. Spending is then one conditional upsert, atomic
 // however many servers write, and a row whose time has passed is a full bucket that says nothing.
 #include <algorithm>
-#include <cmath>
 
+#include "server-plugin/store/rate_limit_rules.hpp"
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 
 namespace rollout::server::sqlite {
-namespace {
-
-Status check_key(const std::string& key) {
-  if (key.empty() || key.size() > Store::kRateKeyMax) {
-    return make_error("invalid_argument",
-                      "rate limit key: 1 to " + std::to_string(Store::kRateKeyMax) + " bytes");
-  }
-  return {};
-}
-
-// One token's refill time in microseconds; Expected so that a bad rate is an error, not a bucket
-// that never refills or divides by zero.
-Expected<std::int64_t> interval_us(double refill_per_second) {
-  if (!(refill_per_second > 0) || !std::isfinite(refill_per_second) || refill_per_second > 1e6) {
-    return make_error("invalid_argument", "rate limit refill_per_second: must be in (0, 1e6]");
-  }
-  return std::max<std::int64_t>(1, std::llround(1e6 / refill_per_second));
-}
-
-}  // namespace
 
 Expected<RateDecision> SqliteOps::take_rate_token(const std::string& key, std::int64_t now,
-                                                    std::uint32_t capacity,
-                                                    double refill_per_second) {
-  if (auto st = check_key(key); !st) return st.error();
-  auto interval = interval_us(refill_per_second);
+                                                  std::uint32_t capacity,
+                                                  double refill_per_second) {
+  if (auto st = check_rate_key(key); !st) return st.error();
+  auto interval = rate_interval_us(refill_per_second);
   if (!interval) return interval.error();
-  if (capacity == 0 || capacity > 1'000'000) {
-    return make_error("invalid_argument", "rate limit capacity: must be 1 to 1000000");
-  }
+  if (auto st = check_rate_capacity(capacity); !st) return st.error();
   const std::int64_t now_us = now * 1'000'000;
   const std::int64_t window = static_cast<std::int64_t>(capacity) * *interval;
   RateDecision out;
@@ -55,9 +33,7 @@ Expected<RateDecision> SqliteOps::take_rate_token(const std::string& key, std::i
       if (!tat) return tat.error();
       tat->bind(1, key);
       if (!tat->step()) return make_error("storage", "rate limit row vanished");
-      // Allowed again once now >= tat + interval - window.
-      const std::int64_t wait_us = tat->i64(0) + *interval - window - now_us;
-      out = {false, std::max<std::int64_t>(1, (wait_us + 999'999) / 1'000'000)};
+      out = {false, rate_retry_after(tat->i64(0), *interval, window, now_us)};
     }
     // Full buckets carry no information; past the cap the fullest (earliest time) go first, so
     // the keys being limited hardest are the last to be forgotten.
@@ -77,8 +53,8 @@ Expected<RateDecision> SqliteOps::take_rate_token(const std::string& key, std::i
 }
 
 Status SqliteOps::return_rate_token(const std::string& key, double refill_per_second) {
-  if (auto st = check_key(key); !st) return st;
-  auto interval = interval_us(refill_per_second);
+  if (auto st = check_rate_key(key); !st) return st;
+  auto interval = rate_interval_us(refill_per_second);
   if (!interval) return interval.error();
   std::lock_guard lock(mu_);
   // Never above capacity: a time at or before now is already a full bucket, whatever its value.

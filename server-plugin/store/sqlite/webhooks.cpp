@@ -1,45 +1,17 @@
 // Webhooks (migration 5): subscriptions with their cursor over the audit trail, the bounded
 // delivery log, the delivery lease and the health detector's last-seen states.
-#include <boost/json.hpp>
-
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
+#include "server-plugin/store/webhook_events.hpp"
 
 namespace rollout::server::sqlite {
 namespace {
-
-namespace bj = boost::json;
-
-std::string events_text(const std::vector<std::string>& events) {
-  bj::array a;
-  for (const auto& e : events) a.emplace_back(e);
-  return bj::serialize(a);
-}
-
-std::vector<std::string> events_of(const std::string& text) {
-  std::vector<std::string> out;
-  bj::error_code ec;
-  auto v = bj::parse(text, ec);
-  if (ec || !v.is_array()) return out;
-  for (const auto& e : v.as_array()) {
-    if (e.is_string()) out.emplace_back(e.as_string());
-  }
-  return out;
-}
 
 constexpr std::string_view kWebhookColumns =
     "id, url, secret, events, source, created_by, created_at, cursor, attempts, next_attempt_at";
 
 Webhook webhook_row(const Stmt& s) {
-  return Webhook{s.text(0),
-                 s.text(1),
-                 s.text(2),
-                 events_of(s.text(3)),
-                 s.text(4),
-                 s.text(5),
-                 s.i64(6),
-                 s.i64(7),
-                 static_cast<std::uint32_t>(s.i64(8)),
-                 s.i64(9)};
+  return Webhook{s.text(0), s.text(1), s.text(2), webhook_events_of(s.text(3)),         s.text(4),
+                 s.text(5), s.i64(6),  s.i64(7),  static_cast<std::uint32_t>(s.i64(8)), s.i64(9)};
 }
 
 }  // namespace
@@ -59,7 +31,7 @@ Status SqliteOps::insert_webhook(const Webhook& w) {
       "INSERT INTO webhooks (id, url, secret, events, source, created_by, created_at, cursor) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM rollout_events))");
   if (!s) return s.error();
-  s->bind(1, w.id).bind(2, w.url).bind(3, w.secret).bind(4, events_text(w.events));
+  s->bind(1, w.id).bind(2, w.url).bind(3, w.secret).bind(4, webhook_events_text(w.events));
   s->bind(5, w.source).bind(6, w.created_by).bind(7, w.created_at);
   auto st = s->run();
   if (!st && st.error().code == "constraint") {
@@ -83,7 +55,7 @@ Status SqliteOps::sync_config_webhooks(const std::vector<Webhook>& hooks) {
     for (const auto& h : hooks) {
       auto s = db_.prepare("UPDATE webhooks SET url = ?, events = ? WHERE id = ? AND source = ?");
       if (!s) return s.error();
-      s->bind(1, h.url).bind(2, events_text(h.events)).bind(3, h.id).bind(4, "config");
+      s->bind(1, h.url).bind(2, webhook_events_text(h.events)).bind(3, h.id).bind(4, "config");
       if (auto st = s->run(); !st) return st;
       if (db_.changes() == 0) {
         Webhook w = h;
