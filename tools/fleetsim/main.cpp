@@ -1,12 +1,15 @@
 // rollout-fleetsim: N simulated agents against a real rollout-server (see fleet.hpp), bounded by
-// --duration; prints a JSON summary (summary.hpp) on stdout. Exit 0 after a run, 2 for bad
-// flags, keys or a file-descriptor limit too low, 1 when the server cannot be resolved.
+// --duration (or SIGINT / SIGTERM); prints a JSON summary (summary.hpp) on stdout. Exit 0 after a
+// run, 2 for bad flags, keys or a file-descriptor limit too low, 1 when the server cannot be
+// resolved.
 #include <sys/resource.h>
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/json/serialize.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -23,6 +26,11 @@ using namespace rollout;
 using namespace rollout::fleetsim;
 
 namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 int usage_error(const std::string& message) {
   std::cerr << "rollout-fleetsim: " << message << "\n";
@@ -114,6 +122,10 @@ int main(int argc, char** argv) {
                                              t, o.threads, std::max<std::size_t>(conns, 1),
                                              run_id));
   }
+  // SIGINT / SIGTERM end the run early, with its summary (a script that has seen enough).
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (auto& s : shards) threads.emplace_back([&s] { s->run(); });
@@ -122,7 +134,7 @@ int main(int argc, char** argv) {
   bool ready_written = false;
   std::optional<double> mark;
   const auto deadline = started + o.duration;
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (std::chrono::steady_clock::now() < deadline && !g_stop.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!ready_written && shared.ready.load() >= o.agents) {
       ready_written = true;
