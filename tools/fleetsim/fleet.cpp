@@ -37,6 +37,8 @@ struct Shard::Agent {
   std::optional<std::string> pending_version;  // while pretending to apply
   std::optional<milliseconds> server_interval;
   bool answered_once = false;
+  bool in_flight = false;     // a check-in is on its way: never two at once for one agent
+  bool checkin_soon = false;  // check in again as soon as the one in flight is answered
   asio::steady_timer timer, apply_timer;
   // "action version sequence" -> first receipt (Unix seconds)
   std::map<std::string, double> receipts;
@@ -178,12 +180,14 @@ void Shard::checkin(Agent& a) {
   c.pending_version = a.pending_version;
   c.last_sequence = a.last_sequence;
   ++stats_.checkins_sent;
+  a.in_flight = true;
   pool_->submit({"/api/agent/v1/checkin", c.to_json(), a.token},
                 [this, &a](HttpAnswer ans) { checkin_answered(a, std::move(ans)); });
 }
 
 void Shard::checkin_answered(Agent& a, HttpAnswer ans) {
   if (stopping_) return;
+  a.in_flight = false;
   std::optional<protocol::CheckinResponse> r;
   std::string reason;
   if (!ans.failure.empty() || ans.status != 200) {
@@ -205,6 +209,15 @@ void Shard::checkin_answered(Agent& a, HttpAnswer ans) {
   a.server_interval = std::clamp<milliseconds>(std::chrono::seconds(r->poll_interval_s),
                                                milliseconds(500), std::chrono::hours(24));
   if (r->directive) handle_directive(a, *r->directive);
+  if (a.checkin_soon) {
+    a.checkin_soon = false;
+    if (!a.answered_once) {
+      a.answered_once = true;
+      shared_.ready.fetch_add(1);
+    }
+    schedule_checkin(a, milliseconds(0));
+    return;
+  }
   if (!a.answered_once) {
     a.answered_once = true;
     shared_.ready.fetch_add(1);
@@ -288,7 +301,11 @@ void Shard::apply(Agent& a, std::string action, std::string version, std::uint64
                                                                           : failure_reason(ans)];
       });
   // The agent checks in soon after an update so the server sees the new version.
-  schedule_checkin(a, milliseconds(0));
+  if (a.in_flight) {
+    a.checkin_soon = true;
+  } else {
+    schedule_checkin(a, milliseconds(0));
+  }
 }
 
 Stats Shard::take_stats() {
