@@ -97,9 +97,11 @@ echo "enrolled and checked in once after $(python3 -c "print(round($ready - $sta
 jq -r '.received[] | select(.action == "downgrade") |
   "rollback -> downgrade directive: \(.agents) agents, first \(.first_ms) ms, 50 % \(.p50_ms) ms," +
   " 95 % \(.p95_ms) ms, last \(.last_ms) ms (from the \(.from))"' <<<"$s"
-jq -r '"check-ins: \(.checkins.answered) answered, \(.checkins.failed) failed \(.checkins.failures);" +
-  " latency p50 \(.checkins.latency_ms.p50) ms, p99 \(.checkins.latency_ms.p99) ms," +
-  " max \(.checkins.latency_ms.max) ms"' <<<"$s"
+jq -r '"check-ins: \(.checkins.answered) answered, \(.checkins.failed) failed \(.checkins.failures)"' \
+  <<<"$s"
+jq -r '.checkins.latency_ms as $a | .checkins.latency_ms_after_ready as $r |
+  "latency (all): p50 \($a.p50) ms, p99 \($a.p99) ms, max \($a.max) ms; after ready (\($r.count)" +
+  " check-ins): p50 \($r.p50) ms, p99 \($r.p99) ms, max \($r.max) ms"' <<<"$s"
 jq -r '"fleetsim: \(.self.cpu_s) s CPU, peak RSS \(.self.max_rss_kib / 1024 | floor) MiB"' <<<"$s"
 echo "rollout-server: $server_cpu s CPU, peak RSS $((server_rss / 1024)) MiB"
 echo "summary: $s"

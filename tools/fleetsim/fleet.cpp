@@ -57,6 +57,8 @@ void Stats::merge(Stats&& o) {
   checkins_failed += o.checkins_failed;
   add(checkin_failures, o.checkin_failures);
   latency_us.insert(latency_us.end(), o.latency_us.begin(), o.latency_us.end());
+  latency_after_ready_us.insert(latency_after_ready_us.end(), o.latency_after_ready_us.begin(),
+                                o.latency_after_ready_us.end());
   directives_verified += o.directives_verified;
   add(verification_failures, o.verification_failures);
   add(outcomes, o.outcomes);
@@ -204,8 +206,11 @@ void Shard::checkin_answered(Agent& a, HttpAnswer ans) {
     return;
   }
   ++stats_.checkins_answered;
-  stats_.latency_us.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(ans.latency).count(), UINT32_MAX)));
+  const auto us = static_cast<std::uint32_t>(std::min<std::int64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(ans.latency).count(), UINT32_MAX));
+  stats_.latency_us.push_back(us);
+  if (shared_.all_ready.load(std::memory_order_relaxed))
+    stats_.latency_after_ready_us.push_back(us);
   a.server_interval = std::clamp<milliseconds>(std::chrono::seconds(r->poll_interval_s),
                                                milliseconds(500), std::chrono::hours(24));
   if (r->directive) handle_directive(a, *r->directive);

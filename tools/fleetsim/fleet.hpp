@@ -29,6 +29,9 @@ namespace rollout::fleetsim {
 struct Shared {
   std::atomic<std::uint32_t> enrolled{0};
   std::atomic<std::uint32_t> ready{0};  // enrolled and one check-in answered
+  // Set by the main thread once every agent is ready: latencies from then on are the steady
+  // fleet's, apart from the enrollment burst.
+  std::atomic<bool> all_ready{false};
 };
 
 struct Stats {
@@ -37,6 +40,7 @@ struct Stats {
   std::uint64_t checkins_sent = 0, checkins_answered = 0, checkins_failed = 0;
   std::map<std::string, std::uint64_t> checkin_failures;  // by reason
   std::vector<std::uint32_t> latency_us;                  // answered check-ins
+  std::vector<std::uint32_t> latency_after_ready_us;      // those answered after all_ready
   std::uint64_t directives_verified = 0;
   std::map<std::string, std::uint64_t> verification_failures;  // by error code
   std::map<std::string, std::uint64_t> outcomes;               // reported outcome -> count

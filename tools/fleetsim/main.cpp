@@ -138,6 +138,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!ready_written && shared.ready.load() >= o.agents) {
       ready_written = true;
+      shared.all_ready.store(true);
       if (!o.ready_file.empty()) {
         std::ofstream(o.ready_file) << "ready " << o.agents << "\n";
       }

@@ -40,17 +40,24 @@ boost::json::object summarize(const Options& options, Stats stats, std::uint32_t
                    {"failed", stats.enroll_failed},
                    {"failures", counts(stats.enroll_failures)}};
 
-  std::vector<double> lat(stats.latency_us.begin(), stats.latency_us.end());
-  std::sort(lat.begin(), lat.end());
-  auto lat_ms = [&](double q) { return std::round(quantile(lat, q) / 100.0) / 10.0; };
+  auto latency = [](const std::vector<std::uint32_t>& us) {
+    std::vector<double> lat(us.begin(), us.end());
+    std::sort(lat.begin(), lat.end());
+    auto at = [&](double q) { return std::round(quantile(lat, q) / 100.0) / 10.0; };
+    return boost::json::object{{"count", lat.size()},
+                               {"p50", at(0.5)},
+                               {"p95", at(0.95)},
+                               {"p99", at(0.99)},
+                               {"max", at(1.0)}};
+  };
   out["checkins"] = {
       {"sent", stats.checkins_sent},
       {"answered", stats.checkins_answered},
       {"failed", stats.checkins_failed},
       {"in_flight_at_stop", stats.checkins_sent - stats.checkins_answered - stats.checkins_failed},
       {"failures", counts(stats.checkin_failures)},
-      {"latency_ms",
-       {{"p50", lat_ms(0.5)}, {"p95", lat_ms(0.95)}, {"p99", lat_ms(0.99)}, {"max", lat_ms(1.0)}}}};
+      {"latency_ms", latency(stats.latency_us)},
+      {"latency_ms_after_ready", latency(stats.latency_after_ready_us)}};
   out["directives_verified"] = stats.directives_verified;
   out["verification_failures"] = counts(stats.verification_failures);
   out["reports"] = {{"sent", stats.reports_sent},

@@ -1,5 +1,6 @@
 // The JSON summary rollout-fleetsim prints on exit: agents enrolled, check-ins sent / answered /
-// failed by reason with latency percentiles, verification failures, reports, and per directive
+// failed by reason with latency percentiles (all, and those after the
+// ready point, without the enrollment burst), verification failures, reports, and per directive
 // (action, version) how long after the marker the first, 50 %, 95 % and last agent had it. The
 // marker is the mark file's time when one was read before the first receipt, else that receipt.
 #pragma once
