@@ -6,7 +6,10 @@
 #   promoted to stable while they run: every agent records the install and reports success;
 #   1.1.0 rolled back: every agent records the downgrade to 1.0.0 and the server has them all on
 #   1.0.0; the summary counts no failed check-in and no verification failure;
-#   a wrong --directive-keys: only verification failures, nothing received.
+#   a wrong --directive-keys: only verification failures, nothing received;
+#   a hostile plain-http server (not JSON, 2 MiB, forged directives): counted, exit 0;
+#   200 agents with a connection each over a soft descriptor limit of 100 (raised by fleetsim),
+#   enrolled with 3 clients, 2 sites and 10 % beta: the server shows that mix.
 # Bounded: every fleetsim run has its own --duration; waits are bounded. Stops all it started.
 # usage: fleetsim.sh BIN_DIR WORK_DIR
 set -euo pipefail
@@ -154,4 +157,17 @@ s=$(cat "$work/hostile.json")
 check '.agents_enrolled == 4 and .received == [] and .checkins.failures.bad_answer > 0
        and .checkins.failures.too_large > 0 and .verification_failures.invalid_document > 0' \
   "garbage not counted as errors"
+
+# ---- one connection per agent above the soft descriptor limit (raised), the enrollment mix ----
+bash -c 'ulimit -Sn 100; exec "$0" "$@"' "$sim" "${flags[@]}" --agents 200 --connections per-agent \
+  --clients 3 --sites 2 --beta-percent 10 --name-prefix mix --duration 4s >"$work/mix.json" \
+  2>"$work/mix.err" || fail "fleetsim with 200 connections over a soft limit of 100: $(cat "$work/mix.err")"
+s=$(cat "$work/mix.json")
+check '.agents_enrolled == 200 and .connections == 200 and .checkins.failed == 0' \
+  "200 agents on their own connections"
+s=$(get /api/agents)
+check '[.agents[] | select(.hostname | startswith("mix-"))] as $m | ($m | length) == 200
+       and ([$m[].client] | unique) == ["client-1", "client-2", "client-3"]
+       and ([$m[].site] | unique) == ["site-1", "site-2"]
+       and ([$m[] | select(.channel == "beta")] | length) == 20' "the enrollment mix on the server"
 echo "fleetsim: all checks passed"
