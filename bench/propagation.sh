@@ -23,7 +23,7 @@ command -v jq >/dev/null || { echo "jq is missing: apt-get install jq" >&2; exit
 secs=$(python3 -c "import sys; t=sys.argv[1]; print(float(t[:-2])/1000 if t.endswith('ms') else
   float(t[:-1])*60 if t.endswith('m') else float(t.rstrip('s')))" "$interval")
 work=$(mktemp -d)
-spid= simpid=
+spid="" simpid=""
 cleanup() {
   [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
   [ -n "$spid" ] && kill "$spid" 2>/dev/null
