@@ -3,8 +3,10 @@
 // verify_directive, records when it first received each (action, version, sequence), pretends to
 // apply it after --apply-delay and reports an outcome drawn from the mix. All of a shard's state
 // lives on its io_context's thread; the only shared values are the atomics in Shared.
-// A long-poll mode would only change Agent scheduling: a check-in the server may hold is one
-// whose answer schedules the next at once instead of after the interval (see checkin_answered).
+// A long-poll mode (issue #15) is a small addition here: a check-in the server may hold is sent
+// with a request timeout above the server's hold limit, and its answer schedules the next
+// check-in at once instead of after the interval (checkin_answered). A held check-in occupies its
+// connection, so such a fleet runs with --connections per-agent, as a real one does.
 #pragma once
 
 #include <atomic>
