@@ -74,6 +74,7 @@ release 1.1.0
   --ready-file "$work/ready" --mark-file "$work/mark" >"$work/run.json" 2>"$work/run.err" &
 simpid=$!
 pids+=("$simpid")
+server_pids=("${pids[@]:0:${#pids[@]}-1}")  # stop_all's list without the simulator
 wait_for 15 "the 50 agents ready" test -f "$work/ready"
 listed() { [ "$(get /api/agents | jq '[.agents[] | select(.hostname | startswith("sim-"))] | length')" = 50 ]; }
 wait_for 5 "the server listing 50 agents" listed
@@ -94,7 +95,7 @@ wait_for 15 "the server having all 50 back on 1.0.0" on 1.0.0
 kill -TERM "$simpid"
 rc=0
 wait "$simpid" || rc=$?
-pids=()
+pids=("${server_pids[@]}")
 [ "$rc" = 0 ] || fail "fleetsim exited $rc: $(cat "$work/run.err")"
 s=$(cat "$work/run.json")
 check() { # JQ_EXPRESSION WHAT
