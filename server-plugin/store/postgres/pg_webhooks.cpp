@@ -1,5 +1,6 @@
 // Webhooks: subscriptions with their cursor over the audit trail, the bounded delivery log, the
 // delivery lease and the health detector's last-seen states.
+#include "server-plugin/store/config_webhooks.hpp"
 #include "server-plugin/store/postgres/pg_store.hpp"
 #include "server-plugin/store/postgres/pg_store_rows.hpp"
 #include "server-plugin/store/webhook_events.hpp"
@@ -41,29 +42,13 @@ Status PgOps::insert_webhook(const Webhook& w) {
 
 Status PgOps::sync_config_webhooks(const std::vector<Webhook>& hooks) {
   return atomic([&]() -> Status {
-    auto listed = list_webhooks();
-    if (!listed) return listed.error();
-    for (const auto& old : *listed) {
-      if (old.source != "config") continue;
-      bool kept = false;
-      for (const auto& h : hooks) kept = kept || h.id == old.id;
-      if (!kept) {
-        if (auto gone = delete_webhook(old.id); !gone) return gone.error();
-      }
-    }
-    for (const auto& h : hooks) {
+    return sync_config_webhooks_on(*this, hooks, [&](const Webhook& h) -> Expected<bool> {
       auto r = q("sync_config_webhook",
                  "UPDATE webhooks SET url = $1, events = $2 WHERE id = $3 AND source = 'config'",
                  Params(h.url, webhook_events_text(h.events), h.id));
       if (!r) return r.error();
-      if (r->affected() == 0) {
-        Webhook w = h;
-        w.source = "config";
-        w.secret.clear();
-        if (auto st = insert_webhook(w); !st) return st;
-      }
-    }
-    return {};
+      return r->affected() > 0;
+    });
   });
 }
 

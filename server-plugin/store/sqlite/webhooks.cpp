@@ -1,5 +1,6 @@
 // Webhooks (migration 5): subscriptions with their cursor over the audit trail, the bounded
 // delivery log, the delivery lease and the health detector's last-seen states.
+#include "server-plugin/store/config_webhooks.hpp"
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
 #include "server-plugin/store/webhook_events.hpp"
 
@@ -42,29 +43,13 @@ Status SqliteOps::insert_webhook(const Webhook& w) {
 
 Status SqliteOps::sync_config_webhooks(const std::vector<Webhook>& hooks) {
   return transaction([&]() -> Status {
-    auto listed = list_webhooks();
-    if (!listed) return listed.error();
-    for (const auto& old : *listed) {
-      if (old.source != "config") continue;
-      bool kept = false;
-      for (const auto& h : hooks) kept = kept || h.id == old.id;
-      if (!kept) {
-        if (auto gone = delete_webhook(old.id); !gone) return gone.error();
-      }
-    }
-    for (const auto& h : hooks) {
+    return sync_config_webhooks_on(*this, hooks, [&](const Webhook& h) -> Expected<bool> {
       auto s = db_.prepare("UPDATE webhooks SET url = ?, events = ? WHERE id = ? AND source = ?");
       if (!s) return s.error();
       s->bind(1, h.url).bind(2, webhook_events_text(h.events)).bind(3, h.id).bind(4, "config");
-      if (auto st = s->run(); !st) return st;
-      if (db_.changes() == 0) {
-        Webhook w = h;
-        w.source = "config";
-        w.secret.clear();
-        if (auto st = insert_webhook(w); !st) return st;
-      }
-    }
-    return {};
+      if (auto st = s->run(); !st) return st.error();
+      return db_.changes() > 0;
+    });
   });
 }
 
