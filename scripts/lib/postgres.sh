@@ -17,6 +17,8 @@
 # searchable by that user. The unix socket path must stay under 107 bytes: keep DIR short.
 # Not durable (fsync off): a demo and test cluster only.
 # shellcheck shell=bash
+# shellcheck source=scripts/lib/ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 pg_dir='' pg_url='' pg_port='' pg_pid='' pg_bin='' pg_as=()
 
@@ -40,10 +42,6 @@ _pg_find() {
   done
   _pg_fail "initdb, pg_ctl and psql not found on PATH nor in /usr/lib/postgresql/15/bin:" \
     "install the Debian package postgresql-15 (./scripts/run and ./scripts/test install it)"
-}
-
-_pg_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
 # Runs a PostgreSQL program as the cluster's user, in DIR (the user may not be able to enter the
@@ -88,7 +86,7 @@ CONF
   printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$pg_dir/data/pg_hba.conf"
   # Another process may take the port between choosing it and the bind: try a few.
   for _ in 1 2 3 4 5; do
-    port=$(_pg_free_port)
+    port=$(free_port)
     if _pg_run timeout 40 "$pg_bin/pg_ctl" start -D "$pg_dir/data" -l "$pg_dir/server.log" \
       -w -t 30 -o "-p $port" >/dev/null 2>&1; then
       pg_port=$port
