@@ -6,10 +6,11 @@
 # connection refused by a dead instance before its check notices is retried on another
 # (redispatch), and connections still open to an instance marked down are cut, so agents
 # reconnect to a live one.
-#   lb_start DIR CA_FILE NAME=127.0.0.1:PORT...
+#   lb_start DIR CA_FILE PORT NAME=127.0.0.1:PORT...
 #                  writes DIR/haproxy.cfg, starts haproxy in the foreground of a background job
 #                  (its log, one line per connection naming the instance, in DIR/haproxy.log)
-#                  on a free loopback port and waits until it accepts connections; sets lb_url
+#                  on loopback port PORT (0: a free one) and waits until it accepts
+#                  connections; CA_FILE verifies the instances' certificates. Sets lb_url
 #                  (https://127.0.0.1:PORT), lb_port and lb_pid. Fails (exit non-zero) when
 #                  haproxy is missing (naming the package) or does not start.
 #   lb_state NAME  prints UP, DOWN, ... for one instance, from haproxy's stats socket
@@ -23,8 +24,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 lb_dir='' lb_url='' lb_port='' lb_pid=''
 
 lb_start() {
-  local dir=$1 ca=$2 port entry servers=''
-  shift 2
+  local dir=$1 ca=$2 want=$3 port entry servers=''
+  shift 3
   command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || {
     printf 'error: haproxy not found: install the Debian package haproxy (./scripts/run and ./scripts/test install it)\n' >&2
     exit 1
@@ -37,7 +38,8 @@ lb_start() {
     servers+=" on-marked-down shutdown-sessions"$'\n'
   done
   for _ in 1 2 3 4 5; do
-    port=$(free_port)
+    port=$want
+    [ "$port" != 0 ] || port=$(free_port)
     cat >"$lb_dir/haproxy.cfg" <<CFG
 global
   log stdout format raw local0 info
@@ -80,7 +82,7 @@ CFG
     kill -KILL "$lb_pid" 2>/dev/null || true
     wait "$lb_pid" 2>/dev/null || true
     lb_pid=''
-    grep -q "cannot bind\|Address already in use" "$lb_dir/haproxy.log" || break
+    { [ "$want" = 0 ] && grep -q "cannot bind\|Address already in use" "$lb_dir/haproxy.log"; } || break
   done
   tail -20 "$lb_dir/haproxy.log" >&2
   printf 'error: haproxy did not start (config %s, log %s)\n' "$lb_dir/haproxy.cfg" \

@@ -65,7 +65,7 @@ port_a=$(free_port)
 port_b=$(free_port)
 launch_server A "$work/server.yaml" --set "listen.port=$port_a" --set "data_dir=$data_a" "${settings[@]}"
 launch_server B "$work/server.yaml" --set "listen.port=$port_b" --set "data_dir=$data_b" "${settings[@]}"
-lb_start "$work/lb" "$work/tls.pem" "A=127.0.0.1:$port_a" "B=127.0.0.1:$port_b"
+lb_start "$work/lb" "$work/tls.pem" 0 "A=127.0.0.1:$port_a" "B=127.0.0.1:$port_b"
 create_token "${srv_url[A]}"
 url=${srv_url[A]} # api and get (tests/e2e/lib/server.sh) talk to A until it is killed
 lb_up() { [ "$(lb_state "$1")" = UP ]; }

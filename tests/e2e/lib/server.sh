@@ -16,6 +16,8 @@
 #   stop_all            stops what was started (also on exit)
 #   fail MESSAGE        says why, with the tail of $work/agent.log, what the script's own
 #                       fail_details function prints (when it defines one) and the server's rollouts
+# shellcheck source=scripts/lib/instances.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/instances.sh"
 ctl="$host/tools/rolloutctl"
 server="$host/server-plugin/rollout-server"
 pids=()
@@ -67,20 +69,11 @@ log_level: warn
 YAML
 }
 
-declare -A srv_url=() srv_pid=()
 launch_server() { # NAME CONFIG [--set K=V...]
-  local name=$1 config=$2
-  shift 2
-  "$server" --config "$config" "$@" >"$work/$name.out" 2>"$work/$name.log" &
-  srv_pid[$name]=$!
+  local name=$1
+  server_launch "$server" "$name" "$2" "$work" "${@:3}" 2>"$work/$name.err" ||
+    fail "rollout-server $name did not start: $(cat "$work/$name.err")"
   pids+=("${srv_pid[$name]}")
-  for _ in $(seq 1 100); do
-    grep -q "listening on" "$work/$name.out" 2>/dev/null && break
-    kill -0 "${srv_pid[$name]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  srv_url[$name]=$(sed -n 's/^listening on //p' "$work/$name.out")
-  [ -n "${srv_url[$name]}" ] || fail "rollout-server $name did not start: $(cat "$work/$name.log")"
 }
 
 create_token() { # URL
