@@ -25,6 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/server.sh"
 source "$here/../../scripts/lib/postgres.sh"
 source "$here/../../scripts/lib/haproxy.sh"
+source "$here/../../scripts/lib/agents.sh"
 agent_bin="$host/agent/rollout-agent"
 demo_bin="$host/agent/rollout-demo-agent"
 for b in "$agent_bin" "$demo_bin"; do [ -x "$b" ] || fail "$b not built (the dev preset)"; done
@@ -90,25 +91,13 @@ start_agent() { # INDEX
   local name d
   name=$(printf 'agent-%03d' "$1")
   d="$work/fleet/$name"
-  mkdir -p "$d/root/versions/1.0.0"
-  cp "$work/releases/rollout-demo-agent-1.0.0" "$d/root/versions/1.0.0/rollout-demo-agent"
-  ln -s versions/1.0.0 "$d/root/current"
-  cat >"$d/agent.yaml" <<YAML
-server_url: $lb_url
-ca_file: $work/tls.pem
-enrollment_key: $enroll
-state_dir: $d/state
-install_root: $d/root
-executable: rollout-demo-agent
-release_keys: [$work/keys/release.pub]
-directive_keys: [$work/keys/directive.pub]
-channel_hint: stable
-hostname: $name
-machine_id: two-servers-$name
-poll_interval: 2s
-probation: 4s
-max_backoff: 3s
-YAML
+  agent_sandbox "$d" "$work/releases/rollout-demo-agent-1.0.0" rollout-demo-agent
+  {
+    agent_yaml "$d" "$lb_url" "$work/tls.pem" "$enroll" "$work/keys" rollout-demo-agent "$name" \
+      stable
+    printf '%s\n' "machine_id: two-servers-$name" "poll_interval: 2s" "probation: 4s" \
+      "max_backoff: 3s"
+  } >"$d/agent.yaml"
   ROLLOUT_DEMO_HEARTBEAT_MS=60000 "$agent_bin" --config "$d/agent.yaml" >/dev/null \
     2>"$d/agent.log" &
   pids+=($!)
