@@ -14,12 +14,16 @@
 #                  (https://127.0.0.1:PORT), lb_port and lb_pid. Fails (exit non-zero) when
 #                  haproxy is missing (naming the package) or does not start.
 #   lb_state NAME  prints UP, DOWN, ... for one instance, from haproxy's stats socket
-#   lb_stop        stops it (TERM, then KILL after 5 s); a no-op when nothing was started.
+#   lb_stop        stops it (TERM, then KILL after 5 s); a no-op when nothing was started. When
+#                  the calling shell dies without it (SIGKILL), a watchdog (scripts/lib/
+#                  watchdog.sh) stops haproxy within seconds.
 # Only the haproxy started here is touched: the system's haproxy service (which Debian's package
 # may start on install) has its own config and ports and does not matter.
 # shellcheck shell=bash
 # shellcheck source=scripts/lib/ports.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+# shellcheck source=scripts/lib/watchdog.sh
+source "$(dirname "${BASH_SOURCE[0]}")/watchdog.sh"
 
 lb_dir='' lb_url='' lb_port='' lb_pid=''
 
@@ -75,6 +79,9 @@ CFG
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         lb_port=$port
         lb_url="https://127.0.0.1:$port"
+        rm -f "$lb_dir/stopped"
+        watchdog "$$" "$lb_dir/stopped" bash -c \
+          "[ \"\$(cat /proc/$lb_pid/comm 2>/dev/null)\" = haproxy ] && kill -KILL $lb_pid"
         return 0
       fi
       sleep 0.1
@@ -119,4 +126,5 @@ lb_stop() {
   wait "$lb_pid" 2>/dev/null || true
   # shellcheck disable=SC2034 # lb_port and lb_url are for the callers
   lb_pid='' lb_port='' lb_url=''
+  if [ -d "$lb_dir" ]; then : >"$lb_dir/stopped"; fi # the watchdog's cue: nothing left to do
 }

@@ -10,6 +10,8 @@
 #   pg_stop        pg_ctl stop -m fast (then immediate, then SIGKILL), each bounded; a no-op when
 #                  nothing was started. Callers put it in their EXIT trap. DIR is left in place
 #                  (its owner decides: a temp dir is removed with the rest of it).
+#                  When the calling shell dies without pg_stop (SIGKILL), a watchdog
+#                  (scripts/lib/watchdog.sh) stops the cluster and removes DIR within seconds.
 #   pg_psql ARGS   psql as the superuser over the unix socket, on the `rollout` database
 #                  (PGDATABASE=postgres pg_psql ... for another).
 # As root (initdb and postgres refuse root), DIR belongs to the user `postgres` (or `nobody`) and
@@ -19,6 +21,8 @@
 # shellcheck shell=bash
 # shellcheck source=scripts/lib/ports.sh
 source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
+# shellcheck source=scripts/lib/watchdog.sh
+source "$(dirname "${BASH_SOURCE[0]}")/watchdog.sh"
 
 pg_dir='' pg_url='' pg_port='' pg_pid='' pg_bin='' pg_as=()
 
@@ -101,6 +105,8 @@ CONF
     _pg_fail "pg_ctl start of $pg_dir/data failed (the log above, $pg_dir/server.log)"
   fi
   pg_pid=$(head -1 "$pg_dir/data/postmaster.pid")
+  watchdog "$$" "$pg_dir/stopped" bash -c "$(printf '%q ' "${pg_as[@]}" /usr/bin/env -C "$pg_dir" \
+    timeout 40 "$pg_bin/pg_ctl" stop -D "$pg_dir/data" -m immediate -w -t 30); rm -rf $(printf '%q' "$pg_dir")"
   PGDATABASE=postgres pg_psql -c "CREATE ROLE $user LOGIN PASSWORD '$pw'" \
     -c "CREATE DATABASE $db OWNER $user" >/dev/null ||
     _pg_fail "creating the database $db and the user $user failed"
@@ -119,4 +125,5 @@ pg_stop() {
       >/dev/null 2>&1 || kill -KILL "$pg_pid" 2>/dev/null || true
   # shellcheck disable=SC2034 # pg_url is for the callers
   pg_port='' pg_url='' pg_pid=''
+  if [ -d "$pg_dir" ]; then : >"$pg_dir/stopped"; fi # the watchdog's cue: nothing left to do
 }
