@@ -20,6 +20,9 @@ ROLLOUT_PACKAGES=(
   libssl-dev openssl libcurl4-openssl-dev curl libyaml-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql-15 libsystemd-dev
+  # The several-instances fleet (scripts/lib/haproxy.sh): a TCP load balancer. Its package may start
+  # the system's haproxy service on install; that one binds nothing and is never used.
+  haproxy
   chromium
   # The Windows stage (scripts/windows-deps, scripts/windows-test): mingw-w64's x86_64 posix-
   # thread compilers only (not the whole mingw-w64 set), dpkg-source for Debian's source

@@ -3,6 +3,12 @@
 # holding rollout-server and rolloutctl) set:
 #   start_server        keys, a TLS certificate for 127.0.0.1, rollout-server on a free port;
 #                       sets $url, $token, $enroll; the fleet's processes go into $pids
+#   make_keys           only the keys, certificate, admin password and $enroll of start_server
+#   write_server_config FILE DATABASE_URL DATA_DIR   the server.yaml start_server uses
+#   launch_server NAME CONFIG [--set K=V...]   one rollout-server, its stdout and stderr in
+#                       $work/NAME.out and NAME.log; sets srv_url[NAME] and srv_pid[NAME] (several
+#                       instances on one config differ by --set listen.port=...)
+#   create_token URL    an admin API token through URL (sets $token)
 #   api ARGS...         rolloutctl against it with the admin token
 #   get PATH            a GET of the HTTP API with the admin token (curl)
 #   count V OS ARCH F   the server's health count F (success, crash, total...) for a release
@@ -10,6 +16,8 @@
 #   stop_all            stops what was started (also on exit)
 #   fail MESSAGE        says why, with the tail of $work/agent.log, what the script's own
 #                       fail_details function prints (when it defines one) and the server's rollouts
+# shellcheck source=scripts/lib/instances.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../scripts/lib/instances.sh"
 ctl="$host/tools/rolloutctl"
 server="$host/server-plugin/rollout-server"
 pids=()
@@ -32,9 +40,9 @@ stop_all() {
 }
 trap stop_all EXIT
 
-start_server() {
+make_keys() {
   for b in "$ctl" "$server"; do [ -x "$b" ] || fail "$b not built (the dev preset)"; done
-  mkdir -p "$work/keys" "$work/data" "$work/artifacts"
+  mkdir -p "$work/keys"
   chmod 700 "$work"
   "$ctl" keygen --role release --out "$work/keys" >/dev/null
   "$ctl" keygen --role directive --out "$work/keys" >/dev/null
@@ -44,10 +52,14 @@ start_server() {
   openssl rand -base64 18 >"$work/admin-password"
   chmod 600 "$work/admin-password"
   enroll=$(openssl rand -hex 16)
-  cat >"$work/server.yaml" <<YAML
+}
+
+write_server_config() { # FILE DATABASE_URL DATA_DIR
+  mkdir -p "$3"
+  cat >"$1" <<YAML
 listen: {address: 127.0.0.1, port: 0, tls_cert_file: $work/tls.pem, tls_key_file: $work/tls.key}
-database_url: sqlite:$work/data/rollout.db
-data_dir: $work/data
+database_url: $2
+data_dir: $3
 directive_key: $work/keys/directive.key
 release_keys: [$work/keys/release.pub]
 enrollment_keys: [$enroll]
@@ -55,16 +67,27 @@ admin_password_file: $work/admin-password
 poll_interval: 1s
 log_level: warn
 YAML
-  "$server" --config "$work/server.yaml" >"$work/server.out" 2>"$work/server.log" &
-  pids+=($!)
-  for _ in $(seq 1 100); do
-    grep -q "listening on" "$work/server.out" 2>/dev/null && break
-    sleep 0.1
-  done
-  url=$(sed -n 's/^listening on //p' "$work/server.out")
-  [ -n "$url" ] || fail "rollout-server did not start: $(cat "$work/server.log")"
-  token=$("$ctl" token create --name e2e --server "$url" --ca-file "$work/tls.pem" --user admin \
+}
+
+launch_server() { # NAME CONFIG [--set K=V...]
+  local name=$1
+  server_launch "$server" "$name" "$2" "$work" "${@:3}" 2>"$work/$name.err" ||
+    fail "rollout-server $name did not start: $(cat "$work/$name.err")"
+  pids+=("${srv_pid[$name]}")
+}
+
+create_token() { # URL
+  token=$("$ctl" token create --name e2e --server "$1" --ca-file "$work/tls.pem" --user admin \
     --password-file "$work/admin-password") || fail "token create"
+}
+
+start_server() {
+  make_keys
+  mkdir -p "$work/artifacts"
+  write_server_config "$work/server.yaml" "sqlite:$work/data/rollout.db" "$work/data"
+  launch_server server "$work/server.yaml"
+  url=${srv_url[server]}
+  create_token "$url"
 }
 
 api() { "$ctl" "$@" --server "$url" --ca-file "$work/tls.pem" --token "$token"; }
