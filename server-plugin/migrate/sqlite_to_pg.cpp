@@ -186,6 +186,76 @@ Status verify_view(StoreOps& source, StoreOps& target, std::int64_t now) {
                                          shown(*a, ia) + ", PostgreSQL " + shown(*b, ib));
 }
 
+// Copies every copied table and the counters into the open transaction, then moves the
+// sequences past what was copied; fills the report's rows.
+Status copy_rows(sqlite::Db& src, pg::Conn& dst, Report& report) {
+  std::int64_t attempts_floor = 0;
+  for (const auto& t : tables()) {
+    if (t.how == Disposition::copy) {
+      auto n = copy_table(src, dst, t);
+      if (!n) return n.error();
+      report.copied.push_back({t.name, *n, ""});
+    } else if (t.how == Disposition::counters) {
+      std::int64_t rows = 0;
+      auto floor = copy_counters(src, dst, rows);
+      if (!floor) return floor.error();
+      attempts_floor = *floor;
+      report.copied.push_back({t.name, rows, "translated"});
+    } else if (t.how == Disposition::transient) {
+      auto n = sqlite_count(src, t.name);
+      if (!n) return n.error().context("reading " + t.name);
+      report.left_out.push_back({t.name, *n, t.why});
+    }
+  }
+  for (const auto& t : tables()) {
+    if (t.how != Disposition::copy || t.serial_column.empty()) continue;
+    if (auto st = set_serial(dst, t, t.name == "update_attempts" ? attempts_floor : 0); !st) {
+      return st;
+    }
+  }
+  return {};
+}
+
+// Before COMMIT: per-table row counts, the counters, and the rollouts view read through both
+// stores (the target's through a PgOps on the migration's own connection, so inside the
+// transaction).
+Status verify_copy(sqlite::Db& src, Tx& stx, pg::Conn& dst, const Report& report,
+                   std::int64_t now) {
+  for (const auto& t : tables()) {
+    if (t.how != Disposition::copy) continue;
+    auto it = std::find_if(report.copied.begin(), report.copied.end(),
+                           [&](const TableRows& r) { return r.table == t.name; });
+    const std::int64_t copied = it == report.copied.end() ? -1 : it->rows;
+    auto s = sqlite_count(src, t.name);
+    if (!s) return s.error().context("verifying " + t.name);
+    auto p = pg_count(dst, t.name);
+    if (!p) return p.error().context("verifying " + t.name);
+    if (*s != *p || *p != copied) {
+      return make_error("verify_failed", t.name + ": SQLite has " + std::to_string(*s) +
+                                             " rows, PostgreSQL " + std::to_string(*p) +
+                                             " after copying " + std::to_string(copied));
+    }
+  }
+  auto sc = src.prepare("SELECT name, value FROM counters ORDER BY name");
+  if (!sc) return sc.error().context("verifying counters");
+  while (sc->step()) {
+    const std::string name = sc->text(0);
+    if (name == "attempts") continue;  // the identity's floor (set_serial)
+    auto r = dst.query("SELECT value FROM counters WHERE name = $1", pg::Params(name));
+    if (!r) return r.error().context("verifying counters");
+    auto v = r->rows() == 1 ? r->i64(0, 0) : Expected<std::int64_t>(std::int64_t{-1});
+    if (!v) return v.error();
+    if (*v != sc->i64(1)) {
+      return make_error("verify_failed", "counter " + name + ": SQLite has " +
+                                             std::to_string(sc->i64(1)) + ", PostgreSQL " +
+                                             std::to_string(*v));
+    }
+  }
+  if (auto st = sc->status(); !st) return st.error().context("verifying counters");
+  pg::PgOps target(dst);
+  return verify_view(stx, target, now);
+}
+
 // Everything after both databases are open: the source's snapshot `src`, its store's Tx `stx`
 // (the write lock), and the target connection.
 Expected<Report> copy_all(const Options& o, Tx& stx, sqlite::Db& src, pg::Conn& dst) {
@@ -207,61 +277,8 @@ Expected<Report> copy_all(const Options& o, Tx& stx, sqlite::Db& src, pg::Conn& 
       return r.error().context("target");
     }
     if (auto st = check_target_empty(dst); !st) return st;
-    std::int64_t attempts_floor = 0;
-    for (const auto& t : tables()) {
-      if (t.how == Disposition::copy) {
-        auto n = copy_table(src, dst, t);
-        if (!n) return n.error();
-        report.copied.push_back({t.name, *n, ""});
-      } else if (t.how == Disposition::counters) {
-        std::int64_t rows = 0;
-        auto floor = copy_counters(src, dst, rows);
-        if (!floor) return floor.error();
-        attempts_floor = *floor;
-        report.copied.push_back({t.name, rows, "translated"});
-      } else if (t.how == Disposition::transient) {
-        auto n = sqlite_count(src, t.name);
-        if (!n) return n.error().context("reading " + t.name);
-        report.left_out.push_back({t.name, *n, t.why});
-      }
-    }
-    for (const auto& t : tables()) {
-      if (t.how != Disposition::copy || t.serial_column.empty()) continue;
-      if (auto st = set_serial(dst, t, t.name == "update_attempts" ? attempts_floor : 0); !st) {
-        return st;
-      }
-    }
-    // Verification, still inside the transaction.
-    for (const auto& c : report.copied) {
-      if (c.note == "translated") continue;
-      auto s = sqlite_count(src, c.table);
-      if (!s) return s.error().context("verifying " + c.table);
-      auto p = pg_count(dst, c.table);
-      if (!p) return p.error().context("verifying " + c.table);
-      if (*s != *p || *p != c.rows) {
-        return make_error("verify_failed", c.table + ": SQLite has " + std::to_string(*s) +
-                                               " rows, PostgreSQL " + std::to_string(*p) +
-                                               " after copying " + std::to_string(c.rows));
-      }
-    }
-    auto sc = src.prepare("SELECT name, value FROM counters ORDER BY name");
-    if (!sc) return sc.error().context("verifying counters");
-    while (sc->step()) {
-      const std::string name = sc->text(0);
-      if (name == "attempts") continue;  // the identity's floor, set above
-      auto r = dst.query("SELECT value FROM counters WHERE name = $1", pg::Params(name));
-      if (!r) return r.error().context("verifying counters");
-      auto v = r->rows() == 1 ? r->i64(0, 0) : Expected<std::int64_t>(std::int64_t{-1});
-      if (!v) return v.error();
-      if (*v != sc->i64(1)) {
-        return make_error("verify_failed", "counter " + name + ": SQLite has " +
-                                               std::to_string(sc->i64(1)) + ", PostgreSQL " +
-                                               std::to_string(*v));
-      }
-    }
-    if (auto s2 = sc->status(); !s2) return s2.error().context("verifying counters");
-    pg::PgOps target(dst);
-    return verify_view(stx, target, o.now);
+    if (auto st = copy_rows(src, dst, report); !st) return st;
+    return verify_copy(src, stx, dst, report, o.now);
   };
   if (auto st = body(); !st) {
     if (dst.usable()) (void)dst.exec("ROLLBACK");
