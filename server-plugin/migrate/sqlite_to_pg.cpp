@@ -399,7 +399,9 @@ Expected<Report> sqlite_to_pg(const Options& o) {
 
   Expected<Report> result = make_error("internal", "the migration did not run");
   // The source's write lock for the whole copy; the body writes nothing, so nothing commits.
+  bool began = false;
   auto st = (*source)->transaction([&](Tx& stx) -> Status {
+    began = true;
     auto src = sqlite::Db::open(o.sqlite_path);
     if (!src) return src.error().context("source");
     // One snapshot for every read of the copy (WAL: the store's transaction writes nothing).
@@ -408,7 +410,13 @@ Expected<Report> sqlite_to_pg(const Options& o) {
     (void)src->exec("ROLLBACK");
     return result ? Status() : Status(result.error());
   });
-  if (!st) return st.error();
+  if (!st) {
+    auto e = st.error();
+    if (!began && e.code == kConflict) {
+      e.context("source " + o.sqlite_path + " is busy (stop its server first)");
+    }
+    return e;
+  }
   return result;
 }
 

@@ -279,6 +279,17 @@ TEST_F(MigrateFixture, AnOlderSourceSchemaIsUpgradedFirst) {
   EXPECT_TRUE(open_store(pg_url_).value()->get_user("dave").value());
 }
 
+TEST_F(MigrateFixture, ANewerSourceSchemaIsRefused) {
+  {
+    auto db = sqlite::Db::open(sqlite_path()).value();
+    ASSERT_TRUE(db.exec("INSERT INTO schema_migrations VALUES (999, 0)").ok());
+  }
+  auto r = migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path()));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("newer"), std::string::npos) << r.error().message;
+  EXPECT_EQ(pg_rows(pg_url_, "releases"), 0);
+}
+
 // The table list covers both schemas exactly; a table or column it does not name stops the
 // migration (so a new migration cannot be forgotten here).
 TEST(MigrateTables, CoverEveryTableAndColumnOfBothSchemas) {
