@@ -9,15 +9,19 @@
 #include "server-plugin/app.hpp"
 #include "server-plugin/config.hpp"
 #include "server-plugin/http/server.hpp"
+#include "server-plugin/migrate/migrate_cli.hpp"
 
 namespace {
 
 constexpr const char* kHelp =
     "usage: rollout-server --config FILE [--set key.sub=value ...] [--check-config]\n"
+    "       rollout-server migrate --from sqlite:PATH --to postgresql://URL [--from-data-dir DIR]\n"
     "       rollout-server --version | --help\n"
     "\n"
     "Serves the rollout HTTP API and pages. FILE is YAML (conf.d/*.yaml beside it is layered on\n"
     "top, then --set overrides). SIGTERM or SIGINT finish in-flight requests and exit.\n"
+    "migrate moves a stopped server's SQLite data into a new PostgreSQL database (migrate "
+    "--help).\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
 
 int usage_error(const std::string& msg) {
@@ -28,6 +32,9 @@ int usage_error(const std::string& msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "migrate") == 0) {
+    return rollout::server::migrate::run_command(std::vector<std::string>(argv + 2, argv + argc));
+  }
   std::string config_path;
   std::vector<std::string> overrides;
   bool check_only = false;
