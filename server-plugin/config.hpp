@@ -41,7 +41,7 @@ struct ServerConfig {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string database_url = "sqlite:rollout.db";
-  std::string data_dir = ".";             // local artifacts live in data_dir/artifacts
+  std::string data_dir = ".";  // local artifacts live in data_dir/artifacts
   // Where published artifacts live (artifacts/artifact_store.hpp): "local" (data_dir/artifacts),
   // "database" (in the PostgreSQL database, so every server on it serves every artifact; not on
   // sqlite:), or "auto": database on postgresql://, local on sqlite:.

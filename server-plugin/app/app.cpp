@@ -11,10 +11,10 @@
 #include "common/log.hpp"
 #include "common/protocol.hpp"
 #include "server-plugin/app/handlers.hpp"
-#include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/app/state.hpp"
 #include "server-plugin/app/ticker.hpp"
 #include "server-plugin/app/wave_rollouts.hpp"
+#include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/auth/password.hpp"
 
 namespace rollout::server {

@@ -14,8 +14,8 @@ bool valid_name(const std::string& sha256) {
   return sha256.size() == 64 && sha256.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-Status ArtifactStore::attach(const std::string& sha256, std::uint64_t offset,
-                             std::uint64_t length, http::Response& r) {
+Status ArtifactStore::attach(const std::string& sha256, std::uint64_t offset, std::uint64_t length,
+                             http::Response& r) {
   auto source = read(sha256, offset, length);
   if (!source) return source.error();
   r.source = std::move(source.value());

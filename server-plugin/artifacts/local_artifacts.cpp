@@ -8,9 +8,8 @@
 namespace rollout::server::artifacts {
 
 Expected<std::shared_ptr<LocalUpload>> LocalUpload::begin(const std::string& dir,
-                                                                std::string sha256,
-                                                                std::uint64_t size,
-                                                                platform::FileSystem& fs) {
+                                                          std::string sha256, std::uint64_t size,
+                                                          platform::FileSystem& fs) {
   if (!valid_name(sha256))
     return make_error("invalid_argument", "artifact name must be a lower-case hex SHA-256");
   // A name of its own per upload: two uploads of one artifact never write the same file.
@@ -23,7 +22,7 @@ Expected<std::shared_ptr<LocalUpload>> LocalUpload::begin(const std::string& dir
 }
 
 LocalUpload::LocalUpload(platform::FileSystem& fs, std::string dir, std::string sha256,
-                               std::uint64_t size, std::string tmp, platform::File file)
+                         std::uint64_t size, std::string tmp, platform::File file)
     : fs_(fs),
       dir_(std::move(dir)),
       sha256_(std::move(sha256)),
@@ -95,7 +94,8 @@ namespace {
 // host itself streams a FileRange).
 class FileSource final : public http::BodySource {
  public:
-  FileSource(std::FILE* f, std::uint64_t length) : f_(f, &std::fclose), size_(length), left_(length) {}
+  FileSource(std::FILE* f, std::uint64_t length)
+      : f_(f, &std::fclose), size_(length), left_(length) {}
   std::uint64_t size() const override { return size_; }
   Expected<std::string> read(std::size_t max) override {
     std::string out(static_cast<std::size_t>(std::min<std::uint64_t>(left_, max)), '\0');
@@ -132,8 +132,7 @@ Expected<std::optional<std::uint64_t>> LocalArtifactStore::published_size(
 }
 
 Expected<std::string> LocalArtifactStore::checked_path(const std::string& sha256,
-                                                       std::uint64_t offset,
-                                                       std::uint64_t length) {
+                                                       std::uint64_t offset, std::uint64_t length) {
   auto size = published_size(sha256);
   if (!size) return size.error();
   if (!*size) return make_error("not_found", "artifact " + sha256 + " is not stored here");

@@ -128,7 +128,8 @@ struct Server::Impl {
   net::awaitable<bool> write_response(Stream& stream, const Response& res, bool keep_alive,
                                       unsigned version, bool head) {
     auto& lowest = beast::get_lowest_layer(stream);
-    if (!res.file && res.source) co_return co_await write_source(stream, res, keep_alive, version, head);
+    if (!res.file && res.source)
+      co_return co_await write_source(stream, res, keep_alive, version, head);
     if (!res.file) {
       bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
       for (const auto& h : res.headers) out.set(h.name, h.value);

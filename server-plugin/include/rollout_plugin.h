@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 typedef struct rollout_plugin rollout_plugin;
-/* A response body the plugin produces piece by piece (ABI 3): see rollout_plugin_handle_streamed. */
+/* A response body the plugin produces piece by piece (ABI 3; rollout_plugin_handle_streamed). */
 typedef struct rollout_body rollout_body;
 
 typedef struct rollout_header {

@@ -145,8 +145,7 @@ int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request
 
 int rollout_plugin_handle_streamed(rollout_plugin* plugin, const rollout_request* request,
                                    rollout_response* response, rollout_body** body) {
-  if (plugin == nullptr || request == nullptr || response == nullptr || body == nullptr)
-    return -1;
+  if (plugin == nullptr || request == nullptr || response == nullptr || body == nullptr) return -1;
   *response = rollout_response{};
   *body = nullptr;
   try {

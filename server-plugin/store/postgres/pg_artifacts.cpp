@@ -40,9 +40,10 @@ class PgUpload final : public artifacts::Upload {
     if (failed_ || done_ || chunk.empty()) return;
     received_ += chunk.size();
     if (received_ > size_) {
-      failed_ = make_error("artifact_mismatch", "the artifact is larger than the signed "
-                                                "manifest's " +
-                                                    std::to_string(size_) + " bytes");
+      failed_ = make_error("artifact_mismatch",
+                           "the artifact is larger than the signed "
+                           "manifest's " +
+                               std::to_string(size_) + " bytes");
       pending_.clear();
       return;
     }
@@ -88,8 +89,7 @@ class PgUpload final : public artifacts::Upload {
     if (received_ != size_ || encoding::hex(hash_.finish()) != sha256_) {
       return make_error("artifact_mismatch",
                         "the artifact's size or SHA-256 differs from the signed manifest (got " +
-                            std::to_string(received_) + " of " + std::to_string(size_) +
-                            " bytes)");
+                            std::to_string(received_) + " of " + std::to_string(size_) + " bytes)");
     }
     if (!pending_.empty()) flush();
     if (failed_) return *failed_;
@@ -99,8 +99,8 @@ class PgUpload final : public artifacts::Upload {
     auto step = [&]() -> Status {
       if (auto st = c.exec("BEGIN ISOLATION LEVEL READ COMMITTED"); !st) return st.error();
       // Taking our own row first: the collector cannot remove our chunks under us after this.
-      auto mine = c.prepared("art_upload_take", "DELETE FROM artifact_uploads WHERE id = $1",
-                             Params(id_));
+      auto mine =
+          c.prepared("art_upload_take", "DELETE FROM artifact_uploads WHERE id = $1", Params(id_));
       if (!mine) return mine.error();
       if (mine->affected() != 1) {
         return make_error("storage",
@@ -118,13 +118,13 @@ class PgUpload final : public artifacts::Upload {
         return make_error("storage", "the database holds " + std::to_string(*n) + " of the " +
                                          std::to_string(size_) + " bytes written");
       }
-      auto ins = c.prepared(
-          "art_publish",
-          "INSERT INTO artifacts (sha256, size, chunk_size, upload_id, published_at) "
-          "VALUES ($1, $2, $3, $4, EXTRACT(EPOCH FROM now())::BIGINT) "
-          "ON CONFLICT (sha256) DO NOTHING",
-          Params(sha256_, static_cast<std::int64_t>(size_),
-                 static_cast<std::int64_t>(chunk_size_), id_));
+      auto ins =
+          c.prepared("art_publish",
+                     "INSERT INTO artifacts (sha256, size, chunk_size, upload_id, published_at) "
+                     "VALUES ($1, $2, $3, $4, EXTRACT(EPOCH FROM now())::BIGINT) "
+                     "ON CONFLICT (sha256) DO NOTHING",
+                     Params(sha256_, static_cast<std::int64_t>(size_),
+                            static_cast<std::int64_t>(chunk_size_), id_));
       if (!ins) return ins.error();
       if (ins->affected() == 0) {
         // Published by another upload meanwhile (the same bytes: same hash): ours goes.
@@ -198,8 +198,8 @@ class ChunkSource final : public http::BodySource {
         Params(upload_id_, static_cast<std::int64_t>(idx), static_cast<std::int64_t>(within + 1),
                static_cast<std::int64_t>(want)));
     if (!r) return r.error().context("reading the artifact");
-    if (r->rows() != 1) return make_error("storage", "artifact chunk " + std::to_string(idx) +
-                                                         " is missing");
+    if (r->rows() != 1)
+      return make_error("storage", "artifact chunk " + std::to_string(idx) + " is missing");
     auto bytes = encoding::unhex(r->text(0, 0));
     if (!bytes) return bytes.error().context("reading the artifact");
     if (bytes->size() != want) {
@@ -256,11 +256,10 @@ Expected<std::shared_ptr<artifacts::Upload>> PgArtifactStore::begin(const std::s
   std::string id = encoding::hex(crypto::random_bytes(16));
   auto lease = pool_->acquire();
   if (!lease) return lease.error().context("storing the artifact");
-  auto r = (*lease)->prepared(
-      "art_upload_begin",
-      "INSERT INTO artifact_uploads (id, sha256, size, started_at) "
-      "VALUES ($1, $2, $3, EXTRACT(EPOCH FROM now())::BIGINT)",
-      Params(id, sha256, static_cast<std::int64_t>(size)));
+  auto r = (*lease)->prepared("art_upload_begin",
+                              "INSERT INTO artifact_uploads (id, sha256, size, started_at) "
+                              "VALUES ($1, $2, $3, EXTRACT(EPOCH FROM now())::BIGINT)",
+                              Params(id, sha256, static_cast<std::int64_t>(size)));
   if (!r) return r.error().context("storing the artifact");
   return std::shared_ptr<artifacts::Upload>(
       std::make_shared<PgUpload>(pool_, std::move(id), sha256, size, options_.chunk_size));
