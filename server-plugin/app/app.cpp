@@ -389,7 +389,7 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
   if (!store) return store.error();
   s->store = std::move(store.value());
   auto artifacts = artifacts::open_artifact_store(s->cfg, *s->store);
-  if (!artifacts) return artifacts.error().context("artifact_store");
+  if (!artifacts) return artifacts.error();  // its messages name artifact_store
   s->artifacts = std::move(artifacts.value());
   s->login_limiter.emplace(
       *s->store, static_cast<std::uint32_t>(s->cfg.login_attempts),

@@ -71,7 +71,7 @@ Expected<std::unique_ptr<Store>> PgStore::open(const std::string& url) {
 
 Expected<std::unique_ptr<artifacts::ArtifactStore>> PgStore::database_artifacts() {
   auto s = PgArtifactStore::open(pool_);
-  if (!s) return s.error();
+  if (!s) return s.error().context("artifact_store: database");
   return std::unique_ptr<artifacts::ArtifactStore>(std::move(s.value()));
 }
 

@@ -281,6 +281,31 @@ TEST_P(ArtifactStoreTest, AnEmptyArtifactPublishesAndReadsAsEmpty) {
   EXPECT_EQ(read_range(*a_.artifacts, sha, 0, 0), "");
 }
 
+TEST_P(ArtifactStoreTest, TheConfigChoosesTheStoreAndDatabaseNeedsPostgres) {
+  ASSERT_TRUE(a_.store);
+  ServerConfig cfg;
+  cfg.database_url = url_;
+  cfg.data_dir = dir_.path().string();
+  for (const char* kind : {"local", "database"}) {
+    cfg.artifact_store = kind;
+    auto s = open_artifact_store(cfg, *a_.store);
+    if (std::string(kind) == "database" && !on_postgres()) {
+      ASSERT_FALSE(s.ok());
+      EXPECT_EQ(s.error().code, "invalid_config");
+      EXPECT_NE(s.error().message.find("postgresql://"), std::string::npos) << s.error().message;
+      continue;
+    }
+    ASSERT_TRUE(s.ok()) << kind << ": " << s.error().message;
+    const std::string bytes = std::string("published through ") + kind;
+    ASSERT_TRUE(publish(**s, bytes));
+    EXPECT_EQ(read_range(**s, sha_of(bytes), 0, bytes.size()), bytes);
+  }
+  cfg.artifact_store = "s3";
+  auto bogus = open_artifact_store(cfg, *a_.store);
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_EQ(bogus.error().code, "invalid_config");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, ArtifactStoreTest,
                          ::testing::ValuesIn(testing::store_backends()), testing::backend_name);
 
