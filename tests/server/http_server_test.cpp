@@ -3,6 +3,8 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "server-plugin/http/server.hpp"
@@ -355,6 +357,10 @@ class PatternSource final : public BodySource {
   std::uint64_t size() const override { return size_; }
   Expected<std::string> read(std::size_t max) override {
     ++reads;
+    {
+      std::lock_guard lock(mu);
+      threads.insert(std::this_thread::get_id());
+    }
     if (at_ >= fail_at_) {
       if (error_) return make_error("storage", "the database went away");
       return std::string();
@@ -367,6 +373,8 @@ class PatternSource final : public BodySource {
   }
   static char byte_at(std::uint64_t i) { return static_cast<char>('a' + (i * 7) % 26); }
   std::atomic<int> reads{0};
+  std::mutex mu;
+  std::set<std::thread::id> threads;  // guarded by mu: where read() ran
 
  private:
   const std::uint64_t size_, fail_at_;
@@ -395,10 +403,19 @@ Handler source_handler(std::shared_ptr<PatternSource> src) {
   };
 }
 
-TEST(HttpServer, StreamsABodySourceWithItsLengthInPieces) {
+TEST(HttpServer, StreamsABodySourceWithItsLengthInPiecesReadOnTheWorkerPool) {
   const std::uint64_t size = 700 * 1024;  // several host pieces, many source pieces
   auto src = std::make_shared<PatternSource>(size);
-  Server server(local_options(), source_handler(src));
+  auto opt = local_options();
+  opt.worker_threads = 1;  // so the handler's thread is the one worker
+  std::thread::id worker;
+  Server server(opt, [&, src](const Request& r) {
+    {
+      std::lock_guard lock(src->mu);
+      worker = std::this_thread::get_id();
+    }
+    return source_handler(src)(r);
+  });
   ASSERT_TRUE(server.start().ok());
   const std::string out =
       raw_exchange(server.port(), "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
@@ -406,6 +423,9 @@ TEST(HttpServer, StreamsABodySourceWithItsLengthInPieces) {
   EXPECT_NE(out.find("Content-Length: " + std::to_string(size)), std::string::npos);
   EXPECT_TRUE(body_of(out) == pattern(size)) << "got " << body_of(out).size() << " bytes";
   EXPECT_GT(src->reads.load(), 3);
+  std::lock_guard lock(src->mu);
+  EXPECT_EQ(src->threads, std::set<std::thread::id>{worker})
+      << "reads (which may block on a database) never run on an I/O thread";
 }
 
 TEST(HttpServer, HeadOfABodySourceSendsItsLengthAndReadsNothing) {
