@@ -95,6 +95,11 @@ void read_waves(config::Reader& w, ServerConfig& c) {
 
 }  // namespace
 
+bool artifacts_in_database(const ServerConfig& cfg) {
+  if (cfg.artifact_store == "auto") return cfg.database_url.rfind("sqlite:", 0) != 0;
+  return cfg.artifact_store == "database";
+}
+
 Expected<ServerConfig> load_server_config(const std::string& path,
                                           const std::vector<std::string>& overrides) {
   ServerConfig c;
@@ -107,6 +112,7 @@ Expected<ServerConfig> load_server_config(const std::string& path,
     });
     r.string("database_url", c.database_url);
     r.string("data_dir", c.data_dir);
+    r.one_of("artifact_store", c.artifact_store, {"auto", "local", "database"});
     r.string("directive_key", c.directive_key);
     r.string_list("release_keys", c.release_keys, 16);
     r.string_list("enrollment_keys", c.enrollment_keys, 256);
@@ -186,6 +192,13 @@ Expected<ServerConfig> load_server_config(const std::string& path,
   };
   const auto conf_d = (std::filesystem::path(path).parent_path() / "conf.d").string();
   if (auto st = config::load_layers(path, conf_d, overrides, apply); !st) return st.error();
+  // After every layer: database_url and artifact_store may come from different ones.
+  if (c.artifact_store == "database" && c.database_url.rfind("sqlite:", 0) == 0) {
+    return make_error("invalid_config",
+                      "config " + path +
+                          ": 'artifact_store: database' needs a postgresql:// database_url "
+                          "(a SQLite database keeps artifacts in data_dir/artifacts: use local)");
+  }
   if (c.directive_key.empty()) {
     return make_error("invalid_config",
                       "config " + path + ": 'directive_key' is required (a PEM private key)");

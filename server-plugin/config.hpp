@@ -41,7 +41,11 @@ struct ServerConfig {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string database_url = "sqlite:rollout.db";
-  std::string data_dir = ".";             // artifacts live in data_dir/artifacts
+  std::string data_dir = ".";  // local artifacts live in data_dir/artifacts
+  // Where published artifacts live (artifacts/artifact_store.hpp): "local" (data_dir/artifacts),
+  // "database" (in the PostgreSQL database, so every server on it serves every artifact; not on
+  // sqlite:), or "auto": database on postgresql://, local on sqlite:.
+  std::string artifact_store = "auto";
   std::string directive_key;              // private key file (PEM)
   std::vector<std::string> release_keys;  // public key files (PEM); publish verifies with these
   std::vector<std::string> enrollment_keys;
@@ -81,6 +85,9 @@ struct ServerConfig {
   waves::Plan waves;
   std::chrono::milliseconds waves_evaluate_interval{30'000};
 };
+
+// True when cfg.artifact_store (resolved: "auto" by database_url) keeps artifacts in the database.
+bool artifacts_in_database(const ServerConfig& cfg);
 
 // Loads `path` plus `path`'s sibling conf.d/ and the overrides. Errors name file, line and key.
 Expected<ServerConfig> load_server_config(const std::string& path,

@@ -27,6 +27,10 @@
 
 namespace rollout::server {
 
+namespace artifacts {
+class ArtifactStore;
+}
+
 // The error code of a retryable conflict (see above).
 inline constexpr const char* kConflict = "conflict";
 
@@ -205,6 +209,10 @@ class Store : public StoreOps {
   // of it, or a failed commit rolls everything back and is returned.
   Status transaction(const std::function<Status(Tx&)>& fn);
   virtual int schema_version() = 0;
+  // Artifacts kept in this database (artifact_store: database, artifacts/artifact_store.hpp),
+  // on the store's own connections; the store must outlive it. "invalid_config" from a backend
+  // that keeps artifacts in files (SQLite).
+  virtual Expected<std::unique_ptr<artifacts::ArtifactStore>> database_artifacts();
 
   // Each call on its own (autocommit): store.cpp forwards it to run_autocommit, or refuses it
   // inside one of this Store's transaction bodies. A new StoreOps call gets a line here too.

@@ -378,7 +378,13 @@ http::Response artifact(AppState& s, Ctx& c) {
     r.set_header("Content-Range", "bytes " + std::to_string(from) + "-" + std::to_string(to) + "/" +
                                       std::to_string(size));
   }
-  r.file = http::FileRange{s.cfg.data_dir + "/artifacts/" + sha, from, to - from + 1};
+  // The release row says the artifact exists; the artifact store has its bytes (a file here, or
+  // the database whichever server published it).
+  if (auto st = s.artifacts->attach(sha, from, to - from + 1, r); !st) {
+    if (st.error().code == "not_found" || st.error().code == "invalid_argument")
+      return http::error_response(404, "not_found", "artifact " + sha + " is not stored");
+    return internal_error(st.error());
+  }
   return r;
 }
 

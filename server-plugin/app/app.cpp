@@ -14,6 +14,7 @@
 #include "server-plugin/app/state.hpp"
 #include "server-plugin/app/ticker.hpp"
 #include "server-plugin/app/wave_rollouts.hpp"
+#include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/auth/password.hpp"
 
 namespace rollout::server {
@@ -387,6 +388,9 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
   auto store = open_store(s->cfg.database_url);
   if (!store) return store.error();
   s->store = std::move(store.value());
+  auto artifacts = artifacts::open_artifact_store(s->cfg, *s->store);
+  if (!artifacts) return artifacts.error();  // its messages name artifact_store
+  s->artifacts = std::move(artifacts.value());
   s->login_limiter.emplace(
       *s->store, static_cast<std::uint32_t>(s->cfg.login_attempts),
       std::chrono::duration_cast<std::chrono::milliseconds>(s->cfg.login_window));

@@ -1,14 +1,12 @@
 // The Updates table and its actions: list, publish, promote, rollback, row detail, audit trail.
 #include <algorithm>
 #include <boost/json.hpp>
-#include <filesystem>
 
 #include "common/encoding.hpp"
 #include "common/json.hpp"
 #include "common/release.hpp"
 #include "common/semver.hpp"
 #include "common/time.hpp"
-#include "server-plugin/app/artifact_upload.hpp"
 #include "server-plugin/app/handlers.hpp"
 #include "server-plugin/app/rollback.hpp"
 #include "server-plugin/app/targets.hpp"
@@ -164,13 +162,9 @@ std::optional<VerifiedUpload> header_manifest(AppState& s, const Ctx& c, http::R
   return verified(s, c, parse_envelope(*text), answer);
 }
 
-std::string artifact_dir(const AppState& s) {
-  return (std::filesystem::path(s.cfg.data_dir) / "artifacts").string();
-}
-
 // Stores the artifact through `upload` and answers the failure, if any: 400 when the bytes are
-// not the signed ones, 500 with the cause when the disk failed.
-std::optional<http::Response> store_artifact(ArtifactUpload& upload) {
+// not the signed ones, 500 with the cause when the disk or database failed.
+std::optional<http::Response> store_artifact(artifacts::Upload& upload) {
   auto st = upload.commit();
   if (st) return std::nullopt;
   if (st.error().code == "artifact_mismatch")
@@ -205,7 +199,7 @@ void admit_publish(AppState& s, const Ctx& c, http::Admission& a) {
         "the artifact exceeds upload_limit (" + std::to_string(s.cfg.upload_limit) + " bytes)");
     return;
   }
-  auto sink = ArtifactUpload::begin(artifact_dir(s), up->manifest.sha256, up->manifest.size);
+  auto sink = s.artifacts->begin(up->manifest.sha256, up->manifest.size);
   if (!sink) {
     a.refusal = internal_error(sink.error());
     return;
@@ -217,15 +211,15 @@ void admit_publish(AppState& s, const Ctx& c, http::Admission& a) {
 http::Response publish(AppState& s, Ctx& c) {
   http::Response err;
   std::optional<VerifiedUpload> up;
-  std::shared_ptr<ArtifactUpload> upload;
+  std::shared_ptr<artifacts::Upload> upload;
   if (c.req.header(kManifestHeader)) {
     // Streamed: the host wrote the body into the sink admit_publish() gave it, or (a host that
     // buffers bodies) it is in memory and goes through a sink now.
     up = header_manifest(s, c, err);
     if (!up) return err;
-    upload = std::dynamic_pointer_cast<ArtifactUpload>(c.req.sink);
+    upload = std::dynamic_pointer_cast<artifacts::Upload>(c.req.sink);
     if (!upload) {
-      auto fresh = ArtifactUpload::begin(artifact_dir(s), up->manifest.sha256, up->manifest.size);
+      auto fresh = s.artifacts->begin(up->manifest.sha256, up->manifest.size);
       if (!fresh) return internal_error(fresh.error());
       upload = std::move(fresh.value());
       upload->write(c.req.body);
@@ -242,7 +236,7 @@ http::Response publish(AppState& s, Ctx& c) {
     if (!up) return err;
     auto bytes = encoding::unbase64(artifact_b64);
     if (!bytes) return bad_request("invalid_body", "publish: 'artifact' is not valid base64");
-    auto fresh = ArtifactUpload::begin(artifact_dir(s), up->manifest.sha256, up->manifest.size);
+    auto fresh = s.artifacts->begin(up->manifest.sha256, up->manifest.size);
     if (!fresh) return internal_error(fresh.error());
     upload = std::move(fresh.value());
     upload->write(*bytes);

@@ -15,6 +15,7 @@
 #include "common/signed_document.hpp"
 #include "server-plugin/api/router.hpp"
 #include "server-plugin/app.hpp"
+#include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/auth/rate_limit.hpp"
 #include "server-plugin/config.hpp"
 #include "server-plugin/http/message.hpp"
@@ -42,6 +43,8 @@ struct Metrics {
 struct AppState {
   ServerConfig cfg;
   std::unique_ptr<Store> store;
+  // Published artifacts (cfg.artifact_store); after `store`, which it may use, so it goes first.
+  std::unique_ptr<artifacts::ArtifactStore> artifacts;
   std::optional<crypto::PrivateKey> directive_key;
   KeyRing release_keys;
   std::optional<auth::RateLimiter> login_limiter;  // on `store`: cfg.login_attempts / login_window

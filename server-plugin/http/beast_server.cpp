@@ -23,6 +23,8 @@ using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr std::chrono::seconds kWriteTimeout{60};
 constexpr std::size_t kFileChunk = 64 * 1024;
+// The most asked of a BodySource at once (each read may be a database round trip).
+constexpr std::size_t kSourceChunk = 256 * 1024;
 // After refusing a request whose body is still arriving, keep reading (and discarding) for a
 // bounded time before closing: closing a socket with unread input makes the kernel send a RST,
 // which can destroy the refusal in the client's receive buffer before the client reads it
@@ -126,6 +128,8 @@ struct Server::Impl {
   net::awaitable<bool> write_response(Stream& stream, const Response& res, bool keep_alive,
                                       unsigned version, bool head) {
     auto& lowest = beast::get_lowest_layer(stream);
+    if (!res.file && res.source)
+      co_return co_await write_source(stream, res, keep_alive, version, head);
     if (!res.file) {
       bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
       for (const auto& h : res.headers) out.set(h.name, h.value);
@@ -171,6 +175,66 @@ struct Server::Impl {
       if (ec) co_return false;
     }
     co_return true;
+  }
+
+  // A body pulled from a BodySource: a fixed Content-Length of source->size(), then each piece
+  // read on a worker thread (a read may block on the database) and written from the strand. A
+  // source that fails or ends early drops the connection: the client gets a short body.
+  template <class Stream>
+  net::awaitable<bool> write_source(Stream& stream, const Response& res, bool keep_alive,
+                                    unsigned version, bool head) {
+    auto& lowest = beast::get_lowest_layer(stream);
+    BodySource& src = *res.source;
+    const std::uint64_t length = src.size();
+    bhttp::response<bhttp::buffer_body> out{static_cast<bhttp::status>(res.status), version};
+    for (const auto& h : res.headers) out.set(h.name, h.value);
+    out.keep_alive(keep_alive);
+    out.content_length(length);
+    out.body().data = nullptr;
+    out.body().more = !head && length > 0;
+    bhttp::response_serializer<bhttp::buffer_body> sr{out};
+    lowest.expires_after(kWriteTimeout);
+    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, use_tuple);
+    if (hec) co_return false;
+    if (head) co_return true;
+    std::uint64_t left = length;
+    while (left > 0) {
+      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kSourceChunk));
+      Piece piece = co_await net::co_spawn(
+          workers, [&]() -> net::awaitable<Piece> { co_return read_source(src, want); },
+          net::use_awaitable);
+      if (!piece.error.empty() || piece.bytes.empty() || piece.bytes.size() > left) {
+        kLog.warn("response body source failed; closing the connection",
+                  {{"error", piece.error.empty() ? std::string("ended early") : piece.error}});
+        co_return false;
+      }
+      left -= piece.bytes.size();
+      out.body().data = piece.bytes.data();
+      out.body().size = piece.bytes.size();
+      out.body().more = left > 0;
+      lowest.expires_after(kWriteTimeout);
+      auto [ec, n] = co_await bhttp::async_write(stream, sr, use_tuple);
+      if (ec == bhttp::error::need_buffer) continue;
+      if (ec) co_return false;
+    }
+    co_return true;
+  }
+
+  // One read of a BodySource, as a value a coroutine can hand back across executors.
+  struct Piece {
+    std::string bytes;
+    std::string error;  // empty when the read worked
+  };
+  static Piece read_source(BodySource& src, std::size_t want) {
+    try {
+      auto got = src.read(want);
+      if (!got) return {{}, got.error().code + ": " + got.error().message};
+      return {std::move(got.value()), {}};
+    } catch (const std::exception& e) {
+      return {{}, std::string("body source threw: ") + e.what()};
+    } catch (...) {
+      return {{}, "body source threw"};
+    }
   }
 
   // Reads the body of an admitted request whose headers are in: refuses a declared length over

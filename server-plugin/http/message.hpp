@@ -1,7 +1,9 @@
 // Transport-neutral HTTP request and response values. The standalone Beast host and the C ABI
 // plugin entry both translate to and from these, so the application code never sees a socket.
-// A response body is either bytes in memory or a byte range of a file on disk (artifacts), so
-// large downloads are streamed, never loaded whole. Plain values; no thread-safety concerns.
+// A response body is bytes in memory, a byte range of a file on disk, or a BodySource that the
+// host pulls piece by piece (artifacts in the database), so large downloads are streamed, never
+// loaded whole. Plain values; no thread-safety concerns (a BodySource is used by one thread at a
+// time).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "common/error.hpp"
 
 namespace rollout::http {
 
@@ -48,11 +52,24 @@ struct FileRange {
   std::uint64_t length = 0;
 };
 
+// Gives a response body piece by piece (pull): exactly size() bytes in all, in order. read() may
+// block (a database query), so hosts call it off their I/O threads. An error, or fewer bytes than
+// size() before the end, makes the host close the connection: the client sees a short body,
+// never wrong bytes. Called from one thread at a time.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  virtual std::uint64_t size() const = 0;
+  // The next piece, at most `max` bytes (max > 0); empty once all size() bytes were given.
+  virtual Expected<std::string> read(std::size_t max) = 0;
+};
+
 struct Response {
   unsigned status = 200;
   std::vector<Header> headers;
   std::string body;
-  std::optional<FileRange> file;  // when set, streamed instead of body
+  std::optional<FileRange> file;       // when set, streamed instead of body
+  std::shared_ptr<BodySource> source;  // when set (and no file), streamed instead of body
 
   void set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;

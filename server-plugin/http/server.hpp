@@ -4,7 +4,9 @@
 // Who may send a body is asked of the application from the headers (ServerOptions::admit), so
 // an unauthenticated client is refused before the server reads what it sends.
 // The application is a Handler called on a worker pool, so a blocking database call never stalls
-// the I/O threads. start() binds and returns at once; run() blocks until shutdown() completes.
+// the I/O threads; so is each read of a response's BodySource (streamed with a fixed
+// Content-Length; a failing source closes the connection, leaving the body short).
+// start() binds and returns at once; run() blocks until shutdown() completes.
 // shutdown() is thread-safe and may be called from a signal handler thread.
 #pragma once
 

@@ -17,8 +17,9 @@
 extern "C" {
 #endif
 
-/* 2 added rollout_plugin_admit(); every version-1 function is unchanged. */
-#define ROLLOUT_PLUGIN_ABI_VERSION 2
+/* 2 added rollout_plugin_admit(); 3 added rollout_plugin_handle_streamed() and rollout_body_*.
+ * Every earlier function is unchanged. */
+#define ROLLOUT_PLUGIN_ABI_VERSION 3
 
 #if defined(_WIN32)
 #define ROLLOUT_PLUGIN_API __declspec(dllexport)
@@ -27,6 +28,8 @@ extern "C" {
 #endif
 
 typedef struct rollout_plugin rollout_plugin;
+/* A response body the plugin produces piece by piece (ABI 3; rollout_plugin_handle_streamed). */
+typedef struct rollout_body rollout_body;
 
 typedef struct rollout_header {
   const char* name;
@@ -71,6 +74,26 @@ ROLLOUT_PLUGIN_API rollout_plugin* rollout_plugin_create(const char* config_path
  * may be uninitialised, and a previous response in it must be freed first. */
 ROLLOUT_PLUGIN_API int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request,
                                              rollout_response* response);
+
+/* As rollout_plugin_handle() (ABI 3), and for a response whose body the plugin streams from
+ * somewhere other than a file (artifacts kept in the database: artifact_store: database) sets
+ * *body to a stream of exactly rollout_body_length() bytes that the host sends with that
+ * Content-Length, reading it with rollout_body_read() until it returns 0, then frees it with
+ * rollout_body_free(); response->body is then empty. Otherwise *body is NULL. A host that calls
+ * rollout_plugin_handle() instead gets such a body in response->body, read whole into memory.
+ * Returns -1 when an argument is NULL. */
+ROLLOUT_PLUGIN_API int rollout_plugin_handle_streamed(rollout_plugin* plugin,
+                                                      const rollout_request* request,
+                                                      rollout_response* response,
+                                                      rollout_body** body);
+/* The total bytes of the body. */
+ROLLOUT_PLUGIN_API uint64_t rollout_body_length(const rollout_body* body);
+/* Reads the next at most cap bytes into buf (may block on the database: call it off the host's
+ * I/O threads). Returns the number read (> 0), 0 once all rollout_body_length() bytes were read,
+ * or -1 on a failure: the host must then close the connection (the client sees a short body,
+ * never wrong bytes). One thread at a time per body. */
+ROLLOUT_PLUGIN_API int64_t rollout_body_read(rollout_body* body, char* buf, size_t cap);
+ROLLOUT_PLUGIN_API void rollout_body_free(rollout_body* body);
 
 /* The largest request body the route behind method and target (as in rollout_request) accepts:
  * artifact uploads take more than JSON calls. A host that asks before reading a body can refuse a

@@ -1,5 +1,6 @@
 // The C ABI shim: converts rollout_request/rollout_response to the transport-neutral values and
 // back, and never lets a C++ exception cross the boundary.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -13,6 +14,11 @@
 
 struct rollout_plugin {
   std::unique_ptr<rollout::server::App> app;
+};
+
+struct rollout_body {
+  std::shared_ptr<rollout::http::BodySource> source;
+  std::uint64_t left = 0;
 };
 
 namespace {
@@ -59,6 +65,21 @@ void fill_error(int status, const char* json, rollout_response* out) {
 }
 
 constexpr const char* kInternal = R"({"error":"internal","message":"internal server error"})";
+
+// A streamed body read whole into the response, for a host that uses rollout_plugin_handle().
+void buffer_source(rollout::http::Response& r) {
+  auto source = std::move(r.source);
+  r.body.clear();
+  while (r.body.size() < source->size()) {
+    auto piece = source->read(std::min<std::uint64_t>(1 << 20, source->size() - r.body.size()));
+    if (!piece || piece->empty()) {
+      const std::string why = piece ? "the body ended early" : piece.error().message;
+      r = rollout::http::error_response(500, "internal", "response body failed: " + why);
+      return;
+    }
+    r.body += *piece;
+  }
+}
 
 rollout::http::Request request_of(const rollout_request& in, bool with_body) {
   rollout::http::Request req;
@@ -112,12 +133,68 @@ int rollout_plugin_handle(rollout_plugin* plugin, const rollout_request* request
   *response = rollout_response{};
   try {
     auto req = request_of(*request, true);
-    fill(plugin->app->handle(req, identity_of(*request)), response);
+    auto res = plugin->app->handle(req, identity_of(*request));
+    if (res.source && !res.file) buffer_source(res);
+    fill(res, response);
   } catch (...) {
     rollout_response_free(response);
     fill_error(500, kInternal, response);
   }
   return 0;
+}
+
+int rollout_plugin_handle_streamed(rollout_plugin* plugin, const rollout_request* request,
+                                   rollout_response* response, rollout_body** body) {
+  if (plugin == nullptr || request == nullptr || response == nullptr || body == nullptr) return -1;
+  *response = rollout_response{};
+  *body = nullptr;
+  try {
+    auto req = request_of(*request, true);
+    auto res = plugin->app->handle(req, identity_of(*request));
+    std::unique_ptr<rollout_body> stream;
+    if (res.source && !res.file) {
+      stream = std::make_unique<rollout_body>();
+      stream->left = res.source->size();
+      stream->source = std::move(res.source);
+    }
+    fill(res, response);
+    *body = stream.release();
+  } catch (...) {
+    rollout_response_free(response);
+    fill_error(500, kInternal, response);
+  }
+  return 0;
+}
+
+uint64_t rollout_body_length(const rollout_body* body) {
+  if (body == nullptr || !body->source) return 0;
+  return body->source->size();
+}
+
+int64_t rollout_body_read(rollout_body* body, char* buf, size_t cap) {
+  if (body == nullptr || buf == nullptr || !body->source) return -1;
+  if (body->left == 0) return 0;
+  if (cap == 0) return -1;
+  try {
+    const auto want = static_cast<std::size_t>(
+        std::min<std::uint64_t>({body->left, cap, std::uint64_t{1} << 30}));
+    auto piece = body->source->read(want);
+    if (!piece || piece->empty() || piece->size() > want) {
+      body->left = 0;
+      body->source.reset();  // every later read fails too
+      return -1;
+    }
+    std::memcpy(buf, piece->data(), piece->size());
+    body->left -= piece->size();
+    return static_cast<int64_t>(piece->size());
+  } catch (...) {
+    body->source.reset();
+    return -1;
+  }
+}
+
+void rollout_body_free(rollout_body* body) {
+  delete body;
 }
 
 int rollout_plugin_admit(rollout_plugin* plugin, const rollout_request* head,

@@ -6,6 +6,8 @@
 
 #include "server-plugin/store.hpp"
 
+#include "server-plugin/artifacts/artifact_store.hpp"
+
 namespace rollout::server {
 
 namespace {
@@ -20,6 +22,12 @@ Error inside_transaction() {
 }
 
 }  // namespace
+
+Expected<std::unique_ptr<artifacts::ArtifactStore>> Store::database_artifacts() {
+  return make_error("invalid_config",
+                    "artifact_store: database needs a postgresql:// database_url; this database "
+                    "keeps artifacts in data_dir/artifacts (artifact_store: local)");
+}
 
 bool Store::in_own_transaction() const {
   return std::find(t_in_body.begin(), t_in_body.end(), this) != t_in_body.end();

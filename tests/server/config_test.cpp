@@ -116,6 +116,38 @@ TEST(ServerConfig, ReportCapBelowOneBatchIsAnError) {
   EXPECT_EQ(b->reports_per_agent_per_hour, 100u);
 }
 
+TEST(ServerConfig, ArtifactStoreIsAutoLocalOrDatabaseAndDatabaseNeedsPostgres) {
+  rollout::testing::TempDir dir;
+  auto load = [&](const std::string& extra) {
+    rollout::testing::write_file(dir / "a.yaml", "directive_key: d\nrelease_keys: [x]\n" + extra);
+    return load_server_config((dir / "a.yaml").string());
+  };
+  auto plain = load("");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->artifact_store, "auto");
+  EXPECT_FALSE(artifacts_in_database(*plain)) << "auto on sqlite: is the local directory";
+  auto pg = load("database_url: postgresql://u@127.0.0.1/db\n");
+  ASSERT_TRUE(pg.ok()) << pg.error().message;
+  EXPECT_TRUE(artifacts_in_database(*pg)) << "auto on postgresql:// is the database";
+  auto local_pg = load("database_url: postgresql://u@127.0.0.1/db\nartifact_store: local\n");
+  ASSERT_TRUE(local_pg.ok()) << local_pg.error().message;
+  EXPECT_FALSE(artifacts_in_database(*local_pg));
+  auto db_pg = load("database_url: postgresql://u@127.0.0.1/db\nartifact_store: database\n");
+  ASSERT_TRUE(db_pg.ok()) << db_pg.error().message;
+  EXPECT_TRUE(artifacts_in_database(*db_pg));
+
+  auto db_sqlite = load("database_url: sqlite:x.db\nartifact_store: database\n");
+  ASSERT_FALSE(db_sqlite.ok());
+  EXPECT_EQ(db_sqlite.error().code, "invalid_config");
+  EXPECT_NE(db_sqlite.error().message.find("artifact_store: database"), std::string::npos)
+      << db_sqlite.error().message;
+  EXPECT_NE(db_sqlite.error().message.find("postgresql://"), std::string::npos);
+  auto bogus = load("artifact_store: s3\n");
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_NE(bogus.error().message.find("artifact_store"), std::string::npos)
+      << bogus.error().message;
+}
+
 TEST(ServerConfig, RequiredKeysAndHalfTlsAreErrors) {
   rollout::testing::TempDir dir;
   rollout::testing::write_file(dir / "a.yaml", "release_keys: [x.pub]\n");

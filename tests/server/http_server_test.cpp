@@ -3,6 +3,8 @@
 #include <atomic>
 #include <boost/asio.hpp>
 #include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "server-plugin/http/server.hpp"
@@ -344,6 +346,122 @@ TEST(HttpServer, BadTlsFilesAndAddressesAreClearErrors) {
   opt2.address = "not-an-ip";
   Server b(opt2, [](const Request&) { return Response{}; });
   EXPECT_EQ(b.start().error().code, "invalid_address");
+}
+
+// A body source that gives `size` bytes of a pattern in pieces of at most `piece`, and fails (or
+// ends early, when `fail_with_error` is false) once `fail_at` bytes are out.
+class PatternSource final : public BodySource {
+ public:
+  PatternSource(std::uint64_t size, std::uint64_t fail_at = UINT64_MAX, bool fail_with_error = true)
+      : size_(size), fail_at_(fail_at), error_(fail_with_error) {}
+  std::uint64_t size() const override { return size_; }
+  Expected<std::string> read(std::size_t max) override {
+    ++reads;
+    {
+      std::lock_guard lock(mu);
+      threads.insert(std::this_thread::get_id());
+    }
+    if (at_ >= fail_at_) {
+      if (error_) return make_error("storage", "the database went away");
+      return std::string();
+    }
+    const auto n = std::min<std::uint64_t>({max, 10'000, size_ - at_, fail_at_ - at_});
+    std::string out;
+    for (std::uint64_t i = 0; i < n; ++i) out.push_back(byte_at(at_ + i));
+    at_ += n;
+    return out;
+  }
+  static char byte_at(std::uint64_t i) { return static_cast<char>('a' + (i * 7) % 26); }
+  std::atomic<int> reads{0};
+  std::mutex mu;
+  std::set<std::thread::id> threads;  // guarded by mu: where read() ran
+
+ private:
+  const std::uint64_t size_, fail_at_;
+  const bool error_;
+  std::uint64_t at_ = 0;
+};
+
+std::string pattern(std::uint64_t n) {
+  std::string out;
+  for (std::uint64_t i = 0; i < n; ++i) out.push_back(PatternSource::byte_at(i));
+  return out;
+}
+
+// The bytes after the response's headers.
+std::string body_of(const std::string& response) {
+  const auto end = response.find("\r\n\r\n");
+  return end == std::string::npos ? std::string() : response.substr(end + 4);
+}
+
+Handler source_handler(std::shared_ptr<PatternSource> src) {
+  return [src](const Request&) {
+    Response r;
+    r.set_header("Content-Type", "application/octet-stream");
+    r.source = src;
+    return r;
+  };
+}
+
+TEST(HttpServer, StreamsABodySourceWithItsLengthInPiecesReadOnTheWorkerPool) {
+  const std::uint64_t size = 700 * 1024;  // several host pieces, many source pieces
+  auto src = std::make_shared<PatternSource>(size);
+  auto opt = local_options();
+  opt.worker_threads = 1;  // so the handler's thread is the one worker
+  std::thread::id worker;
+  Server server(opt, [&, src](const Request& r) {
+    {
+      std::lock_guard lock(src->mu);
+      worker = std::this_thread::get_id();
+    }
+    return source_handler(src)(r);
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string out =
+      raw_exchange(server.port(), "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out.substr(0, 200);
+  EXPECT_NE(out.find("Content-Length: " + std::to_string(size)), std::string::npos);
+  EXPECT_TRUE(body_of(out) == pattern(size)) << "got " << body_of(out).size() << " bytes";
+  EXPECT_GT(src->reads.load(), 3);
+  std::lock_guard lock(src->mu);
+  EXPECT_EQ(src->threads, std::set<std::thread::id>{worker})
+      << "reads (which may block on a database) never run on an I/O thread";
+}
+
+TEST(HttpServer, HeadOfABodySourceSendsItsLengthAndReadsNothing) {
+  auto src = std::make_shared<PatternSource>(5000);
+  Server server(local_options(), source_handler(src));
+  ASSERT_TRUE(server.start().ok());
+  const std::string out =
+      raw_exchange(server.port(), "HEAD /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_NE(out.find("Content-Length: 5000"), std::string::npos);
+  EXPECT_EQ(body_of(out), "");
+  EXPECT_EQ(src->reads.load(), 0);
+}
+
+// A source that fails (or ends early) mid-way: the client has the right bytes so far, fewer than
+// Content-Length, and the connection is closed (a pipelined request after it goes unanswered).
+TEST(HttpServer, ABodySourceFailingMidwayClosesTheConnectionWithAShortBody) {
+  for (const bool with_error : {true, false}) {
+    const std::uint64_t size = 300 * 1024, fail_at = 100 * 1024;
+    auto src = std::make_shared<PatternSource>(size, fail_at, with_error);
+    int calls = 0;
+    Server server(local_options(), [&](const Request& r) {
+      ++calls;
+      return source_handler(src)(r);
+    });
+    ASSERT_TRUE(server.start().ok());
+    const std::string out = raw_exchange(
+        server.port(), "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out.substr(0, 200);
+    EXPECT_NE(out.find("Content-Length: " + std::to_string(size)), std::string::npos);
+    const std::string body = body_of(out);
+    EXPECT_EQ(body.size(), fail_at) << "error " << with_error;
+    EXPECT_TRUE(body == pattern(fail_at)) << "never wrong bytes";
+    EXPECT_EQ(calls, 1) << "the connection closed after the failed body";
+    server.shutdown();
+  }
 }
 
 }  // namespace

@@ -144,6 +144,67 @@ TEST_F(PluginHost, AFailedRequestNeverFreesWhatTheHostPassedIn) {
   rollout_plugin_destroy(p);
 }
 
+// An artifact download through the ABI-3 entry: a file range (local artifacts) or a body the
+// host reads piece by piece (artifacts in the database) — the same bytes either way, and the
+// same as the ABI-1 entry gives in memory.
+TEST_F(PluginHost, ArtifactDownloadsStreamThroughHandleStreamed) {
+  ASSERT_EQ(publish(admin(), "1.0.0").status, 201u);
+  const std::string artifact = "artifact of 1.0.0 linux/x86_64";
+  auto agent = enroll("m1", "0.9.0");
+  app_.reset();
+  char* error = nullptr;
+  rollout_plugin* p = rollout_plugin_create(config_file().c_str(), &error);
+  ASSERT_NE(p, nullptr) << (error ? error : "");
+  const std::string target = "/api/agent/v1/artifacts/" + crypto::sha256_hex(artifact);
+  const std::string bearer = "Bearer " + agent.token;
+  rollout_header h[2] = {{"Authorization", bearer.c_str()}, {"Range", "bytes=3-9"}};
+  rollout_request req{};
+  req.method = "GET";
+  req.target = target.c_str();
+  req.headers = h;
+  req.header_count = 2;
+  req.remote_addr = "10.0.0.1";
+
+  rollout_response resp;
+  rollout_body* body = reinterpret_cast<rollout_body*>(&resp);  // overwritten, never read
+  ASSERT_EQ(rollout_plugin_handle_streamed(p, &req, &resp, &body), 0);
+  EXPECT_EQ(resp.status, 206);
+  std::string got;
+  if (body != nullptr) {
+    EXPECT_EQ(resp.file_path, nullptr);
+    EXPECT_EQ(rollout_body_length(body), 7u);
+    char buf[3];
+    for (int guard = 0; guard < 100; ++guard) {
+      const int64_t n = rollout_body_read(body, buf, sizeof buf);
+      ASSERT_GE(n, 0);
+      if (n == 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    rollout_body_free(body);
+  } else {
+    ASSERT_NE(resp.file_path, nullptr) << "local artifacts are a file range";
+    const std::string file = rollout::testing::read_file(resp.file_path);
+    got = file.substr(resp.file_offset, resp.file_length);
+  }
+  EXPECT_EQ(got, artifact.substr(3, 7));
+  rollout_response_free(&resp);
+
+  rollout_response whole{};
+  ASSERT_EQ(rollout_plugin_handle(p, &req, &whole), 0);
+  EXPECT_EQ(whole.status, 206);
+  if (whole.file_path == nullptr) {
+    EXPECT_EQ(std::string(whole.body, whole.body_len), got);
+  }
+  rollout_response_free(&whole);
+
+  EXPECT_EQ(rollout_plugin_handle_streamed(p, &req, &resp, nullptr), -1);
+  char buf[4];
+  EXPECT_EQ(rollout_body_read(nullptr, buf, sizeof buf), -1);
+  EXPECT_EQ(rollout_body_length(nullptr), 0u);
+  rollout_body_free(nullptr);
+  rollout_plugin_destroy(p);
+}
+
 TEST_F(PluginHost, BadConfigIsAnErrorStringAndNullArgumentsAreRefused) {
   char* error = nullptr;
   EXPECT_EQ(rollout_plugin_create((dir_.path() / "missing.yaml").c_str(), &error), nullptr);

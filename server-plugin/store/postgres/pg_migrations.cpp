@@ -156,6 +156,23 @@ INSERT INTO counters (name, value)
 CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat_us BIGINT NOT NULL);
 CREATE INDEX rate_limits_tat ON rate_limits(tat_us);
 )sql",
+    // 4: artifacts in the database (store/postgres/pg_artifacts.hpp, artifact_store: database).
+    // An upload in progress has an artifact_uploads row and writes its artifact_chunks as they
+    // arrive; publishing deletes the upload row and inserts the artifacts row, which names the
+    // upload whose chunks are the artifact's bytes. Chunks are stored uncompressed out of line
+    // (EXTERNAL): artifacts are compressed already, and substring() of an EXTERNAL value reads
+    // only the slices a Range asks for.
+    R"sql(
+CREATE TABLE artifact_uploads (
+  id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, size BIGINT NOT NULL, started_at BIGINT NOT NULL);
+CREATE INDEX artifact_uploads_started ON artifact_uploads(started_at);
+CREATE TABLE artifact_chunks (
+  upload_id TEXT NOT NULL, idx BIGINT NOT NULL, data BYTEA NOT NULL, PRIMARY KEY (upload_id, idx));
+ALTER TABLE artifact_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE TABLE artifacts (
+  sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, chunk_size BIGINT NOT NULL CHECK (chunk_size > 0),
+  upload_id TEXT NOT NULL UNIQUE, published_at BIGINT NOT NULL);
+)sql",
 };
 
 // Ends the run's hold on the advisory lock however it ends. A lost connection has released it

@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "common/time.hpp"
+#include "server-plugin/store/postgres/pg_artifacts.hpp"
 #include "server-plugin/store/postgres/pg_migrations.hpp"
 #include "server-plugin/store/postgres/pg_store_rows.hpp"
 
@@ -65,7 +66,13 @@ Expected<std::unique_ptr<Store>> PgStore::open(const std::string& url) {
     if (!v) return v.error();
     version = *v;
   }
-  return std::unique_ptr<Store>(new PgStore(std::move(*pool), version));
+  return std::unique_ptr<Store>(new PgStore(std::shared_ptr<Pool>(std::move(*pool)), version));
+}
+
+Expected<std::unique_ptr<artifacts::ArtifactStore>> PgStore::database_artifacts() {
+  auto s = PgArtifactStore::open(pool_);
+  if (!s) return s.error().context("artifact_store: database");
+  return std::unique_ptr<artifacts::ArtifactStore>(std::move(s.value()));
 }
 
 Status PgStore::run_transaction(const std::function<Status(Tx&)>& fn) {

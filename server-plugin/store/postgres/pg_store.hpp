@@ -158,15 +158,18 @@ class PgStore final : public Store {
   // Opens the pool, runs the migrations under their advisory lock.
   static Expected<std::unique_ptr<Store>> open(const std::string& url);
   int schema_version() override { return schema_version_; }
+  // A PgArtifactStore (pg_artifacts.hpp) on this store's pool.
+  Expected<std::unique_ptr<artifacts::ArtifactStore>> database_artifacts() override;
 
  protected:
   Status run_transaction(const std::function<Status(Tx&)>& fn) override;
   Status run_autocommit(const std::function<Status(StoreOps&)>& fn) override;
 
  private:
-  PgStore(std::unique_ptr<Pool> pool, int schema_version)
+  PgStore(std::shared_ptr<Pool> pool, int schema_version)
       : pool_(std::move(pool)), schema_version_(schema_version) {}
-  std::unique_ptr<Pool> pool_;
+  std::shared_ptr<Pool> pool_;  // shared with the artifact store
+
   const int schema_version_;
 };
 

@@ -57,6 +57,19 @@ TEST(PgSchema, HasTheTablesAndColumnsOfTheSqliteSchemaSaveThePortableRules) {
       "update_attempts.seq",
       "latest_attempts.occurred_at_us",
       "latest_attempts.attempt_seq",
+      // Artifacts in the database (artifact_store: database); SQLite keeps them in files.
+      "artifact_uploads.id",
+      "artifact_uploads.sha256",
+      "artifact_uploads.size",
+      "artifact_uploads.started_at",
+      "artifact_chunks.upload_id",
+      "artifact_chunks.idx",
+      "artifact_chunks.data",
+      "artifacts.sha256",
+      "artifacts.size",
+      "artifacts.chunk_size",
+      "artifacts.upload_id",
+      "artifacts.published_at",
   };
   Columns expected;
   for (const auto& c : sqlite_columns()) {
