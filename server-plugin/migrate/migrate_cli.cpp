@@ -12,6 +12,7 @@ namespace rollout::server::migrate {
 
 const char* const kMigrateHelp =
     "usage: rollout-server migrate --from sqlite:PATH --to postgresql://URL [--from-data-dir DIR]\n"
+    "                              [--artifacts database|local]\n"
     "\n"
     "Moves a server's data from its SQLite database to a new, empty PostgreSQL database: every\n"
     "release, agent, attempt, policy, user, API token, audit event, webhook and log row, ids\n"
@@ -19,7 +20,10 @@ const char* const kMigrateHelp =
     "Browser sessions and login rate limits are not copied (operators sign in again). Refuses a\n"
     "target that holds any data. Stop the server first; its SQLite schema is upgraded as on\n"
     "start. Every release's artifact must be in DIR/artifacts (DIR: the server's data_dir,\n"
-    "default the directory of PATH); the files stay there for the new servers' data_dir.\n"
+    "default the directory of PATH). --artifacts database (the default, for artifact_store:\n"
+    "auto on PostgreSQL) copies them into the target database, each checked against its\n"
+    "release's SHA-256; --artifacts local leaves the files for servers sharing DIR\n"
+    "(artifact_store: local).\n"
     "Exit codes: 0 migrated, 1 failed or refused (nothing written), 2 bad usage.\n";
 
 Expected<Args> parse_args(const std::vector<std::string>& args) {
@@ -31,7 +35,7 @@ Expected<Args> parse_args(const std::vector<std::string>& args) {
       out.help = true;
       return out;
     }
-    if (a != "--from" && a != "--to" && a != "--from-data-dir") {
+    if (a != "--from" && a != "--to" && a != "--from-data-dir" && a != "--artifacts") {
       return usage("unknown argument '" + a + "' (see migrate --help)");
     }
     if (i + 1 >= args.size() || args[i + 1].empty()) return usage(a + " needs a value");
@@ -47,6 +51,9 @@ Expected<Args> parse_args(const std::vector<std::string>& args) {
       }
       if (auto st = pg::check_url(v); !st) return usage("--to: " + st.error().message);
       out.pg_url = v;
+    } else if (a == "--artifacts") {
+      if (v != "database" && v != "local") return usage("--artifacts must be database or local");
+      out.artifacts_to_database = v == "database";
     } else {
       out.data_dir = v;
     }
@@ -73,6 +80,7 @@ int run_command(const std::vector<std::string>& argv) {
                               : std::filesystem::path(o.sqlite_path).parent_path();
   if (o.data_dir.empty()) o.data_dir = ".";
   o.now = static_cast<std::int64_t>(std::time(nullptr));
+  o.artifacts_to_database = args->artifacts_to_database;
   auto report = sqlite_to_pg(o);
   if (!report) {
     std::fprintf(stderr, "rollout-server migrate: %s\n", report.error().message.c_str());
@@ -87,8 +95,14 @@ int run_command(const std::vector<std::string>& argv) {
     std::printf("  %-20s %10lld  not copied: %s\n", t.table.c_str(), static_cast<long long>(t.rows),
                 t.note.c_str());
   }
-  std::printf("  %-20s %10lld  present in %s (the files stay there)\n", "artifacts",
-              static_cast<long long>(report->artifacts), (o.data_dir / "artifacts").c_str());
+  if (report->artifacts_in_database) {
+    std::printf("  %-20s %10lld  in the target database (%lld copied by this run)\n", "artifacts",
+                static_cast<long long>(report->artifacts),
+                static_cast<long long>(report->artifacts_copied));
+  } else {
+    std::printf("  %-20s %10lld  present in %s (the files stay there)\n", "artifacts",
+                static_cast<long long>(report->artifacts), (o.data_dir / "artifacts").c_str());
+  }
   std::printf("verified: row counts and the rollouts view are equal\n");
   return 0;
 }

@@ -19,6 +19,7 @@ struct Args {
   std::string sqlite_path;              // --from sqlite:PATH
   std::string pg_url;                   // --to postgresql://...
   std::optional<std::string> data_dir;  // --from-data-dir DIR (default: the SQLite file's dir)
+  bool artifacts_to_database = true;    // --artifacts database (default) | local
 };
 
 // `args` are the words after "migrate". Errors (code "usage") say what is wrong.

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "server-plugin/artifacts/artifact_store.hpp"
+#include "server-plugin/artifacts/local_artifacts.hpp"
 #include "server-plugin/migrate/tables.hpp"
 #include "server-plugin/store/postgres/pg_conn.hpp"
 #include "server-plugin/store/postgres/pg_migrations.hpp"
@@ -112,6 +114,7 @@ Status check_target_empty(pg::Conn& conn) {
   std::string holding;
   for (int i = 0; i < names->rows(); ++i) {
     const std::string table = names->text(i, 0);
+    if (is_artifact_table(table)) continue;  // bytes without a release row are no data
     std::string where;
     if (table == "counters") where = " WHERE value <> 0";
     if (table == "notify_lease") {
@@ -252,19 +255,38 @@ Status verify_copy(sqlite::Db& src, Tx& stx, pg::Conn& dst, const Report& report
     }
   }
   if (auto st = sc->status(); !st) return st.error().context("verifying counters");
+  if (report.artifacts_in_database) {
+    auto releases = stx.list_releases();
+    if (!releases) return releases.error().context("verifying artifacts");
+    for (const auto& r : *releases) {
+      auto q = dst.query("SELECT size FROM artifacts WHERE sha256 = $1", pg::Params(r.sha256));
+      if (!q) return q.error().context("verifying artifacts");
+      const bool ok =
+          q->rows() == 1 && q->i64(0, 0).value_or(-1) == static_cast<std::int64_t>(r.size);
+      if (!ok) {
+        return make_error("verify_failed", "the artifact of " + r.key.version + " " + r.key.os +
+                                               "/" + r.key.arch + " is not in the target");
+      }
+    }
+  }
   pg::PgOps target(dst);
   return verify_view(stx, target, now);
 }
 
 // Everything after both databases are open: the source's snapshot `src`, its store's Tx `stx`
 // (the write lock), and the target connection.
-Expected<Report> copy_all(const Options& o, Tx& stx, sqlite::Db& src, pg::Conn& dst) {
+Expected<Report> copy_all(const Options& o, Tx& stx, sqlite::Db& src, pg::Conn& dst,
+                          artifacts::ArtifactStore* target_artifacts) {
   if (auto st = check_coverage(src, dst); !st) return st.error();
+  // Refused before any artifact is copied (and again under the lock below).
+  if (auto st = check_target_empty(dst); !st) return st.error();
   auto releases = stx.list_releases();
   if (!releases) return releases.error().context("source");
   Report report;
   report.target = dst.where();
-  auto artifacts = migrate_artifacts(*releases, o.data_dir);
+  report.artifacts_in_database = target_artifacts != nullptr;
+  auto artifacts =
+      migrate_artifacts(*releases, o.data_dir, target_artifacts, report.artifacts_copied);
   if (!artifacts) return artifacts.error();
   report.artifacts = *artifacts;
 
@@ -291,7 +313,8 @@ Expected<Report> copy_all(const Options& o, Tx& stx, sqlite::Db& src, pg::Conn& 
 }  // namespace
 
 Expected<std::int64_t> migrate_artifacts(const std::vector<Release>& releases,
-                                         const fs::path& data_dir) {
+                                         const fs::path& data_dir, artifacts::ArtifactStore* target,
+                                         std::int64_t& copied) {
   const fs::path dir = data_dir / "artifacts";
   std::vector<std::string> missing;
   for (const auto& r : releases) {
@@ -315,6 +338,34 @@ Expected<std::int64_t> migrate_artifacts(const std::vector<Release>& releases,
                           "wrong size in " +
                           dir.string() + ": " + first +
                           "; pass the source server's data_dir with --from-data-dir");
+  }
+  copied = 0;
+  if (!target) return static_cast<std::int64_t>(releases.size());
+  artifacts::LocalArtifactStore source(dir.string());
+  for (const auto& r : releases) {
+    const std::string what = "the artifact of " + r.key.version + " " + r.key.os + "/" + r.key.arch;
+    auto there = target->published_size(r.sha256);
+    if (!there) return there.error().context(what);
+    if (*there == r.size) continue;  // published by an earlier run or another release
+    auto in = source.read(r.sha256, 0, r.size);
+    if (!in) return in.error().context(what);
+    auto up = target->begin(r.sha256, r.size);
+    if (!up) return up.error().context(what);
+    for (;;) {
+      auto piece = (*in)->read(1 << 20);
+      if (!piece) return piece.error().context(what);
+      if (piece->empty()) break;
+      (*up)->write(*piece);
+    }
+    if (auto st = (*up)->commit(); !st) {
+      auto e = st.error();
+      if (e.code == "artifact_mismatch") {
+        e.message =
+            (dir / r.sha256).string() + " does not hash to the release's SHA-256: " + e.message;
+      }
+      return e.context(what);
+    }
+    ++copied;
   }
   return static_cast<std::int64_t>(releases.size());
 }
@@ -393,6 +444,17 @@ Expected<Report> sqlite_to_pg(const Options& o) {
   auto dst = pg::Conn::open(url->url);
   if (!dst) return dst.error().context("target");
   if (auto v = pg::migrate(*dst); !v) return v.error().context("target");
+  // The target's artifact store, on a store of its own (its own connections).
+  std::unique_ptr<Store> target_store;
+  std::unique_ptr<artifacts::ArtifactStore> target_artifacts;
+  if (o.artifacts_to_database) {
+    auto ts = pg::PgStore::open(o.pg_url);
+    if (!ts) return ts.error().context("target");
+    target_store = std::move(*ts);
+    auto ta = target_store->database_artifacts();
+    if (!ta) return ta.error().context("target");
+    target_artifacts = std::move(*ta);
+  }
   // As the server opens it: an older schema is upgraded first, a newer one refused.
   auto source = sqlite::SqliteStore::open(o.sqlite_path);
   if (!source) return source.error().context("source " + o.sqlite_path);
@@ -406,7 +468,7 @@ Expected<Report> sqlite_to_pg(const Options& o) {
     if (!src) return src.error().context("source");
     // One snapshot for every read of the copy (WAL: the store's transaction writes nothing).
     if (auto b = src->exec("PRAGMA busy_timeout=10000; BEGIN"); !b) return b.error();
-    result = copy_all(o, stx, *src, *dst);
+    result = copy_all(o, stx, *src, *dst, target_artifacts.get());
     (void)src->exec("ROLLBACK");
     return result ? Status() : Status(result.error());
   });

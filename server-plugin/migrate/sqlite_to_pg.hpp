@@ -8,8 +8,10 @@
 // 2. Holds the source's write lock (a SQLite transaction) until the end, so a server still
 //    running on it cannot change it meanwhile (its writes wait and then fail as "busy"); reads
 //    one consistent snapshot of it.
-// 3. Checks that the table list (tables.hpp) covers both schemas, and that every release's
-//    artifact is in the source data dir (migrate_artifacts below).
+// 3. Checks that the table list (tables.hpp) covers both schemas and that the target holds no
+//    data, then that every release's artifact is in the source data dir and, by default, streams
+//    each into the target's database artifact store, published only if it hashes to the
+//    release's SHA-256 (migrate_artifacts below).
 // 4. In ONE PostgreSQL transaction: takes the migration advisory lock, refuses a target with any
 //    data row (code "target_not_empty", naming the tables; the rows the PostgreSQL migrations
 //    seed, counters at 0 and the free webhook lease, do not count), copies every copied table in
@@ -47,6 +49,10 @@ struct Options {
   std::string pg_url;              // postgresql://... (pool_size=N allowed and ignored)
   std::filesystem::path data_dir;  // the source server's data_dir: artifacts/<sha256>
   std::int64_t now = 0;            // Unix seconds: the last-24h window the view compares
+  // Where the new servers keep artifacts: true (the default, `artifact_store: auto` on
+  // PostgreSQL) copies them into the target database; false leaves the files in data_dir for
+  // servers that share it (`artifact_store: local`).
+  bool artifacts_to_database = true;
 };
 
 struct TableRows {
@@ -59,17 +65,25 @@ struct Report {
   std::string target;             // host:port/database, never the password
   std::vector<TableRows> copied;  // copied tables and counters, in copy order
   std::vector<TableRows> left_out;
-  std::int64_t artifacts = 0;  // artifacts checked in data_dir/artifacts
+  std::int64_t artifacts = 0;         // release artifacts checked in data_dir/artifacts
+  std::int64_t artifacts_copied = 0;  // of them, put into the target database by this run
+  bool artifacts_in_database = false;
 };
 
 Expected<Report> sqlite_to_pg(const Options& options);
 
-// The artifact step: today every release's artifact must be data_dir/artifacts/<sha256>, a file
-// of the release's size (code "artifact_missing" otherwise, naming the first ones); the bytes
-// stay where they are. When artifacts move behind an ArtifactStore (local directory or
-// PostgreSQL), this is the one function that copies them. Returns how many were checked.
+// The artifact step: every release's artifact must be data_dir/artifacts/<sha256>, a file of
+// the release's size (code "artifact_missing" otherwise, naming the first ones). With `target`
+// (the target database's ArtifactStore) each one not yet published there is streamed into it
+// and published only when its bytes hash to the release's SHA-256 ("artifact_mismatch" names a
+// corrupt file); artifacts are content-addressed, so one left by an earlier, failed run is
+// reused, never duplicated, and counts as no data of the target. Without `target` the files stay
+// where they are. Runs before the rows' transaction: an artifact is only reachable through a
+// release row, so until that commits the copied bytes are invisible. Returns how many releases
+// were checked and, in `copied`, how many artifacts were put into `target`.
 Expected<std::int64_t> migrate_artifacts(const std::vector<Release>& releases,
-                                         const std::filesystem::path& data_dir);
+                                         const std::filesystem::path& data_dir,
+                                         artifacts::ArtifactStore* target, std::int64_t& copied);
 
 // What the Updates page reads from the store (app/rollouts_api.cpp list_rollouts): releases,
 // all-time and last-24h counts, the agent population, policies and rollout records, as sorted

@@ -173,6 +173,11 @@ std::vector<TableSpec> make_tables() {
         "which server delivers webhooks, until when: no server runs during the move, and the "
         "target keeps its own free lease row");
   other("schema_migrations", Disposition::bookkeeping, "each database's own schema history");
+  for (const char* name : {"artifacts", "artifact_chunks", "artifact_uploads"}) {
+    other(name, Disposition::artifacts,
+          "PostgreSQL's artifact store (artifact_store: database): the artifact step streams "
+          "each release's file from the source's data_dir into it");
+  }
   return t;
 }
 
@@ -200,7 +205,7 @@ Expected<Schema> pg_schema(pg::Conn& conn) {
   return out;
 }
 
-Status compare(const Schema& schema, const std::string& side) {
+Status compare(const Schema& schema, const std::string& side, bool sqlite) {
   const auto fail = [&](const std::string& what) -> Status {
     return make_error("schema_mismatch",
                       side + " " + what +
@@ -209,6 +214,7 @@ Status compare(const Schema& schema, const std::string& side) {
   };
   std::set<std::string> listed;
   for (const auto& t : tables()) {
+    if (sqlite && t.how == Disposition::artifacts) continue;  // SQLite keeps artifacts as files
     listed.insert(t.name);
     auto it = schema.find(t.name);
     if (it == schema.end()) return fail("has no table " + t.name);
@@ -235,6 +241,13 @@ const std::vector<TableSpec>& tables() {
   return t;
 }
 
+bool is_artifact_table(const std::string& name) {
+  for (const auto& t : tables()) {
+    if (t.name == name) return t.how == Disposition::artifacts;
+  }
+  return false;
+}
+
 std::string quoted(const std::string& identifier) {
   return "\"" + identifier + "\"";
 }
@@ -242,10 +255,10 @@ std::string quoted(const std::string& identifier) {
 Status check_coverage(sqlite::Db& source, pg::Conn& target) {
   auto s = sqlite_schema(source);
   if (!s) return s.error().context("source schema");
-  if (auto st = compare(*s, "the SQLite database"); !st) return st;
+  if (auto st = compare(*s, "the SQLite database", true); !st) return st;
   auto p = pg_schema(target);
   if (!p) return p.error().context("target schema");
-  return compare(*p, "the PostgreSQL database");
+  return compare(*p, "the PostgreSQL database", false);
 }
 
 }  // namespace rollout::server::migrate

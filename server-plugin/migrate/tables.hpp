@@ -12,6 +12,8 @@
 //   becomes the floor of PostgreSQL's update_attempts.seq identity, which is what numbers
 //   attempts there);
 // - transient, left out: sessions, rate_limits, notify_lease;
+// - artifacts (PostgreSQL only: artifacts, artifact_chunks, artifact_uploads): filled by the
+//   artifact step from the source's data_dir through the target's ArtifactStore, not row by row;
 // - bookkeeping, each database's own: schema_migrations.
 //
 // Plain constant data; thread-safe. check_coverage() reads both schemas and changes nothing.
@@ -42,6 +44,7 @@ enum class Disposition {
   counters,     // translated (see above)
   transient,    // not copied
   bookkeeping,  // each database's own (schema_migrations)
+  artifacts,    // PostgreSQL only: the artifact step fills them (migrate_artifacts)
 };
 
 struct TableSpec {
@@ -60,6 +63,10 @@ struct TableSpec {
 // Every table, copied ones in the order they are copied (users before the tables that refer to
 // them).
 const std::vector<TableSpec>& tables();
+
+// True for a table of Disposition::artifacts: content-addressed bytes that are no data until a
+// release row names them (the emptiness check of the target ignores them).
+bool is_artifact_table(const std::string& name);
 
 // The table's SQL name quoted for either database ("user" is reserved in PostgreSQL).
 std::string quoted(const std::string& identifier);

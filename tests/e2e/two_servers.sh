@@ -57,10 +57,11 @@ trap cleanup EXIT
 pg_start "$pgdir"
 
 make_keys
-# ARTIFACTS: both instances share one data_dir, a stand-in for a shared filesystem until
-# artifacts live in the database (then `artifact_store: database` and a data_dir each).
-data_a="$work/data" data_b="$work/data"
-write_server_config "$work/server.yaml" "$pg_url" "$work/data"
+# No shared filesystem: a data_dir each, and the artifacts in the database (artifact_store: auto
+# is database on PostgreSQL), so B serves what was published through A.
+data_a="$work/data-a" data_b="$work/data-b"
+mkdir -p "$data_a" "$data_b"
+write_server_config "$work/server.yaml" "$pg_url" "$data_a"
 settings=(--set poll_interval=2s --set http.read_timeout=1s --set waves.all_at_once=true)
 port_a=$(free_port)
 port_b=$(free_port)
@@ -140,6 +141,12 @@ echo "killed A (SIGKILL) with $before of $agents successes counted; check-ins so
 [ "$before" -lt "$agents" ] || echo "note: every report was counted before the kill"
 url=${srv_url[B]}
 wait_for 60 "every agent on 1.1.0 through B" on 1.1.0
+# The agents that downloaded after the kill got 1.1.0 from B, which was never sent it and holds
+# no artifact file: both instances serve artifacts from the database.
+for d in "$data_a" "$data_b"; do
+  [ -z "$(find "$d" -type f -path '*/artifacts/*' | head -1)" ] ||
+    fail "an artifact file in $d: artifacts should be in the database"
+done
 wait_for 30 "$agents successes of 1.1.0 counted" count_is 1.1.0 linux x86_64 success "$agents"
 # Every report acknowledged: no agent holds one queued (nor set aside as refused or unreadable),
 # so the counts are final.

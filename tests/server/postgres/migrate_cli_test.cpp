@@ -19,6 +19,11 @@ TEST(MigrateArgs, ParsesTheSourceTargetAndDataDir) {
   auto b = migrate::parse_args({"--to", "postgres://h/db", "--from", "sqlite:r.db"});
   ASSERT_TRUE(b.ok());
   EXPECT_FALSE(b->data_dir);
+  EXPECT_TRUE(b->artifacts_to_database);
+  auto c = migrate::parse_args(
+      {"--from", "sqlite:r.db", "--to", "postgresql://h/db", "--artifacts", "local"});
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->artifacts_to_database);
   EXPECT_TRUE(migrate::parse_args({"--help"}).value().help);
 }
 
@@ -33,6 +38,8 @@ TEST(MigrateArgs, RefusesMissingAndBadArguments) {
       {"--from", "sqlite:r.db", "--to", "mysql://h/db"},
       {"--from", "sqlite:r.db", "--to"},
       {"--from", "sqlite:r.db", "--to", "postgresql://h/db", "--bogus"},
+      {"--from", "sqlite:r.db", "--to", "postgresql://h/db", "--artifacts", "s3"},
+      {"--from", "sqlite:r.db", "--to", "postgresql://h/db", "--artifacts"},
   };
   for (const auto& args : bad) {
     auto r = migrate::parse_args(args);

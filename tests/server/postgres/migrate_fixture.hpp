@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/crypto.hpp"
 #include "server-plugin/store.hpp"
 #include "tests/server/store_backends.hpp"
 #include "tests/testing/postgres/pg_cluster.hpp"
@@ -36,14 +37,22 @@ inline Attempt attempt(const std::string& id, const std::string& agent, const st
   return a;
 }
 
+// The bytes of version `v`'s artifact in the fixture (its release's size and SHA-256 are theirs).
+inline std::string artifact_bytes(const std::string& v) {
+  return "artifact of " + v + std::string(3 << 20, static_cast<char>('a' + v.back() - '0'));
+}
+
 // Rows in every table the migration copies, and in the transient ones it leaves out.
 inline void fill(Store& s, const std::filesystem::path& data_dir) {
   std::filesystem::create_directories(data_dir / "artifacts");
   for (const char* v : {"1.0.0", "1.1.0", "1.2.0"}) {
     auto r = testing::sample_release(v);
     r.manifest = std::string("{\"version\":\"") + v + "\"}";
+    const std::string bytes = artifact_bytes(v);
+    r.size = bytes.size();
+    r.sha256 = crypto::sha256_hex(bytes);
     ASSERT_TRUE(s.insert_release(r).ok());
-    testing::write_file(data_dir / "artifacts" / r.sha256, std::string(r.size, 'x'));
+    testing::write_file(data_dir / "artifacts" / r.sha256, bytes);
   }
   // 1.0.0 stable, 1.1.0 promoted and rolled back (blocked), 1.2.0 beta.
   for (const char* v : {"1.0.0", "1.1.0"}) {

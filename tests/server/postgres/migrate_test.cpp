@@ -239,7 +239,8 @@ TEST_F(MigrateFixture, ATargetWithASingleRowIsRefused) {
 
 TEST_F(MigrateFixture, AMissingArtifactIsRefusedBeforeAnythingIsWritten) {
   auto sqlite_store = open_store("sqlite:" + sqlite_path()).value();
-  const auto sha = sqlite_store->list_releases().value().at(1).sha256;
+  const auto release = sqlite_store->list_releases().value().at(1);
+  const auto sha = release.sha256;
   std::filesystem::remove(dir_ / "artifacts" / sha);
   auto r = migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path()));
   ASSERT_FALSE(r.ok());
@@ -250,8 +251,72 @@ TEST_F(MigrateFixture, AMissingArtifactIsRefusedBeforeAnythingIsWritten) {
   testing::write_file(dir_ / "artifacts" / sha, "short");
   EXPECT_EQ(migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path())).error().code,
             "artifact_missing");
-  testing::write_file(dir_ / "artifacts" / sha, std::string(10, 'x'));
+  // The right size with the wrong bytes is refused when the bytes are copied (their SHA-256),
+  // and nothing of the rows is written.
+  testing::write_file(dir_ / "artifacts" / sha, std::string(release.size, 'x'));
+  auto corrupt = migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path()));
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_EQ(corrupt.error().code, "artifact_mismatch");
+  EXPECT_NE(corrupt.error().message.find(sha), std::string::npos) << corrupt.error().message;
+  EXPECT_EQ(pg_rows(pg_url_, "releases"), 0);
+  testing::write_file(dir_ / "artifacts" / sha, artifact_bytes(release.key.version));
   EXPECT_TRUE(migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path())).ok());
+}
+
+// With artifact_store: auto on PostgreSQL the new servers serve artifacts from the database:
+// every release's bytes are there after the move, byte for byte, each published once even when
+// two releases share one artifact or an earlier run already copied it.
+TEST_F(MigrateFixture, ArtifactsAreCopiedIntoTheTargetDatabaseAndServedFromIt) {
+  auto report = migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path()));
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_TRUE(report->artifacts_in_database);
+  EXPECT_EQ(report->artifacts_copied, 3);
+  EXPECT_EQ(pg_rows(pg_url_, "artifacts"), 3);
+  EXPECT_EQ(pg_rows(pg_url_, "artifact_uploads"), 0);
+  auto pg_store = open_store(pg_url_).value();
+  auto served = pg_store->database_artifacts().value();
+  for (const auto& r : pg_store->list_releases().value()) {
+    auto src = served->read(r.sha256, 0, r.size);
+    ASSERT_TRUE(src.ok()) << src.error().message;
+    std::string got;
+    for (;;) {
+      auto piece = (*src)->read(1 << 20);
+      ASSERT_TRUE(piece.ok());
+      if (piece->empty()) break;
+      got += *piece;
+    }
+    EXPECT_EQ(got, artifact_bytes(r.key.version)) << r.key.version;
+  }
+}
+
+// An artifact left in the target by a run that failed afterwards is no data: the next run is
+// not refused for it, reuses it and copies only the others.
+TEST_F(MigrateFixture, AnArtifactLeftByAFailedRunIsReusedNotRefused) {
+  auto sqlite_store = open_store("sqlite:" + sqlite_path()).value();
+  const auto releases = sqlite_store->list_releases().value();
+  sqlite_store.reset();
+  {
+    auto pg_store = open_store(pg_url_).value();
+    auto target = pg_store->database_artifacts().value();
+    auto up = target->begin(releases.at(0).sha256, releases.at(0).size).value();
+    up->write(artifact_bytes(releases.at(0).key.version));
+    ASSERT_TRUE(up->commit().ok());
+  }
+  auto report = migrate::sqlite_to_pg(options(sqlite_path(), pg_url_, dir_.path()));
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_EQ(report->artifacts_copied, 2);
+  EXPECT_EQ(pg_rows(pg_url_, "artifacts"), 3);
+}
+
+// --artifacts local: the files stay for servers sharing the data dir; the database holds none.
+TEST_F(MigrateFixture, ArtifactsLocalLeavesTheFilesWhereTheyAre) {
+  auto o = options(sqlite_path(), pg_url_, dir_.path());
+  o.artifacts_to_database = false;
+  auto report = migrate::sqlite_to_pg(o);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_FALSE(report->artifacts_in_database);
+  EXPECT_EQ(report->artifacts, 3);
+  EXPECT_EQ(pg_rows(pg_url_, "artifacts"), 0);
 }
 
 TEST_F(MigrateFixture, ABadSourcePathIsAClearErrorAndCreatesNoFile) {
