@@ -156,6 +156,12 @@ INSERT INTO counters (name, value)
 CREATE TABLE rate_limits (key TEXT PRIMARY KEY, tat_us BIGINT NOT NULL);
 CREATE INDEX rate_limits_tat ON rate_limits(tat_us);
 )sql",
+    // 4: the 'attempts' counter (SQLite's, of migration 8): raised by every batch that adds
+    // attempts, in its transaction, as the key of the last-24h counts cache
+    // (store/window_counts_cache.hpp). Its value only has to change; seq stays an identity.
+    R"sql(
+INSERT INTO counters (name, value) SELECT 'attempts', COALESCE(MAX(seq), 0) FROM update_attempts;
+)sql",
 };
 
 // Ends the run's hold on the advisory lock however it ends. A lost connection has released it
