@@ -3,15 +3,19 @@
 # size, both plain HTTP on loopback, driven by wrk from this machine. Prints requests/s for each
 # and the ratio. Not a test: numbers depend on the machine; write them down with the command.
 # The check-ins cycle through AGENTS enrolled agents (default 10 000), as a fleet's do; the server
-# runs twice, with the default checkin_record_interval and with 0s (every check-in written).
+# runs twice, with the default checkin_record_interval and with 0s (every check-in written), on
+# each backend: SQLite, then PostgreSQL (a throwaway local cluster, scripts/lib/postgres.sh, one
+# database per server; BACKENDS=sqlite leaves it out).
 # usage: bench/checkin.sh [BIN_DIR (default build/release)] [SECONDS (default 10)]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 source "$ROOT/bench/lib/nginx.sh"
+source "$ROOT/scripts/lib/postgres.sh"
 bin=${1:-$ROOT/build/release}
 secs=${2:-10}
 conns=${CONNS:-16}
 agents=${AGENTS:-10000}  # distinct agents the check-ins cycle through
+backends=${BACKENDS:-sqlite postgres}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 command -v nginx >/dev/null || { echo "nginx is missing: apt-get install nginx-light" >&2; exit 2; }
 work=$(mktemp -d)
@@ -19,6 +23,7 @@ spids=()
 cleanup() {
   for p in "${spids[@]}"; do kill "$p" 2>/dev/null; done
   [ -n "${npid:-}" ] && kill "$npid" 2>/dev/null
+  pg_stop
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -34,12 +39,12 @@ release_keys: [$work/release.pub]
 enrollment_keys: [bench]
 log_level: error
 YAML
-# start_server NAME [--set ...]: a rollout-server on its own database with $agents enrolled agents;
-# sets url_NAME and writes $work/NAME.agents.
+# start_server NAME DATABASE_URL [--set ...]: a rollout-server on that (empty) database with
+# $agents enrolled agents; sets url_NAME and writes $work/NAME.agents.
 start_server() {
-  local name=$1; shift
+  local name=$1 db=$2; shift 2
   "$bin/server-plugin/rollout-server" --config "$work/server.yaml" \
-    --set "database_url=sqlite:$work/$name.db" "$@" > "$work/$name.out" 2>"$work/$name.err" &
+    --set "database_url=$db" "$@" > "$work/$name.out" 2>"$work/$name.err" &
   spids+=($!)
   for _ in $(seq 100); do grep -q listening "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
   local url
@@ -63,10 +68,27 @@ PY
 }
 # "steady": the shipped default (an unchanged agent's time written every 5 min);
 # "every": every check-in written durably, as before checkin_record_interval existed.
-start_server steady
-start_server every --set checkin_record_interval=0s
-IFS=$'\t' read -r token body < "$work/steady.agents"
-answer=$(curl -s -H "Authorization: Bearer $token" -d "$body" "$url_steady/api/agent/v1/checkin")
+# On PostgreSQL: one cluster, a database for each server.
+chmod 711 "$work"  # the cluster's user (postgres) must reach $work/pg
+names=()
+for backend in $backends; do
+  case $backend in
+    sqlite)
+      start_server steady "sqlite:$work/steady.db"
+      start_server every "sqlite:$work/every.db" --set checkin_record_interval=0s
+      names+=(steady every) ;;
+    postgres)
+      pg_start "$work/pg"
+      PGDATABASE=postgres pg_psql -c "CREATE DATABASE rollout_every OWNER rollout" >/dev/null
+      start_server steady_pg "$pg_url"
+      start_server every_pg "${pg_url%/rollout}/rollout_every" --set checkin_record_interval=0s
+      names+=(steady_pg every_pg) ;;
+    *) echo "unknown backend '$backend' in BACKENDS (sqlite, postgres)" >&2; exit 2 ;;
+  esac
+done
+IFS=$'\t' read -r token body < "$work/${names[0]}.agents"
+first_url=url_${names[0]}
+answer=$(curl -s -H "Authorization: Bearer $token" -d "$body" "${!first_url}/api/agent/v1/checkin")
 printf '%s' "$answer" > "$work/static.json"
 # nginx's workers drop to an unprivileged user when started as root: let them read the file.
 chmod 755 "$work"
@@ -76,7 +98,7 @@ start_nginx "$work" 2 static.json
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "answer body: $answer"
-for name in steady every; do
+for name in "${names[@]}"; do
   url_var=url_$name
   echo "== rollout-server ($name) POST /api/agent/v1/checkin, $agents agents ($conns connections, ${secs}s)"
   # Unmeasured warm-up: every agent's first check-in is a write whatever the interval.
@@ -88,10 +110,14 @@ done
 echo "== nginx GET static file of the same size"
 wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$nport/static.json" | tee "$work/nginx.txt"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
-steady=$(awk '/Requests\/sec/ {print $2}' "$work/steady.txt")
-every=$(awk '/Requests\/sec/ {print $2}' "$work/every.txt")
 theirs=$(awk '/Requests\/sec/ {print $2}' "$work/nginx.txt")
-echo "check-in (default): $steady req/s; check-in (every one written): $every req/s;" \
-  "nginx static: $theirs req/s"
-echo "ratio default/nginx $(ratio "$steady" "$theirs"); every-write/nginx $(ratio "$every" "$theirs");" \
-  "default/every-write $(ratio "$steady" "$every")"
+echo "nginx static: $theirs req/s"
+for backend in $backends; do
+  suffix=''
+  [ "$backend" = postgres ] && suffix=_pg
+  steady=$(awk '/Requests\/sec/ {print $2}' "$work/steady$suffix.txt")
+  every=$(awk '/Requests\/sec/ {print $2}' "$work/every$suffix.txt")
+  echo "$backend: check-in (default): $steady req/s; check-in (every one written): $every req/s;" \
+    "ratio default/nginx $(ratio "$steady" "$theirs"); every-write/nginx $(ratio "$every" "$theirs");" \
+    "default/every-write $(ratio "$steady" "$every")"
+done

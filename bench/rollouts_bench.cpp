@@ -3,8 +3,11 @@
 // (every attempt ranked for the all-time counts, every agent row loaded to resolve its channel).
 // Both paths run on the same database in the same run; the numbers are printed, never asserted.
 //
-// usage: rollouts_bench AGENTS [REPS]   (a fresh SQLite database in a temp dir; 50 releases over
-// four os/arch pairs, three reports per agent, the last third of them within the last 24 h)
+// usage: rollouts_bench AGENTS [REPS] [--postgres]
+//   a fresh SQLite database in a temp dir, or with --postgres a fresh database on a throwaway
+//   PostgreSQL 15 cluster this program starts on 127.0.0.1 and deletes at the end
+//   (tests/testing/postgres/pg_cluster.hpp, as pg_tests does; needs postgresql-15). 50 releases
+//   over four os/arch pairs, three reports per agent, the last third of them within the last 24 h.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -13,10 +16,15 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "server-plugin/store.hpp"
+#ifdef ROLLOUT_BENCH_POSTGRES
+#include "tests/testing/postgres/pg_cluster.hpp"
+#endif
 
 namespace {
 
@@ -48,20 +56,43 @@ T must(rollout::Expected<T> v, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::atoi(argv[1]) <= 0) {
-    std::fprintf(stderr, "usage: rollouts_bench AGENTS [REPS]\n");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const auto flag = std::find(args.begin(), args.end(), "--postgres");
+  const bool postgres = flag != args.end();
+  if (postgres) args.erase(flag);
+  if (args.empty() || args.size() > 2 || std::atoi(args[0].c_str()) <= 0) {
+    std::fprintf(stderr, "usage: rollouts_bench AGENTS [REPS] [--postgres]\n");
     return 2;
   }
-  const int agents = std::atoi(argv[1]);
-  const int reps = argc > 2 ? std::max(1, std::atoi(argv[2])) : 5;
+  const int agents = std::atoi(args[0].c_str());
+  const int reps = args.size() > 1 ? std::max(1, std::atoi(args[1].c_str())) : 5;
   const auto dir = std::filesystem::temp_directory_path() /
                    ("rollouts-bench-" +
                     std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
   std::filesystem::create_directories(dir);
+  std::string url = "sqlite:" + (dir / "b.db").string();
+#ifdef ROLLOUT_BENCH_POSTGRES
+  std::unique_ptr<rollout::testing::PgCluster> cluster;
+  if (postgres) {
+    try {
+      cluster = rollout::testing::PgCluster::start_new();
+      url = cluster->url(cluster->create_database());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "rollouts_bench: PostgreSQL: %s\n", e.what());
+      return 1;
+    }
+  }
+#else
+  if (postgres) {
+    std::fprintf(stderr, "rollouts_bench: built without PostgreSQL (no libpq)\n");
+    return 2;
+  }
+#endif
+  std::printf("backend: %s\n", postgres ? "postgresql" : "sqlite");
   const char* pairs[][2] = {
       {"linux", "x86_64"}, {"linux", "aarch64"}, {"windows", "x86_64"}, {"windows", "aarch64"}};
   {
-    auto store = must(rollout::server::open_store("sqlite:" + (dir / "b.db").string()), "open");
+    auto store = must(rollout::server::open_store(url), "open");
     const auto t0 = std::chrono::steady_clock::now();
     auto st = store->transaction([&](rollout::server::Tx& tx) -> rollout::Status {
       for (int i = 0; i < agents; ++i) {
@@ -101,7 +132,7 @@ int main(int argc, char** argv) {
     std::printf("seeded %d agents, %d reports in %.1f s\n", agents, 3 * agents,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  auto store = must(rollout::server::open_store("sqlite:" + (dir / "b.db").string()), "reopen");
+  auto store = must(rollout::server::open_store(url), "reopen");
   const std::int64_t since = 1'150'000;  // the last third of the reports
   // Every attempt ranked, as the all-time counts were read before: a window that holds them all,
   // starting somewhere new each time so that the window cache never answers.

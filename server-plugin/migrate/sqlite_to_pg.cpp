@@ -134,8 +134,9 @@ Status check_target_empty(pg::Conn& conn) {
   return {};
 }
 
-// SQLite's counters rows: promotion_seq is PostgreSQL's counters row of the same name; attempts
-// numbers update_attempts.seq, which on PostgreSQL is an identity (returned as the floor for it).
+// SQLite's counters rows, each PostgreSQL's row of the same name: promotion_seq; attempts, which
+// on both keys the last-24h counts cache and on SQLite also numbers update_attempts.seq, an
+// identity on PostgreSQL (so it is returned as the floor for it too).
 Expected<std::int64_t> copy_counters(sqlite::Db& src, pg::Conn& dst, std::int64_t& rows) {
   auto q = src.prepare("SELECT name, value FROM counters ORDER BY name");
   if (!q) return q.error().context("reading counters");
@@ -145,9 +146,8 @@ Expected<std::int64_t> copy_counters(sqlite::Db& src, pg::Conn& dst, std::int64_
     const std::string name = q->text(0);
     const std::int64_t value = q->i64(1);
     ++rows;
-    if (name == "attempts") {
-      attempts_floor = value;
-    } else if (name == "promotion_seq") {
+    if (name == "attempts") attempts_floor = value;
+    if (name == "attempts" || name == "promotion_seq") {
       auto r = dst.query(
           "INSERT INTO counters (name, value) VALUES ($1, $2) "
           "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -243,7 +243,6 @@ Status verify_copy(sqlite::Db& src, Tx& stx, pg::Conn& dst, const Report& report
   if (!sc) return sc.error().context("verifying counters");
   while (sc->step()) {
     const std::string name = sc->text(0);
-    if (name == "attempts") continue;  // the identity's floor (set_serial)
     auto r = dst.query("SELECT value FROM counters WHERE name = $1", pg::Params(name));
     if (!r) return r.error().context("verifying counters");
     auto v = r->rows() == 1 ? r->i64(0, 0) : Expected<std::int64_t>(std::int64_t{-1});

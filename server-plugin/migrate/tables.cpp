@@ -163,7 +163,8 @@ std::vector<TableSpec> make_tables() {
        "announced again as a new audit event and webhook",
        {{"subject", T}, {"value", T}}, "subject");
   other("counters", Disposition::counters,
-        "promotion_seq kept; 'attempts' becomes the floor of update_attempts.seq's identity");
+        "promotion_seq and attempts kept; attempts is also the floor of update_attempts.seq's "
+        "identity");
   other("sessions", Disposition::transient,
         "browser logins expire within hours; operators sign in again on the new database, and "
         "no bearer secrets are carried over needlessly");

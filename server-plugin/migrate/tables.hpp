@@ -8,9 +8,9 @@
 // What is copied and what is not (the reasons are in tables.cpp, one per table):
 // - copied: releases, agents, agent_releases, update_attempts, latest_attempts, rollout_events,
 //   users, api_tokens, policies, logs, rollouts, webhooks, webhook_deliveries, notify_watch;
-// - counters: translated, not copied row by row (promotion_seq kept; SQLite's 'attempts' counter
-//   becomes the floor of PostgreSQL's update_attempts.seq identity, which is what numbers
-//   attempts there);
+// - counters: translated, not copied row by row (promotion_seq and attempts kept; SQLite's
+//   'attempts' counter is also the floor of PostgreSQL's update_attempts.seq identity, which is
+//   what numbers attempts there);
 // - transient, left out: sessions, rate_limits, notify_lease;
 // - artifacts (PostgreSQL only: artifacts, artifact_chunks, artifact_uploads): filled by the
 //   artifact step from the source's data_dir through the target's ArtifactStore, not row by row;

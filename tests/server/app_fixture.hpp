@@ -1,7 +1,10 @@
-// An App built from a real config (fresh keys, SQLite in a temp dir, a movable clock), served by
+// An App built from a real config (fresh keys, a fresh database, a movable clock), served by
 // the real HTTP host (server-plugin/http, the one rollout-server runs) on a loopback port and
 // driven through real sockets with the project's libcurl client. The App stays in this process
 // so a test can move its clock. Helpers publish signed releases, enroll agents and log users in.
+// The database is the test program's backend (store_backends(), a link-time choice): a file in the
+// test's directory in server_tests, a fresh PostgreSQL database in pg_tests, so the same test
+// sources run on both.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -21,6 +24,7 @@
 #include "server-plugin/config.hpp"
 #include "server-plugin/http/server.hpp"
 #include "server-plugin/store.hpp"
+#include "tests/server/store_backends.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::server::testing {
@@ -42,7 +46,7 @@ class AppFixture : public ::testing::Test {
         platform::write_new_secret_file((d / "directive.key").string(), directive_key_->pem())
             .ok());
     rollout::testing::write_file(d / "release.pub", release_key_->public_key().pem());
-    cfg_.database_url = "sqlite:" + (d / "rollout.db").string();
+    cfg_.database_url = fresh_database_url("app");
     cfg_.data_dir = (d / "data").string();
     cfg_.directive_key = (d / "directive.key").string();
     cfg_.release_keys = {(d / "release.pub").string()};
@@ -74,6 +78,13 @@ class AppFixture : public ::testing::Test {
     a.join();
     b.join();
     return total.load();
+  }
+
+  // A fresh, empty database of this program's backend; `name` keeps SQLite's files apart.
+  std::string fresh_database_url(const std::string& name) {
+    const auto sub = dir_.path() / ("db-" + name);
+    std::filesystem::create_directories(sub);
+    return rollout::testing::store_backends().front().url(sub);
   }
 
   void Start() {

@@ -1,9 +1,8 @@
 // An audited action whose audit row cannot be written does not happen, and a storage failure is
 // answered with its cause. The failure is injected from outside the App: a trigger, added to the
-// test's database file behind the server's back, that refuses every insert into rollout_events
-// (and, for the read test, a table renamed away).
+// test's database behind the server's back, that refuses every insert into rollout_events (and,
+// for the read test, a table renamed away). On either backend (store_backends.hpp: run_sql).
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "tests/server/app_fixture.hpp"
 
@@ -13,31 +12,14 @@ namespace {
 class AuditOrNothing : public AppFixture {
  protected:
   void sql(const std::string& statement) {
-    sqlite3* db = nullptr;
-    const std::string path = cfg_.database_url.substr(7);  // "sqlite:"
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10'000);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &err);
-    EXPECT_EQ(rc, SQLITE_OK) << (err ? err : "");
-    sqlite3_free(err);
-    sqlite3_close(db);
+    auto st = rollout::testing::run_sql(cfg_.database_url, statement);
+    EXPECT_TRUE(st.ok()) << st.error().message;
   }
   std::int64_t count(const std::string& table) {
-    sqlite3* db = nullptr;
-    const std::string path = cfg_.database_url.substr(7);
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, ("SELECT count(*) FROM " + table).c_str(), -1, &st, nullptr);
-    std::int64_t n = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
+    return rollout::testing::count_rows(cfg_.database_url, table);
   }
   void break_audit() {
-    sql("CREATE TRIGGER test_audit_fails BEFORE INSERT ON rollout_events "
-        "BEGIN SELECT RAISE(ABORT, 'audit disk is gone'); END;");
+    sql(rollout::testing::refuse_inserts_sql("rollout_events", "audit disk is gone"));
   }
   static void expect_cause(const http::Response& r) {
     EXPECT_EQ(r.status, 500u) << r.body;

@@ -70,7 +70,7 @@ TEST_F(Races, TheLoginLimitComesFromTheConfig) {
 
 TEST_F(Races, TwoFirstStartsOnOneDatabaseBothStartWithOneAdmin) {
   ServerConfig fresh = cfg_;
-  fresh.database_url = "sqlite:" + (dir_.path() / "first-start.db").string();
+  fresh.database_url = fresh_database_url("first-start");
   fresh.password_cost = 14;  // a slow hash between "no user yet" and the insert
   constexpr int kStarts = 2;
   std::barrier start(kStarts);

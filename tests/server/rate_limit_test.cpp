@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 
 TEST(RateLimiter, ABurstOfAttemptsRegainedOverTheWindow) {
   rollout::testing::TempDir dir;
-  auto store = open_store("sqlite:" + (dir.path() / "r.db").string()).value();
+  auto store = open_store(rollout::testing::store_backends().front().url(dir.path())).value();
   auth::RateLimiter rl(*store, 5, 60s);  // 5 at once, one more every 12 s
   const std::int64_t t0 = 1000;
   for (int i = 0; i < 5; ++i) EXPECT_TRUE(rl.take("ip|alice", t0).value().allowed) << i;

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/error.hpp"
 #include "server-plugin/model.hpp"
 
 namespace rollout::testing {
@@ -29,6 +30,14 @@ inline void PrintTo(const Backend& b, std::ostream* os) {
 // postgres/pg_store_backends.cpp (pg_tests: PostgreSQL on the program's cluster). The suites in
 // suites/ are built into both programs.
 std::vector<Backend> store_backends();
+
+// Behind the store's back, on a database of this program's backend (a test that breaks the
+// schema on purpose): runs `statements` (several, separated by ';'), and counts a table's rows
+// (-1 when that fails, with a test failure).
+Status run_sql(const std::string& url, const std::string& statements);
+std::int64_t count_rows(const std::string& url, const std::string& table);
+// SQL for run_sql that makes every later INSERT into `table` fail with `message`.
+std::string refuse_inserts_sql(const std::string& table, const std::string& message);
 
 // A release and an agent with every required field, for the suites to vary.
 inline server::Release sample_release(const std::string& version, const std::string& os = "linux") {

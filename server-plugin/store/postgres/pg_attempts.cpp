@@ -8,6 +8,7 @@ namespace rollout::server::pg {
 Expected<std::vector<std::string>> PgOps::record_attempts(const std::vector<Attempt>& attempts) {
   std::vector<std::string> stored;
   auto st = atomic([&]() -> Status {
+    std::int64_t added = 0;
     for (const auto& a : attempts) {
       auto us = rfc3339_to_us(a.occurred_at);
       if (!us) return us.error().context("attempt " + a.id + ": occurred_at");
@@ -30,6 +31,7 @@ Expected<std::vector<std::string>> PgOps::record_attempts(const std::vector<Atte
       }
       stored.push_back(a.id);
       if (ins->rows() == 0) continue;
+      ++added;
       auto seq = ins->i64(0, 0);
       if (!seq) return seq.error();
       // Becomes the agent's latest outcome for the release unless a later one is already there.
@@ -45,7 +47,14 @@ Expected<std::vector<std::string>> PgOps::record_attempts(const std::vector<Atte
                              *us, *seq));
       if (!latest) return latest.error();
     }
-    return {};
+    // The counts cache's key (store/window_counts_cache.hpp): every batch that added attempts
+    // raises the 'attempts' counter in its own transaction, so the change becomes visible to
+    // every server exactly when its rows do. Last, so its row lock (which serialises the batches
+    // of all servers) is held only until the commit that follows; a batch of replays only adds
+    // nothing and takes no lock.
+    if (added == 0) return {};
+    return run("bump_attempts_counter",
+               "UPDATE counters SET value = value + $1 WHERE name = 'attempts'", Params(added));
   });
   if (!st) return st.error();
   return stored;
@@ -54,8 +63,20 @@ Expected<std::vector<std::string>> PgOps::record_attempts(const std::vector<Atte
 Expected<CountsByRelease> PgOps::release_counts(std::optional<std::int64_t> since) {
   // Each agent counts once per release: its latest final outcome by the agent's clock, then
   // arrival order (seq) for ties. All time: latest_attempts holds that ranking's winners. A
-  // window: rank the attempts that arrived in it (attempts_received bounds the scan). No cache
-  // keyed on MAX(seq) as SQLite has: identities are not commit-ordered (pg_migrations.cpp).
+  // window: rank the attempts that arrived in it (attempts_received bounds the scan). The window
+  // is cached outside transactions, keyed on the 'attempts' counter read first
+  // (store/window_counts_cache.hpp); never on MAX(seq): identities are not commit-ordered.
+  const bool cacheable = since && !c_.in_transaction();
+  std::int64_t counter = 0;
+  if (cacheable) {
+    auto m = q("attempts_counter", "SELECT value FROM counters WHERE name = 'attempts'");
+    if (!m) return m.error();
+    if (m->rows() != 1) return make_error("storage", "counters has no 'attempts' row");
+    auto v = m->i64(0, 0);
+    if (!v) return v.error();
+    counter = *v;
+    if (auto kept = window_cache_.find(*since, counter)) return std::move(*kept);
+  }
   auto r = since ? q("release_counts_since",
                      "SELECT version, os, arch, outcome, COUNT(*) FROM ("
                      "  SELECT version, os, arch, outcome, ROW_NUMBER() OVER ("
@@ -79,6 +100,7 @@ Expected<CountsByRelease> PgOps::release_counts(std::optional<std::int64_t> sinc
     if (outcome == "failure") c.failure = n;
     if (outcome == "crash") c.crash = n;
   }
+  if (cacheable) window_cache_.keep(*since, counter, out);
   return out;
 }
 

@@ -173,6 +173,12 @@ CREATE TABLE artifacts (
   sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, chunk_size BIGINT NOT NULL CHECK (chunk_size > 0),
   upload_id TEXT NOT NULL UNIQUE, published_at BIGINT NOT NULL);
 )sql",
+    // 5: the 'attempts' counter (SQLite's, of migration 8): raised by every batch that adds
+    // attempts, in its transaction, as the key of the last-24h counts cache
+    // (store/window_counts_cache.hpp). Its value only has to change; seq stays an identity.
+    R"sql(
+INSERT INTO counters (name, value) SELECT 'attempts', COALESCE(MAX(seq), 0) FROM update_attempts;
+)sql",
 };
 
 // Ends the run's hold on the advisory lock however it ends. A lost connection has released it

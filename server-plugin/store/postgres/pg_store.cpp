@@ -80,7 +80,7 @@ Status PgStore::run_transaction(const std::function<Status(Tx&)>& fn) {
   if (!lease) return lease.error();
   Conn& conn = **lease;
   if (auto st = conn.exec("BEGIN ISOLATION LEVEL READ COMMITTED"); !st) return st.error();
-  PgOps ops(conn);
+  PgOps ops(conn, window_cache_);
   Status result = fn(ops);
   if (result) {
     if (auto st = conn.exec("COMMIT"); !st) result = st.error();
@@ -94,7 +94,7 @@ Status PgStore::run_transaction(const std::function<Status(Tx&)>& fn) {
 Status PgStore::run_autocommit(const std::function<Status(StoreOps&)>& fn) {
   auto lease = pool_->acquire();
   if (!lease) return lease.error();
-  PgOps ops(**lease);
+  PgOps ops(**lease, window_cache_);
   return fn(ops);
 }
 

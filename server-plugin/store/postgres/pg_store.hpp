@@ -31,6 +31,7 @@
 
 #include "server-plugin/store.hpp"
 #include "server-plugin/store/postgres/pg_pool.hpp"
+#include "server-plugin/store/window_counts_cache.hpp"
 
 namespace rollout::server::pg {
 
@@ -46,7 +47,8 @@ Expected<PgUrl> parse_store_url(const std::string& url);
 
 class PgOps final : public Tx {
  public:
-  explicit PgOps(Conn& conn) : c_(conn) {}
+  // `window_cache`: the store's last-24h counts cache, shared by its connections.
+  PgOps(Conn& conn, WindowCountsCache& window_cache) : c_(conn), window_cache_(window_cache) {}
 
   // Runs `fn` in its own BEGIN ... COMMIT, or inside the transaction already open on the
   // connection.
@@ -151,6 +153,7 @@ class PgOps final : public Tx {
                                              const std::string& value);
 
   Conn& c_;
+  WindowCountsCache& window_cache_;
 };
 
 class PgStore final : public Store {
@@ -171,6 +174,7 @@ class PgStore final : public Store {
   std::shared_ptr<Pool> pool_;  // shared with the artifact store
 
   const int schema_version_;
+  WindowCountsCache window_cache_;  // release_counts(since) outside transactions
 };
 
 }  // namespace rollout::server::pg

@@ -62,15 +62,12 @@ Expected<CountsByRelease> SqliteOps::release_counts(std::optional<std::int64_t> 
   std::int64_t version = 0;
   const bool cacheable = since && in_tx_ == 0;
   if (cacheable) {
-    // Read before the counts: a batch committed in between (by this or another server) makes the
-    // counts newer than the key, never older, and the next call recounts.
+    // Read before the counts (store/window_counts_cache.hpp says why).
     auto m = db_.prepare("SELECT value FROM counters WHERE name = 'attempts'");
     if (!m) return m.error();
     if (m->step()) version = m->i64(0);
     if (auto st = m->status(); !st) return st.error();
-    if (window_cache_ && window_cache_->since == *since &&
-        window_cache_->attempts_counter == version)
-      return window_cache_->counts;
+    if (auto kept = window_cache_.find(*since, version)) return std::move(*kept);
   }
   // Each agent counts once per release: its latest final outcome by the agent's clock
   // (occurred_at_us), then arrival order (seq) for ties.
@@ -98,7 +95,7 @@ Expected<CountsByRelease> SqliteOps::release_counts(std::optional<std::int64_t> 
     if (outcome == "crash") c.crash = n;
   }
   if (auto st = s->status(); !st) return st.error();
-  if (cacheable) window_cache_ = WindowCounts{*since, version, out};
+  if (cacheable) window_cache_.keep(*since, version, out);
   return out;
 }
 

@@ -12,6 +12,7 @@
 
 #include "server-plugin/store.hpp"
 #include "server-plugin/store/sqlite/db.hpp"
+#include "server-plugin/store/window_counts_cache.hpp"
 
 namespace rollout::server::sqlite {
 
@@ -118,20 +119,12 @@ class SqliteOps final : public Tx {
  private:
   Expected<std::optional<Agent>> agent_where(std::string_view where, const std::string& value);
 
-  // The last windowed release_counts, valid while no attempt has been added since, by this or any
-  // other server on the database: the 'attempts' counter (counters), bumped in the same
-  // transaction as every batch, says. Filled and used only outside transactions: a rolled back
-  // batch would let a later one reuse its counter value.
-  struct WindowCounts {
-    std::int64_t since = 0;
-    std::int64_t attempts_counter = 0;
-    CountsByRelease counts;
-  };
-
-  std::recursive_mutex mu_;  // guards db_, in_tx_ and window_cache_
+  std::recursive_mutex mu_;  // guards db_ and in_tx_
   Db db_;
   int in_tx_ = 0;
-  std::optional<WindowCounts> window_cache_;
+  // The last windowed release_counts (store/window_counts_cache.hpp), keyed on the 'attempts'
+  // counter; filled and used only outside transactions.
+  WindowCountsCache window_cache_;
 };
 
 class SqliteStore final : public Store {

@@ -1,6 +1,7 @@
 // What only the PostgreSQL Store has (the behaviour both backends share is the suites in
-// tests/server/suites/, which pg_tests runs on PostgreSQL): the pool_size URL parameter, and a
-// deadlock between two transactions that is a "conflict" and leaves nothing of the loser.
+// tests/server/suites/, which pg_tests runs on PostgreSQL): the pool_size URL parameter, a
+// deadlock between two transactions that is a "conflict" and leaves nothing of the loser, and
+// what keys the last-24h counts cache.
 #include "server-plugin/store/postgres/pg_store.hpp"
 #include "server-plugin/store/postgres/pg_store_rows.hpp"
 
@@ -152,6 +153,51 @@ TEST(PgStore, ADeadlockIsAConflictAndTheLoserLeavesNothing) {
   }
   EXPECT_EQ((*store)->list_events(0, 10, std::nullopt).value().size(), 1u);
   EXPECT_EQ((*store)->list_agents().value().size(), 1u);
+}
+
+// The last-24h counts are answered from the store's cache while the 'attempts' counter stands
+// still, and counted again when it moves (as every batch of any server moves it, see the suites)
+// or when the window starts elsewhere (it slides with the clock). Shown with a row slipped in
+// behind the store's back, which only a fresh count sees.
+TEST(PgStore, WindowCountsAreCachedUntilTheAttemptsCounterMovesOrTheWindowSlides) {
+  auto& cluster = PgCluster::get();
+  const auto db = cluster.create_database();
+  auto store = open_store(cluster.url(db));
+  ASSERT_TRUE(store) << store.error().message;
+  const ReleaseKey key{"1.0.0", "linux", "x86_64"};
+  Attempt a;
+  a.id = "00000000-0000-4000-8000-000000000001";
+  a.agent_id = "a1";
+  a.release = key;
+  a.outcome = "success";
+  a.occurred_at = "2026-11-24T10:00:00Z";
+  a.received_at = 100;
+  ASSERT_TRUE((*store)->record_attempts({a}));
+  EXPECT_EQ((*store)->release_counts(50).value()[key].success, 1u);
+
+  auto behind = Conn::open(cluster.url(db));
+  ASSERT_TRUE(behind) << behind.error().message;
+  auto slip_in = [&](const std::string& agent) {
+    ASSERT_TRUE(behind->query(
+        "INSERT INTO update_attempts (id, agent_id, version, os, arch, outcome, occurred_at_us, "
+        "received_at) VALUES ($1, $1, '1.0.0', 'linux', 'x86_64', 'success', 0, 100)",
+        Params(agent)));
+  };
+  slip_in("a2");
+  EXPECT_EQ((*store)->release_counts(50).value()[key].success, 1u) << "the cached answer";
+  EXPECT_EQ((*store)->release_counts(std::nullopt).value()[key].success, 1u)
+      << "all time is latest_attempts, never cached";
+  auto in_tx = (*store)->transaction([&](Tx& tx) -> Status {
+    EXPECT_EQ(tx.release_counts(50).value()[key].success, 2u) << "no cache in a transaction";
+    return {};
+  });
+  ASSERT_TRUE(in_tx) << in_tx.error().message;
+  EXPECT_EQ((*store)->release_counts(50).value()[key].success, 1u) << "still the cached answer";
+  ASSERT_TRUE(behind->query("UPDATE counters SET value = value + 1 WHERE name = 'attempts'"));
+  EXPECT_EQ((*store)->release_counts(50).value()[key].success, 2u) << "the counter moved";
+  slip_in("a3");
+  EXPECT_EQ((*store)->release_counts(50).value()[key].success, 2u) << "cached again";
+  EXPECT_EQ((*store)->release_counts(51).value()[key].success, 3u) << "the window slid";
 }
 
 }  // namespace

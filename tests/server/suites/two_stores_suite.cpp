@@ -4,6 +4,7 @@
 // over the backends (store_backends.hpp); the counts are fixed and nothing waits on a clock.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <barrier>
 #include <set>
 #include <thread>
@@ -202,6 +203,52 @@ TEST_P(TwoStores, AReportBatchRecordedThroughBothCountsOnce) {
     EXPECT_EQ(c.crash, 10u) << "round " << round;
   }
   EXPECT_EQ(a_->attempt_count().value(), std::uint64_t{kAgents * kRounds});
+}
+
+// The last-24h counts cache (store/window_counts_cache.hpp) with two servers: A answers the same
+// window over and over while A and B both record new attempts. A's answers never go back, and
+// once the writers are done A's next answer has every attempt, whichever store recorded it.
+TEST_P(TwoStores, WindowCountsOfOneStoreFollowBatchesCommittedThroughBoth) {
+  constexpr int kBatches = 30;
+  constexpr std::int64_t kSince = 50;
+  const ReleaseKey key{"1.0.0", "linux", "x86_64"};
+  auto writer = [&](Store& store, const std::string& name) {
+    for (int i = 0; i < kBatches; ++i) {
+      Attempt a;
+      a.id = name + "-" + std::to_string(i);
+      a.agent_id = name + "-agent-" + std::to_string(i);
+      a.release = key;
+      a.outcome = "success";
+      a.occurred_at = "2026-11-24T10:00:00Z";
+      a.received_at = 100;
+      auto r = store.record_attempts({a});
+      ASSERT_TRUE(r.ok()) << r.error().message;
+    }
+  };
+  std::atomic<bool> writing{true};
+  std::uint64_t reads = 0;
+  together({[&] { writer(*a_, "a"); },
+            [&] {
+              writer(*b_, "b");
+              writing = false;
+            },
+            [&] {
+              std::uint64_t seen = 0;
+              while (writing || reads == 0) {
+                auto c = a_->release_counts(kSince);
+                ASSERT_TRUE(c.ok()) << c.error().message;
+                const std::uint64_t now = (*c)[key].success;
+                EXPECT_GE(now, seen) << "an answer older than one already given";
+                seen = now;
+                ++reads;
+              }
+            }});
+  EXPECT_GT(reads, 0u);
+  EXPECT_EQ(a_->release_counts(kSince).value()[key].success, std::uint64_t{2 * kBatches});
+  EXPECT_EQ(a_->release_counts(kSince).value()[key].success, std::uint64_t{2 * kBatches})
+      << "asked again";
+  EXPECT_EQ(b_->release_counts(kSince).value()[key].success, std::uint64_t{2 * kBatches});
+  EXPECT_TRUE(a_->release_counts(101).value().empty()) << "a window that starts after them";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TwoStores,

@@ -2,11 +2,11 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,41 +90,17 @@ void make_certificate(const fs::path& cert, const fs::path& key) {
   ::chmod(key.c_str(), 0600);
 }
 
-PgCluster* g_cluster = nullptr;
-std::string g_start_error = "the PostgreSQL test cluster is not running";
-
 }  // namespace
 
-class PgEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    g_cluster = new PgCluster();
-    try {
-      g_cluster->start();
-    } catch (const std::exception& e) {
-      g_cluster->stop();
-      g_start_error = std::string("PostgreSQL test cluster: ") + e.what();
-      // Not fatal, so every test still runs and fails on get() with this message: a missing
-      // PostgreSQL is never mistaken for skipped tests.
-      ADD_FAILURE() << g_start_error;
-    }
+std::unique_ptr<PgCluster> PgCluster::start_new() {
+  std::unique_ptr<PgCluster> cluster(new PgCluster());
+  try {
+    cluster->start();
+  } catch (...) {
+    cluster->stop();  // what start() made so far: the directory, the watchdog
+    throw;
   }
-  void TearDown() override {
-    delete g_cluster;  // stops it
-    g_cluster = nullptr;
-  }
-};
-
-namespace {
-[[maybe_unused]] ::testing::Environment* const kEnvironment =
-    ::testing::AddGlobalTestEnvironment(new PgEnvironment);
-}  // namespace
-
-PgCluster& PgCluster::get() {
-  if (!g_cluster || g_cluster->port_ == 0) {
-    throw std::runtime_error(g_start_error);
-  }
-  return *g_cluster;
+  return cluster;
 }
 
 PgCluster::~PgCluster() {

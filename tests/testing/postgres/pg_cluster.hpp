@@ -2,10 +2,11 @@
 // a temporary directory, pg_ctl start (bounded: -w -t 30) listening only on 127.0.0.1 on a free
 // port and on a unix socket inside that directory, TLS on with a self-signed certificate for
 // 127.0.0.1 made at start-up, trust for the test user on the socket and SCRAM passwords on TCP.
-// A GoogleTest Environment (registered by this file) starts it before the first test and stops
-// it (pg_ctl stop -m fast) and deletes the directory after the last, also when tests fail; a
-// watchdog process does the same if the program dies without reaching its end (a crash, a
-// kill). Each test asks for a fresh database (create_database()).
+// In a test program a GoogleTest Environment (pg_environment.cpp) starts it before the first test
+// and stops it (pg_ctl stop -m fast) and deletes the directory after the last, also when tests
+// fail; a program without GoogleTest (a benchmark) links this file alone and owns the cluster
+// start_new() gives it. A watchdog process does the same if the program dies without reaching
+// its end (a crash, a kill). Each test asks for a fresh database (create_database()).
 //
 // Binaries: PATH, then /usr/lib/postgresql/15/bin; when absent the start fails and says to
 // install postgresql-15 (never a skip). As root (initdb refuses root) the cluster runs as the
@@ -18,14 +19,19 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace rollout::testing {
 
 class PgCluster {
  public:
-  // The program's running cluster (started by the Environment; fails the test if it is not).
+  // The program's running cluster (started by the Environment of pg_environment.cpp; fails the
+  // test if it is not).
   static PgCluster& get();
+  // Starts a cluster of its own, stopped and deleted when the returned object is destroyed.
+  // Throws std::runtime_error with what to do (install postgresql-15, read the log).
+  static std::unique_ptr<PgCluster> start_new();
 
   // A new, empty database of its own for the calling test; returns its name.
   std::string create_database();
@@ -50,7 +56,6 @@ class PgCluster {
   ~PgCluster();
 
  private:
-  friend class PgEnvironment;
   PgCluster() = default;
   // Throws std::runtime_error with what to do (install postgresql-15, read the log).
   void start();
