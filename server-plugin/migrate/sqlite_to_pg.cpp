@@ -261,14 +261,15 @@ Status verify_copy(sqlite::Db& src, Tx& stx, pg::Conn& dst, const Report& report
       auto q = dst.query("SELECT size FROM artifacts WHERE sha256 = $1", pg::Params(r.sha256));
       if (!q) return q.error().context("verifying artifacts");
       const bool ok =
-          q->rows() == 1 && q->i64(0, 0).value_or(-1) == static_cast<std::int64_t>(r.size);
+          q->rows() == 1 && q->i64(0, 0).ok() && *q->i64(0, 0) == static_cast<std::int64_t>(r.size);
       if (!ok) {
         return make_error("verify_failed", "the artifact of " + r.key.version + " " + r.key.os +
                                                "/" + r.key.arch + " is not in the target");
       }
     }
   }
-  pg::PgOps target(dst);
+  WindowCountsCache no_cache;  // a fresh one: the view is read, never remembered
+  pg::PgOps target(dst, no_cache);
   return verify_view(stx, target, now);
 }
 

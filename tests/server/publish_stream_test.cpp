@@ -1,7 +1,10 @@
 // Publishing an artifact: streamed to a temporary file of its own while hashed, checked against
 // the signed manifest before it is published (fsync, rename, fsync), never held whole in memory;
 // refused with a 4xx leaving nothing behind when its bytes are not the signed ones; an existing
-// artifact file is trusted only once its hash has been checked.
+// artifact file is trusted only once its hash has been checked. These are the guarantees of the
+// local directory (artifact_store: local, pinned here, so pg_tests checks them with PostgreSQL
+// holding the rows too); the database store's own (nothing published on a mismatch, nothing left
+// by an abandoned or concurrent upload) are in suites/artifact_store_suite.cpp on both backends.
 #include <gtest/gtest.h>
 
 #include <future>
@@ -13,6 +16,14 @@ namespace {
 
 class PublishStream : public AppFixture {
  protected:
+  void SetUp() override {
+    AppFixture::SetUp();
+    if (HasFatalFailure()) return;
+    cfg_.artifact_store = "local";
+    app_.reset();
+    Start();
+  }
+
   // The signed manifest envelope (JSON text) for `artifact`.
   std::string manifest_for(const std::string& version, const std::string& artifact) {
     ReleaseManifest m;

@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/migrate/tables.hpp"
 #include "server-plugin/store/postgres/pg_conn.hpp"
 #include "server-plugin/store/postgres/pg_migrations.hpp"
@@ -15,6 +16,7 @@
 namespace rollout::server {
 namespace {
 
+using migrate_testing::artifact_bytes;
 using migrate_testing::MigrateFixture;
 
 constexpr std::int64_t kNow = 3100;
