@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -39,6 +40,26 @@ const log::Logger kLog("http");
 
 // Lets shutdown() close an idle connection safely: the closure runs on the connection's strand,
 // where the session coroutine also runs, and checks `alive` before touching the stream.
+// A FileRange's bytes as a BodySource, so one loop (write_source) sends every streamed body. Owns
+// the open file, positioned at the range's start. A file that shrinks under it ends early.
+class FileSource final : public BodySource {
+ public:
+  FileSource(std::FILE* f, std::uint64_t length) : f_(f, &std::fclose), length_(length) {}
+  std::uint64_t size() const override { return length_; }
+  Expected<std::string> read(std::size_t max) override {
+    std::string out(static_cast<std::size_t>(std::min<std::uint64_t>(max, length_ - done_)), '\0');
+    const std::size_t got = out.empty() ? 0 : std::fread(out.data(), 1, out.size(), f_.get());
+    out.resize(got);
+    done_ += got;
+    return out;
+  }
+
+ private:
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f_;
+  const std::uint64_t length_;
+  std::uint64_t done_ = 0;
+};
+
 struct ConnHandle {
   net::any_io_executor strand;
   std::function<void()> cancel;  // only called on the strand
@@ -129,7 +150,7 @@ struct Server::Impl {
                                       unsigned version, bool head) {
     auto& lowest = beast::get_lowest_layer(stream);
     if (!res.file && res.source)
-      co_return co_await write_source(stream, res, keep_alive, version, head);
+      co_return co_await write_source(stream, res, *res.source, keep_alive, version, head);
     if (!res.file) {
       bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), version};
       for (const auto& h : res.headers) out.set(h.name, h.value);
@@ -147,44 +168,17 @@ struct Server::Impl {
       auto err = error_response(500, "internal", "artifact unreadable");
       co_return co_await write_response(stream, err, false, version, head);
     }
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> guard(f, &std::fclose);
-    bhttp::response<bhttp::buffer_body> out{static_cast<bhttp::status>(res.status), version};
-    for (const auto& h : res.headers) out.set(h.name, h.value);
-    out.keep_alive(keep_alive);
-    out.content_length(res.file->length);
-    out.body().data = nullptr;
-    out.body().more = !head && res.file->length > 0;
-    bhttp::response_serializer<bhttp::buffer_body> sr{out};
-    lowest.expires_after(kWriteTimeout);
-    auto [hec, hn] = co_await bhttp::async_write_header(stream, sr, use_tuple);
-    if (hec) co_return false;
-    if (head) co_return true;
-    std::vector<char> buf(kFileChunk);
-    std::uint64_t left = res.file->length;
-    while (left > 0) {
-      const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf.size()));
-      const std::size_t got = std::fread(buf.data(), 1, want, f);
-      if (got == 0) co_return false;  // file shrank under us: drop the connection
-      left -= got;
-      out.body().data = buf.data();
-      out.body().size = got;
-      out.body().more = left > 0;
-      lowest.expires_after(kWriteTimeout);
-      auto [ec, n] = co_await bhttp::async_write(stream, sr, use_tuple);
-      if (ec == bhttp::error::need_buffer) continue;
-      if (ec) co_return false;
-    }
-    co_return true;
+    FileSource src(f, res.file->length);
+    co_return co_await write_source(stream, res, src, keep_alive, version, head);
   }
 
   // A body pulled from a BodySource: a fixed Content-Length of source->size(), then each piece
   // read on a worker thread (a read may block on the database) and written from the strand. A
   // source that fails or ends early drops the connection: the client gets a short body.
   template <class Stream>
-  net::awaitable<bool> write_source(Stream& stream, const Response& res, bool keep_alive,
-                                    unsigned version, bool head) {
+  net::awaitable<bool> write_source(Stream& stream, const Response& res, BodySource& src,
+                                    bool keep_alive, unsigned version, bool head) {
     auto& lowest = beast::get_lowest_layer(stream);
-    BodySource& src = *res.source;
     const std::uint64_t length = src.size();
     bhttp::response<bhttp::buffer_body> out{static_cast<bhttp::status>(res.status), version};
     for (const auto& h : res.headers) out.set(h.name, h.value);
