@@ -8,8 +8,10 @@
 #include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/artifacts/local_artifacts.hpp"
 #include "server-plugin/migrate/tables.hpp"
+#include "server-plugin/store/postgres/pg_artifacts.hpp"
 #include "server-plugin/store/postgres/pg_conn.hpp"
 #include "server-plugin/store/postgres/pg_migrations.hpp"
+#include "server-plugin/store/postgres/pg_pool.hpp"
 #include "server-plugin/store/postgres/pg_store.hpp"
 #include "server-plugin/store/sqlite/db.hpp"
 #include "server-plugin/store/sqlite/sqlite_store.hpp"
@@ -444,15 +446,17 @@ Expected<Report> sqlite_to_pg(const Options& o) {
   auto dst = pg::Conn::open(url->url);
   if (!dst) return dst.error().context("target");
   if (auto v = pg::migrate(*dst); !v) return v.error().context("target");
-  // The target's artifact store, on a store of its own (its own connections).
-  std::unique_ptr<Store> target_store;
+  // The target's artifact store on one more connection (the copy's own holds the target's
+  // transaction while the artifacts are written before it); the schema is migrated above.
   std::unique_ptr<artifacts::ArtifactStore> target_artifacts;
   if (o.artifacts_to_database) {
-    auto ts = pg::PgStore::open(o.pg_url);
-    if (!ts) return ts.error().context("target");
-    target_store = std::move(*ts);
-    auto ta = target_store->database_artifacts();
-    if (!ta) return ta.error().context("target");
+    pg::PoolOptions one;
+    one.url = url->url;
+    one.max_connections = 1;
+    auto pool = pg::Pool::open(one);
+    if (!pool) return pool.error().context("target");
+    auto ta = pg::PgArtifactStore::open(std::shared_ptr<pg::Pool>(std::move(*pool)));
+    if (!ta) return ta.error().context("target: artifact_store");
     target_artifacts = std::move(*ta);
   }
   // As the server opens it: an older schema is upgraded first, a newer one refused.
