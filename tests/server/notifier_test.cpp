@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 
+#include "tests/server/store_backends.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::server::notify {
@@ -307,14 +308,9 @@ TEST_F(Notifier, AHealthTransitionBecomesOneAuditEventEvenWithTwoServers) {
   EXPECT_EQ(detect_transitions(*store_, t, std::chrono::hours(24 * 7), now()).value(), 0u);
   std::vector<Attempt> crashes;
   for (int i = 0; i < 10; ++i) {
-    Attempt a;
-    a.id = "r" + std::to_string(i);
-    a.agent_id = "agent-" + std::to_string(i);
-    a.release = r.key;
-    a.outcome = i < 7 ? "success" : "crash";
-    a.occurred_at = "2026-01-01T00:00:00Z";
-    a.received_at = now();
-    crashes.push_back(a);
+    crashes.push_back(testing::sample_attempt("r" + std::to_string(i), "agent-" + std::to_string(i),
+                                              r.key, i < 7 ? "success" : "crash",
+                                              "2026-01-01T00:00:00Z", now()));
   }
   ASSERT_TRUE(store_->record_attempts(crashes).ok());
   EXPECT_EQ(detect_transitions(*other, t, std::chrono::hours(24 * 7), now()).value(), 1u);

@@ -53,6 +53,20 @@ inline server::Release sample_release(const std::string& version, const std::str
   return r;
 }
 
+// An attempt with the fields every report has; a failure's details are the caller's to add.
+inline server::Attempt sample_attempt(const std::string& id, const std::string& agent,
+                                      const server::ReleaseKey& release, const std::string& outcome,
+                                      const std::string& occurred_at, std::int64_t received_at) {
+  server::Attempt a;
+  a.id = id;
+  a.agent_id = agent;
+  a.release = release;
+  a.outcome = outcome;
+  a.occurred_at = occurred_at;
+  a.received_at = received_at;
+  return a;
+}
+
 inline server::Agent sample_agent(const std::string& id) {
   server::Agent a;
   a.id = id;

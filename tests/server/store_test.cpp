@@ -178,14 +178,10 @@ INSERT INTO webhook_deliveries (webhook_id, event_id, event_type, attempt, statu
   EXPECT_EQ(ranked.success, all.success) << "ranking the migrated attempts agrees";
   EXPECT_EQ(ranked.failure, all.failure);
   // New attempts come after the migrated ones: an equal time loses to the later arrival.
-  Attempt a;
-  a.id = "r8";
-  a.agent_id = "a3";
-  a.release = key;
-  a.outcome = "crash";
-  a.occurred_at = "2026-11-24T10:00:01Z";
-  a.received_at = 400;
-  ASSERT_TRUE(store->record_attempts({a}).ok());
+  ASSERT_TRUE(store
+                  ->record_attempts({testing::sample_attempt("r8", "a3", key, "crash",
+                                                             "2026-11-24T10:00:01Z", 400)})
+                  .ok());
   EXPECT_EQ(store->release_counts(std::nullopt).value()[key].crash, 1u);
   EXPECT_EQ(store->release_counts(0).value()[key].crash, 1u);
   // The audit trail keeps its ids and goes on after them; logs and deliveries carry over.

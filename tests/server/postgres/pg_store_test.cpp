@@ -165,14 +165,8 @@ TEST(PgStore, WindowCountsAreCachedUntilTheAttemptsCounterMovesOrTheWindowSlides
   auto store = open_store(cluster.url(db));
   ASSERT_TRUE(store) << store.error().message;
   const ReleaseKey key{"1.0.0", "linux", "x86_64"};
-  Attempt a;
-  a.id = "00000000-0000-4000-8000-000000000001";
-  a.agent_id = "a1";
-  a.release = key;
-  a.outcome = "success";
-  a.occurred_at = "2026-11-24T10:00:00Z";
-  a.received_at = 100;
-  ASSERT_TRUE((*store)->record_attempts({a}));
+  ASSERT_TRUE((*store)->record_attempts({testing::sample_attempt(
+      "00000000-0000-4000-8000-000000000001", "a1", key, "success", "2026-11-24T10:00:00Z", 100)}));
   EXPECT_EQ((*store)->release_counts(50).value()[key].success, 1u);
 
   auto behind = Conn::open(cluster.url(db));

@@ -47,13 +47,8 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   Attempt attempt(const std::string& id, const std::string& agent, const std::string& version,
                   const std::string& outcome, const std::string& occurred,
                   std::int64_t received = 5000) {
-    Attempt a;
-    a.id = id;
-    a.agent_id = agent;
-    a.release = {version, "linux", "x86_64"};
-    a.outcome = outcome;
-    a.occurred_at = occurred;
-    a.received_at = received;
+    Attempt a = testing::sample_attempt(id, agent, {version, "linux", "x86_64"}, outcome, occurred,
+                                        received);
     if (outcome != "success") {
       a.stage = outcome == "crash" ? "probation" : "download";
       a.error_code = outcome == "crash" ? "crash_limit" : "network";

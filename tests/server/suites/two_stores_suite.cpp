@@ -180,14 +180,10 @@ TEST_P(TwoStores, AReportBatchRecordedThroughBothCountsOnce) {
   for (int round = 0; round < kRounds; ++round) {
     std::vector<Attempt> batch;
     for (int i = 0; i < kAgents; ++i) {
-      Attempt a;
-      a.id = "r" + std::to_string(round) + "-" + std::to_string(i);
-      a.agent_id = "agent-" + std::to_string(i);
-      a.release = {"1." + std::to_string(round) + ".0", "linux", "x86_64"};
-      a.outcome = i % 4 ? "success" : "crash";
-      a.occurred_at = "2026-11-24T10:00:00Z";
-      a.received_at = 100 + round;
-      batch.push_back(a);
+      batch.push_back(testing::sample_attempt(
+          "r" + std::to_string(round) + "-" + std::to_string(i), "agent-" + std::to_string(i),
+          {"1." + std::to_string(round) + ".0", "linux", "x86_64"}, i % 4 ? "success" : "crash",
+          "2026-11-24T10:00:00Z", 100 + round));
     }
     std::vector<Expected<std::vector<std::string>>> stored(4, std::vector<std::string>{});
     together({[&] { stored[0] = a_->record_attempts(batch); },
@@ -214,14 +210,9 @@ TEST_P(TwoStores, WindowCountsOfOneStoreFollowBatchesCommittedThroughBoth) {
   const ReleaseKey key{"1.0.0", "linux", "x86_64"};
   auto writer = [&](Store& store, const std::string& name) {
     for (int i = 0; i < kBatches; ++i) {
-      Attempt a;
-      a.id = name + "-" + std::to_string(i);
-      a.agent_id = name + "-agent-" + std::to_string(i);
-      a.release = key;
-      a.outcome = "success";
-      a.occurred_at = "2026-11-24T10:00:00Z";
-      a.received_at = 100;
-      auto r = store.record_attempts({a});
+      auto r = store.record_attempts({testing::sample_attempt(
+          name + "-" + std::to_string(i), name + "-agent-" + std::to_string(i), key, "success",
+          "2026-11-24T10:00:00Z", 100)});
       ASSERT_TRUE(r.ok()) << r.error().message;
     }
   };
