@@ -1,22 +1,28 @@
 # Builds that run beside the tests (sourced by scripts/test after lib/common.sh).
+# shellcheck shell=bash
 #
 # The test stages leave much of the machine idle (processes that wait on each other, wine,
 # qemu), so the later stages' builds run meanwhile, one after another, at the lowest priority
 # (nice 19: a test that wants the CPU gets it) in a process group of their own, each into
-# build/logs/<preset>.log. bg_builds_start PRESET... starts them; bg_build_wait PRESET returns
-# when that one is built and fails the run, with the end of its log, when it failed. An exit of
+# build/logs/<preset>.log, its exit status and seconds into build/logs/<preset>.rc. A build that
+# fails stops the chain: the rest are not built. bg_builds_start PRESET... starts them;
+# bg_build_wait PRESET returns when that one is built, and fails the run with the end of the log
+# of the build that failed: that one, or an earlier one of the chain that stopped it. An exit of
 # the caller for any reason stops what is still building.
 
 BG_DIR="$ROOT/build/logs"
 BG_PID=
+BG_PRESETS=()
 
 bg_builds_start() {
   mkdir -p "$BG_DIR"
   local p
   for p in "$@"; do rm -f "$BG_DIR/$p.rc" "$BG_DIR/$p.log"; done
+  BG_PRESETS=("$@")
   # setsid: the chain leads its own process group, so one kill stops ninja and the compilers too.
   # A new session is also a new scheduler autogroup (Linux with sched_autogroup), which would
   # share the CPU equally with the tests whatever the nice value: the group is niced too.
+  # shellcheck disable=SC2016 # the chain's script, expanded there
   ROOT="$ROOT" JOBS="$(jobs)" BG_DIR="$BG_DIR" nice -n 19 setsid bash -c '
     [ -w /proc/self/autogroup ] && echo 19 >/proc/self/autogroup 2>/dev/null
     for p in "$@"; do
@@ -39,14 +45,37 @@ bg_builds_stop() {
   BG_PID=
 }
 
+# The first build of the chain whose .rc says it failed, if any (the chain stops at it).
+bg_failed_build() {
+  local q rc
+  for q in "${BG_PRESETS[@]}"; do
+    [ -f "$BG_DIR/$q.rc" ] || return 1
+    read -r rc _ <"$BG_DIR/$q.rc"
+    [ "$rc" -eq 0 ] || { echo "$q"; return 0; }
+  done
+  return 1
+}
+
 bg_build_wait() { # preset
-  local p=$1 waited=$SECONDS rc took
+  local p=$1 waited=$SECONDS rc took failed q
+  [[ " ${BG_PRESETS[*]} " == *" $p "* ]] ||
+    die "($p) is not one of the background builds (${BG_PRESETS[*]:-none started})"
   while [ ! -f "$BG_DIR/$p.rc" ]; do
-    if ! kill -0 "$BG_PID" 2>/dev/null && [ ! -f "$BG_DIR/$p.rc" ]; then
-      [ -f "$BG_DIR/$p.log" ] && tail -80 "$BG_DIR/$p.log" >&2
-      die "the background builds stopped before ($p) was built (build/logs/)"
+    if failed=$(bg_failed_build); then
+      read -r rc took <"$BG_DIR/$failed.rc"
+      tail -80 "$BG_DIR/$failed.log" >&2
+      die "configure + build ($failed) failed with exit $rc (build/logs/$failed.log); the" \
+        "background builds stopped there, so ($p) was not built"
     fi
-    sleep 2
+    if ! kill -0 "$BG_PID" 2>/dev/null; then
+      [ -f "$BG_DIR/$p.rc" ] && break  # it finished as the chain ended
+      # Killed from outside: the build it was on is the first without a .rc.
+      for q in "${BG_PRESETS[@]}"; do [ -f "$BG_DIR/$q.rc" ] || break; done
+      [ -f "$BG_DIR/$q.log" ] && tail -80 "$BG_DIR/$q.log" >&2
+      die "the background builds stopped during ($q), with no exit status, before ($p) was" \
+        "built (build/logs/$q.log)"
+    fi
+    sleep 0.2
   done
   read -r rc took <"$BG_DIR/$p.rc"
   if [ "$rc" -ne 0 ]; then
