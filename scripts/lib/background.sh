@@ -40,7 +40,15 @@ bg_builds_start() {
 
 bg_builds_stop() {
   [ -n "$BG_PID" ] || return 0
+  local i
   kill -- "-$BG_PID" 2>/dev/null || true
+  # The group is gone once ninja and the compilers have ended too; what is still there after 1 s
+  # (a step that ignores SIGTERM) is killed.
+  for ((i = 0; i < 10; i++)); do
+    kill -0 -- "-$BG_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$BG_PID" 2>/dev/null || true
   wait "$BG_PID" 2>/dev/null || true
   BG_PID=
 }
