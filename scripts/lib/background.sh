@@ -13,6 +13,9 @@
 BG_DIR="$ROOT/build/logs"
 BG_PID=
 BG_PRESETS=()
+# The chain's scheduler autogroup, niced when it can be (tests/scripts/background_test.sh points
+# it at what cannot be written).
+BG_AUTOGROUP=${BG_AUTOGROUP:-/proc/self/autogroup}
 
 bg_builds_start() {
   mkdir -p "$BG_DIR"
@@ -21,10 +24,12 @@ bg_builds_start() {
   BG_PRESETS=("$@")
   # setsid: the chain leads its own process group, so one kill stops ninja and the compilers too.
   # A new session is also a new scheduler autogroup (Linux with sched_autogroup), which would
-  # share the CPU equally with the tests whatever the nice value: the group is niced too.
+  # share the CPU equally with the tests whatever the nice value: the group is niced too, when
+  # the kernel has autogroups and /proc lets it (nothing to do otherwise).
   # shellcheck disable=SC2016 # the chain's script, expanded there
-  ROOT="$ROOT" JOBS="$(jobs)" BG_DIR="$BG_DIR" nice -n 19 setsid bash -c '
-    [ -w /proc/self/autogroup ] && echo 19 >/proc/self/autogroup 2>/dev/null
+  ROOT="$ROOT" JOBS="$(jobs)" BG_DIR="$BG_DIR" BG_AUTOGROUP="$BG_AUTOGROUP" \
+    nice -n 19 setsid bash -c '
+    { echo 19 >"$BG_AUTOGROUP"; } 2>/dev/null
     for p in "$@"; do
       start=$SECONDS
       { cmake --preset "$p" -S "$ROOT" >/dev/null && cmake --build --preset "$p" -j "$JOBS"; } \
