@@ -64,6 +64,16 @@ struct ConnHandle {
   net::any_io_executor strand;
   std::function<void()> cancel;  // only called on the strand
   bool alive = true;             // only touched on the strand
+  // While a Deferred answer is awaited: ends the wait (shutdown). Only touched on the strand.
+  std::function<void()> end_hold;
+};
+
+// What one held request waits on, on its connection's strand: the timer at the hold's limit,
+// cancelled early by an answer, the client's going away, or shutdown.
+struct HoldWait {
+  explicit HoldWait(const net::any_io_executor& ex) : timer(ex) {}
+  net::steady_timer timer;
+  bool ended = false;  // the client went away or the server stops
 };
 
 }  // namespace
@@ -142,6 +152,7 @@ struct Server::Impl {
       req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     req.remote_addr = remote;
     req.tls = is_tls;
+    req.can_defer = true;
     return req;
   }
 
@@ -292,11 +303,41 @@ struct Server::Impl {
     }
   }
 
+  // Waits for a Deferred answer on the connection's strand (no thread held), and returns what to
+  // send: the answer, or the at-limit response once the limit passes, the client closes its end
+  // (the socket turns readable: a FIN, or bytes of a request it should not have sent yet) or
+  // the server stops.
+  template <class Stream>
+  net::awaitable<Response> hold(Stream& stream, ConnHandle& conn, std::shared_ptr<Deferred> d) {
+    auto& socket = beast::get_lowest_layer(stream).socket();
+    auto w = std::make_shared<HoldWait>(socket.get_executor());
+    const auto deadline = std::chrono::steady_clock::now() + d->limit();
+    const auto strand = socket.get_executor();
+    d->on_answer([w, strand] { net::post(strand, [w] { w->timer.cancel(); }); });
+    conn.end_hold = [w] {
+      w->ended = true;
+      w->timer.cancel();
+    };
+    socket.async_wait(tcp::socket::wait_read, [w](boost::system::error_code ec) {
+      if (ec == net::error::operation_aborted) return;
+      w->ended = true;
+      w->timer.cancel();
+    });
+    while (d->open() && !w->ended && !stopping && std::chrono::steady_clock::now() < deadline) {
+      w->timer.expires_at(deadline);
+      (void)co_await w->timer.async_wait(use_tuple);
+    }
+    conn.end_hold = nullptr;
+    boost::system::error_code ignored;
+    socket.cancel(ignored);  // the readability wait
+    co_return d->finish();
+  }
+
   // `remote` is a reference on purpose: GCC 12 relocates a by-value std::string coroutine
   // parameter bitwise, leaving its small-string pointer aimed at the old frame (ASan: bad free).
   // The caller co_awaits this coroutine, so the referent outlives it.
   template <class Stream>
-  net::awaitable<void> serve(Stream& stream, std::uint64_t id, bool is_tls,
+  net::awaitable<void> serve(Stream& stream, ConnHandle& conn, std::uint64_t id, bool is_tls,
                              const std::string& remote) {
     beast::flat_buffer buffer;
     auto& lowest = beast::get_lowest_layer(stream);
@@ -369,6 +410,7 @@ struct Server::Impl {
           workers, [&]() -> net::awaitable<Response> { co_return call_handler(req); },
           net::use_awaitable);
       req.sink.reset();  // an upload's temporary file goes now, not with the next request
+      if (auto d = std::move(res.deferred)) res = co_await hold(stream, conn, std::move(d));
       const bool keep =
           (streamed ? streamed->get().keep_alive() : parser.get().keep_alive()) && !stopping;
       const bool ok = co_await write_response(stream, res, keep, in.version(),
@@ -386,7 +428,7 @@ struct Server::Impl {
     boost::system::error_code rec;
     auto ep = stream.socket().remote_endpoint(rec);
     const std::string remote = rec ? std::string() : ep.address().to_string();
-    co_await serve(stream, id, false, remote);
+    co_await serve(stream, *handle, id, false, remote);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     handle->alive = false;
@@ -405,7 +447,7 @@ struct Server::Impl {
     auto [ec] = co_await stream.async_handshake(net::ssl::stream_base::server, use_tuple);
     if (!ec) {
       const std::string remote = rec ? std::string() : ep.address().to_string();
-      co_await serve(stream, id, true, remote);
+      co_await serve(stream, *handle, id, true, remote);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
       co_await stream.async_shutdown(use_tuple);
     }
@@ -489,8 +531,14 @@ void Server::shutdown() {
     });
     std::unique_lock lock(s.mu);
     for (auto& entry : s.conns) {
-      if (s.busy[entry.first]) continue;  // finishes its request, then sees `stopping`
       std::shared_ptr<ConnHandle> h = entry.second;
+      if (s.busy[entry.first]) {
+        // Finishes its request, then sees `stopping`; a held one is answered now.
+        net::post(h->strand, [h] {
+          if (h->alive && h->end_hold) h->end_hold();
+        });
+        continue;
+      }
       net::post(h->strand, [h] {
         if (h->alive) h->cancel();
       });

@@ -36,6 +36,59 @@ void Response::set_header(std::string name, std::string value) {
   headers.push_back({std::move(name), std::move(value)});
 }
 
+Deferred::Deferred(std::chrono::milliseconds limit, Response at_limit,
+                   std::function<void()> on_close)
+    : limit_(limit), at_limit_(std::move(at_limit)), on_close_(std::move(on_close)) {}
+
+Deferred::~Deferred() {
+  const std::lock_guard lock(mu_);
+  close_locked();
+}
+
+void Deferred::close_locked() {
+  finished_ = true;
+  if (auto f = std::move(on_close_)) {
+    on_close_ = nullptr;
+    f();
+  }
+}
+
+bool Deferred::answer(Response r) {
+  std::function<void()> ready;
+  {
+    const std::lock_guard lock(mu_);
+    if (finished_ || answer_) return false;
+    answer_ = std::move(r);
+    ready = ready_;
+  }
+  if (ready) ready();
+  return true;
+}
+
+bool Deferred::open() const {
+  const std::lock_guard lock(mu_);
+  return !finished_ && !answer_;
+}
+
+void Deferred::on_answer(std::function<void()> ready) {
+  bool now = false;
+  {
+    const std::lock_guard lock(mu_);
+    ready_ = ready;
+    now = answer_.has_value();
+  }
+  if (now && ready) ready();
+}
+
+Response Deferred::finish() {
+  const std::lock_guard lock(mu_);
+  Response out = answer_ ? std::move(*answer_) : std::move(at_limit_);
+  answer_.reset();
+  ready_ = nullptr;
+  close_locked();
+  return out;
+}
+
 Response json_response(unsigned status, std::string body) {
   Response r;
   r.status = status;

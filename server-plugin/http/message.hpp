@@ -6,8 +6,11 @@
 // time).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +44,8 @@ struct Request {
   std::shared_ptr<BodySink> sink;  // when set, the body went there instead of into `body`
   std::string remote_addr;
   bool tls = false;
+  // The host can wait for a Response::deferred (the standalone host; not the plugin ABI).
+  bool can_defer = false;
 
   // Case-insensitive header lookup; the first match or nullopt.
   std::optional<std::string_view> header(std::string_view name) const;
@@ -64,15 +69,58 @@ class BodySource {
   virtual Expected<std::string> read(std::size_t max) = 0;
 };
 
+class Deferred;
+
 struct Response {
   unsigned status = 200;
   std::vector<Header> headers;
   std::string body;
   std::optional<FileRange> file;       // when set, streamed instead of body
   std::shared_ptr<BodySource> source;  // when set (and no file), streamed instead of body
+  // When set, the answer comes later (a held long-poll check-in): the host waits for it, without
+  // a thread, and sends it instead of this response's own fields (see Deferred).
+  std::shared_ptr<Deferred> deferred;
 
   void set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;
+};
+
+// An answer the application gives later: a long-poll check-in held open until something for
+// its client changes. The host waits, holding no thread, until answer() is called (from any
+// thread), `limit` passes, the client goes away or the server stops; it then sends the answer
+// given, else `at_limit`. Only one of them is ever sent: once the host has ended the hold,
+// answer() returns false and the caller knows its answer was not delivered.
+class Deferred {
+ public:
+  // `on_close` runs once, when the hold ends (the host took its response, or the Deferred is
+  // destroyed unused): the application's count of held requests.
+  Deferred(std::chrono::milliseconds limit, Response at_limit, std::function<void()> on_close = {});
+  ~Deferred();
+  Deferred(const Deferred&) = delete;
+  Deferred& operator=(const Deferred&) = delete;
+
+  std::chrono::milliseconds limit() const { return limit_; }
+  // Gives the answer (any thread). True when it is the one the host will send: the hold was open
+  // and nothing was answered before.
+  bool answer(Response r);
+  // Whether the hold still waits for an answer.
+  bool open() const;
+
+  // Host side. `ready` is called once an answer is given (on the answering thread), at once if
+  // one was given already.
+  void on_answer(std::function<void()> ready);
+  // Ends the hold: the answer given, else at_limit. Later answer() calls return false.
+  Response finish();
+
+ private:
+  void close_locked();
+  mutable std::mutex mu_;
+  const std::chrono::milliseconds limit_;
+  Response at_limit_;
+  std::optional<Response> answer_;
+  std::function<void()> ready_;
+  std::function<void()> on_close_;
+  bool finished_ = false;
 };
 
 // The application's answer to a request whose headers are in, before any of its body is read:

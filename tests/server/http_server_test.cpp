@@ -60,6 +60,61 @@ TEST(HttpServer, ServesHandlerResponsesOnOneKeepAliveConnection) {
   server.shutdown();
 }
 
+// A Deferred answer (a held long-poll request) holds no thread: with one I/O thread and one
+// worker, fifty requests wait at once and each gets the answer another thread gives it; one
+// nobody answers gets its at-limit response. Nothing here is timed but the 1 s limit.
+TEST(HttpServer, DeferredAnswersWaitWithoutAThreadAndComeFromAnyThread) {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Deferred>> held;
+  auto o = local_options();
+  o.io_threads = 1;
+  o.worker_threads = 1;
+  Server server(o, [&](const Request& r) {
+    Response res;
+    res.deferred = std::make_shared<Deferred>(
+        r.target == "/lonely" ? std::chrono::seconds(1) : std::chrono::seconds(60),
+        json_response(200, "{\"at\":\"limit\"}"));
+    if (r.target != "/lonely") {
+      const std::lock_guard lock(mu);
+      held.push_back(res.deferred);
+    }
+    return res;
+  });
+  ASSERT_TRUE(server.start().ok());
+  const std::string lonely =
+      raw_exchange(server.port(), "GET /lonely HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(lonely.find("{\"at\":\"limit\"}"), std::string::npos) << lonely;
+  constexpr int kHeld = 50;
+  std::vector<std::future<std::string>> answers;
+  for (int i = 0; i < kHeld; ++i) {
+    answers.push_back(std::async(std::launch::async, [&server, i] {
+      return raw_exchange(server.port(), "GET /" + std::to_string(i) +
+                                             " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    }));
+  }
+  for (int i = 0; i < 3000; ++i) {
+    {
+      const std::lock_guard lock(mu);
+      if (held.size() == kHeld) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::thread answerer([&] {
+    const std::lock_guard lock(mu);
+    for (auto& d : held) EXPECT_TRUE(d->answer(json_response(200, "{\"at\":\"once\"}")));
+  });
+  answerer.join();
+  for (auto& f : answers) {
+    const std::string out = f.get();
+    EXPECT_NE(out.find("{\"at\":\"once\"}"), std::string::npos) << out;
+  }
+  const std::lock_guard lock(mu);
+  ASSERT_EQ(held.size(), static_cast<std::size_t>(kHeld));
+  EXPECT_FALSE(held[0]->answer(json_response(200, "{}")))
+      << "sent already: a second answer is refused";
+  server.shutdown();
+}
+
 TEST(HttpServer, OversizedBodyIs413AndNeverReachesTheHandler) {
   bool called = false;
   Server server(local_options(), [&](const Request&) {
