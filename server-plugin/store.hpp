@@ -222,12 +222,12 @@ class Store : public StoreOps {
   // "read again", never how many or which.
   // - SQLite: this store's own commits; fn runs on the committing thread right after COMMIT,
   //   outside the store's lock (the committing call returns after fn does).
-  // - PostgreSQL: each such write sends NOTIFY rollout_targets in its own transaction, and a
+  // - PostgreSQL: each such write sends NOTIFY rollout_targets in its transaction, and a
   //   listener thread on a connection of its own (not the pool's) LISTENs, so a commit by any
   //   server on the database calls fn, on that thread. When that connection is lost the
   //   listener reconnects (100 ms doubling to 5 s) and then calls fn once, as changes may have
-  //   been missed meanwhile. The first call opens that connection and returns once it listens
-  //   (an error when it cannot), so a commit after watch_targets returns is seen.
+  //   been missed meanwhile. Starting to watch opens that connection and returns once it
+  //   listens (an error when it cannot), so a commit after watch_targets returns is seen.
   // One watcher per store: a later call replaces fn, an empty fn stops watching. Once
   // watch_targets returns, the previous fn is not running and is never called again. fn must be
   // quick and must not call the store. The default (a Store that cannot watch, such as a test
