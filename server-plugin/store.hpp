@@ -214,6 +214,26 @@ class Store : public StoreOps {
   // that keeps artifacts in files (SQLite).
   virtual Expected<std::unique_ptr<artifacts::ArtifactStore>> database_artifacts();
 
+  // The "targets changed" feed, which wakes held (long-poll) check-ins: `fn` is called after
+  // every committed transaction, or autocommit call, that changed what an agent's check-in
+  // decides: insert_release, set_promoted, set_blocked, insert_rollout, update_rollout (only when
+  // it wrote: true) and put_policy. A transaction that rolls back calls nothing; reads and other
+  // writes call nothing. Several commits close together may be answered by one call, so fn says
+  // "read again", never how many or which.
+  // - SQLite: this store's own commits; fn runs on the committing thread right after COMMIT,
+  //   outside the store's lock (the committing call returns after fn does).
+  // - PostgreSQL: each such write sends NOTIFY rollout_targets in its transaction, and a
+  //   listener thread on a connection of its own (not the pool's) LISTENs, so a commit by any
+  //   server on the database calls fn, on that thread. When that connection is lost the
+  //   listener reconnects (100 ms doubling to 5 s) and then calls fn once, as changes may have
+  //   been missed meanwhile. Starting to watch opens that connection and returns once it
+  //   listens (an error when it cannot), so a commit after watch_targets returns is seen.
+  // One watcher per store: a later call replaces fn, an empty fn stops watching. Once
+  // watch_targets returns, the previous fn is not running and is never called again. fn must be
+  // quick and must not call the store. The default (a Store that cannot watch, such as a test
+  // fake) never calls fn; held check-ins then answer at their deadline.
+  virtual Status watch_targets(std::function<void()> fn);
+
   // Each call on its own (autocommit): store.cpp forwards it to run_autocommit, or refuses it
   // inside one of this Store's transaction bodies. A new StoreOps call gets a line here too.
   using StoreOps::get_rollout;

@@ -29,6 +29,10 @@ Expected<std::unique_ptr<artifacts::ArtifactStore>> Store::database_artifacts() 
                     "keeps artifacts in data_dir/artifacts (artifact_store: local)");
 }
 
+Status Store::watch_targets(std::function<void()>) {
+  return {};
+}
+
 bool Store::in_own_transaction() const {
   return std::find(t_in_body.begin(), t_in_body.end(), this) != t_in_body.end();
 }

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
 #include <csignal>
+#include <future>
 #include <limits>
 #include <map>
 #include <random>
@@ -16,6 +18,7 @@
 #include "server-plugin/store/sqlite/db.hpp"
 #include "server-plugin/store/sqlite/migrations.hpp"
 #include "tests/server/store_backends.hpp"
+#include "tests/server/targets_watcher.hpp"
 #include "tests/testing/testing.hpp"
 
 namespace rollout::server {
@@ -332,6 +335,38 @@ TEST(SqliteStore, BadUrlsAreClearErrors) {
     ASSERT_FALSE(e.ok()) << url;
     EXPECT_NE(e.error().message.find("database_url"), std::string::npos) << e.error().message;
   }
+}
+
+// SQLite calls the targets watcher on the committing thread: it has run when the committing call
+// returns. And it runs outside the store's lock, so another thread's call is not held up by it
+// (were it inside, the read below would wait for the watcher, which waits for the read).
+TEST(SqliteStore, TheTargetsWatcherRunsBeforeTheCommitReturnsAndOutsideTheLock) {
+  rollout::testing::TempDir dir;
+  auto store = open_store("sqlite:" + (dir.path() / "feed.db").string()).value();
+  auto counted = std::make_shared<rollout::testing::TargetsWatcher>();
+  ASSERT_TRUE(store->watch_targets(rollout::testing::TargetsWatcher::fn(counted)).ok());
+  ASSERT_TRUE(store->insert_release(rollout::testing::sample_release("1.0.0")).ok());
+  EXPECT_EQ(counted->calls(), 1);
+
+  std::promise<void> read_done;
+  auto read_done_f = read_done.get_future();
+  bool read_while_watching = false;
+  std::thread reader;  // joined after the commit: inside the lock it could not finish before
+  ASSERT_TRUE(store
+                  ->watch_targets([&] {
+                    reader = std::thread([&] {
+                      (void)store->list_releases();
+                      read_done.set_value();
+                    });
+                    read_while_watching =
+                        read_done_f.wait_for(rollout::testing::TargetsWatcher::kLiveness) ==
+                        std::future_status::ready;
+                  })
+                  .ok());
+  ASSERT_TRUE(store->set_blocked({"1.0.0", "linux", "x86_64"}, "bad").ok());
+  reader.join();
+  EXPECT_TRUE(read_while_watching) << "the watcher ran inside the store's lock";
+  ASSERT_TRUE(store->watch_targets({}).ok());
 }
 
 }  // namespace

@@ -97,14 +97,17 @@ Expected<std::optional<ApiToken>> PgOps::get_api_token(const std::string& token_
 }
 
 Status PgOps::put_policy(const Policy& p) {
-  return run(
-      "put_policy",
-      "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout, "
-      "waves) VALUES ($1,$2,$3,$4,$5,$6,$7) "
-      "ON CONFLICT (scope, scope_id) DO UPDATE SET channel = excluded.channel, "
-      "window_start = excluded.window_start, window_end = excluded.window_end, "
-      "rollout = excluded.rollout, waves = excluded.waves",
-      Params(p.scope, p.scope_id, p.channel, p.window_start, p.window_end, p.rollout, p.waves));
+  return atomic([&]() -> Status {
+    auto st = run(
+        "put_policy",
+        "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout, "
+        "waves) VALUES ($1,$2,$3,$4,$5,$6,$7) "
+        "ON CONFLICT (scope, scope_id) DO UPDATE SET channel = excluded.channel, "
+        "window_start = excluded.window_start, window_end = excluded.window_end, "
+        "rollout = excluded.rollout, waves = excluded.waves",
+        Params(p.scope, p.scope_id, p.channel, p.window_start, p.window_end, p.rollout, p.waves));
+    return st ? notify_targets() : st;
+  });
 }
 
 Expected<std::vector<Policy>> PgOps::list_policies() {

@@ -58,20 +58,23 @@ Status PgOps::insert_release(const Release& r) {
   Params p(r.key.version, r.key.os, r.key.arch, r.product, i64(r.size), r.sha256);
   p.add(i64(r.security_version)).add(r.manifest).add(r.created_at).add(r.published_by);
   p.add(r.promoted_at).add(i64(r.promotion_seq)).add(r.blocked).add(r.blocked_reason);
-  auto res = q("insert_release",
-               "INSERT INTO releases (" RELEASE_COLUMNS
-               ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-               p);
-  if (res) return {};
-  // Only the (version, os, arch) key is a duplicate; another constraint failing is a real error.
-  if (res.error().code == "unique_violation" &&
-      res.error().message.find("releases_pkey") != std::string::npos) {
-    return make_error("duplicate_release",
-                      "release " + release_name(r.key) + " is already published");
-  }
-  Error e = res.error();
-  if (e.code == "unique_violation") e.code = "constraint";
-  return e;
+  return atomic([&]() -> Status {
+    auto res = q("insert_release",
+                 "INSERT INTO releases (" RELEASE_COLUMNS
+                 ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                 p);
+    if (res) return notify_targets();
+    // Only the (version, os, arch) key is a duplicate; another constraint failing is a real
+    // error.
+    if (res.error().code == "unique_violation" &&
+        res.error().message.find("releases_pkey") != std::string::npos) {
+      return make_error("duplicate_release",
+                        "release " + release_name(r.key) + " is already published");
+    }
+    Error e = res.error();
+    if (e.code == "unique_violation") e.code = "constraint";
+    return e;
+  });
 }
 
 Expected<std::vector<Release>> PgOps::list_releases() {
@@ -97,27 +100,31 @@ Expected<std::optional<Release>> PgOps::find_release_by_sha256(const std::string
 }
 
 Status PgOps::set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) {
-  auto r = q("set_promoted",
-             "UPDATE releases SET promoted_at = $1, promotion_seq = $2 "
-             "WHERE version = $3 AND os = $4 AND arch = $5",
-             Params(at, i64(seq), key.version, key.os, key.arch));
-  if (!r) {
-    Error e = r.error();
-    if (e.code == "unique_violation") e.code = "constraint";
-    return e;
-  }
-  if (r->affected() != 1) return make_error("not_found", "no release " + key.version);
-  return {};
+  return atomic([&]() -> Status {
+    auto r = q("set_promoted",
+               "UPDATE releases SET promoted_at = $1, promotion_seq = $2 "
+               "WHERE version = $3 AND os = $4 AND arch = $5",
+               Params(at, i64(seq), key.version, key.os, key.arch));
+    if (!r) {
+      Error e = r.error();
+      if (e.code == "unique_violation") e.code = "constraint";
+      return e;
+    }
+    if (r->affected() != 1) return make_error("not_found", "no release " + key.version);
+    return notify_targets();
+  });
 }
 
 Status PgOps::set_blocked(const ReleaseKey& key, const std::string& reason) {
-  auto r = q("set_blocked",
-             "UPDATE releases SET blocked = true, blocked_reason = $1 "
-             "WHERE version = $2 AND os = $3 AND arch = $4",
-             Params(reason, key.version, key.os, key.arch));
-  if (!r) return r.error();
-  if (r->affected() != 1) return make_error("not_found", "no release " + key.version);
-  return {};
+  return atomic([&]() -> Status {
+    auto r = q("set_blocked",
+               "UPDATE releases SET blocked = true, blocked_reason = $1 "
+               "WHERE version = $2 AND os = $3 AND arch = $4",
+               Params(reason, key.version, key.os, key.arch));
+    if (!r) return r.error();
+    if (r->affected() != 1) return make_error("not_found", "no release " + key.version);
+    return notify_targets();
+  });
 }
 
 Expected<std::uint64_t> PgOps::next_promotion_seq() {
@@ -146,16 +153,18 @@ Status PgOps::insert_rollout(const RolloutRecord& r) {
   Params p(r.key.version, r.key.os, r.key.arch, r.previous_version, r.plan_json, r.thresholds_json,
            r.memory_json, r.state, r.rule, r.reason);
   p.add(i64(r.rev)).add(r.started_at).add(r.updated_at).add(r.group);
-  auto res = q("insert_rollout",
-               "INSERT INTO rollouts (" ROLLOUT_COLUMNS
-               ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
-               p);
-  if (res) return {};
-  if (res.error().code == "unique_violation") {
-    return make_error("duplicate_rollout", "release " + release_name(r.key) +
-                                               " already has a rollout for group " + r.group);
-  }
-  return res.error();
+  return atomic([&]() -> Status {
+    auto res = q("insert_rollout",
+                 "INSERT INTO rollouts (" ROLLOUT_COLUMNS
+                 ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)",
+                 p);
+    if (res) return notify_targets();
+    if (res.error().code == "unique_violation") {
+      return make_error("duplicate_rollout", "release " + release_name(r.key) +
+                                                 " already has a rollout for group " + r.group);
+    }
+    return res.error();
+  });
 }
 
 Expected<std::optional<RolloutRecord>> PgOps::get_rollout(const ReleaseKey& key,
@@ -196,13 +205,20 @@ Expected<bool> PgOps::update_rollout(const RolloutRecord& r, std::uint64_t expec
            r.reason);
   p.add(i64(r.rev)).add(r.updated_at).add(r.key.version).add(r.key.os).add(r.key.arch);
   p.add(r.group).add(i64(expected_rev));
-  auto res = q("update_rollout",
-               "UPDATE rollouts SET previous_version = $1, plan = $2, thresholds = $3, "
-               "memory = $4, state = $5, rule = $6, reason = $7, rev = $8, updated_at = $9 "
-               "WHERE version = $10 AND os = $11 AND arch = $12 AND group_key = $13 AND rev = $14",
-               p);
-  if (!res) return res.error();
-  return res->affected() == 1;
+  bool wrote = false;
+  auto st = atomic([&]() -> Status {
+    auto res = q("update_rollout",
+                 "UPDATE rollouts SET previous_version = $1, plan = $2, thresholds = $3, "
+                 "memory = $4, state = $5, rule = $6, reason = $7, rev = $8, updated_at = $9 "
+                 "WHERE version = $10 AND os = $11 AND arch = $12 AND group_key = $13 AND "
+                 "rev = $14",
+                 p);
+    if (!res) return res.error();
+    wrote = res->affected() == 1;
+    return wrote ? notify_targets() : Status{};
+  });
+  if (!st) return st.error();
+  return wrote;
 }
 
 Expected<std::vector<AgentOutcome>> PgOps::latest_outcomes(const ReleaseKey& key) {

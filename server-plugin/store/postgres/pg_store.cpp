@@ -66,7 +66,30 @@ Expected<std::unique_ptr<Store>> PgStore::open(const std::string& url) {
     if (!v) return v.error();
     version = *v;
   }
-  return std::unique_ptr<Store>(new PgStore(std::shared_ptr<Pool>(std::move(*pool)), version));
+  return std::unique_ptr<Store>(
+      new PgStore(std::shared_ptr<Pool>(std::move(*pool)), parsed->url, version));
+}
+
+Status PgStore::watch_targets(std::function<void()> fn) {
+  std::lock_guard lock(watch_mu_);
+  if (!fn) {
+    listener_.reset();  // joins its thread: fn is not running once this returns
+    return {};
+  }
+  if (listener_) {
+    listener_->set_callback(std::move(fn));
+    return {};
+  }
+  auto l = Listener::start(url_, kTargetsChannel, std::move(fn));
+  if (!l) return l.error().context("watch_targets");
+  listener_ = std::move(*l);
+  return {};
+}
+
+Status PgOps::notify_targets() {
+  auto r = q("notify_targets", "SELECT pg_notify($1, '')", Params(kTargetsChannel));
+  if (!r) return r.error();
+  return {};
 }
 
 Expected<std::unique_ptr<artifacts::ArtifactStore>> PgStore::database_artifacts() {

@@ -17,6 +17,12 @@
 // if a DBA forces a stricter default: both are "conflict" (pg_conn.hpp), and the transaction
 // changed nothing.
 //
+// watch_targets: insert_release, set_promoted, set_blocked, insert_rollout, update_rollout (when
+// it wrote) and put_policy each run SELECT pg_notify('rollout_targets', '') in the transaction of
+// their write (PgOps::atomic makes one for a call on its own), so PostgreSQL tells every
+// listening server at commit and nobody on rollback; the store's Listener (pg_listener.hpp), on
+// a connection of its own, LISTENs and calls the watcher.
+//
 // Error codes are the SQLite store's for the same situations: a duplicate key is
 // duplicate_release / duplicate_rollout / duplicate_user / duplicate_webhook where SQLite says
 // so, and plain "constraint" elsewhere (PostgreSQL's unique_violation mapped back).
@@ -27,15 +33,20 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "server-plugin/store.hpp"
+#include "server-plugin/store/postgres/pg_listener.hpp"
 #include "server-plugin/store/postgres/pg_pool.hpp"
 #include "server-plugin/store/window_counts_cache.hpp"
 
 namespace rollout::server::pg {
 
 inline constexpr int kDefaultPoolSize = 8;
+
+// The NOTIFY channel of watch_targets, shared by every server on the database.
+inline constexpr const char* kTargetsChannel = "rollout_targets";
 
 // Splits pool_size off a database_url: the URL libpq gets and the pool's size. Errors name the
 // field.
@@ -151,6 +162,8 @@ class PgOps final : public Tx {
   Status run(const char* name, const char* sql, const Params& p = Params());
   Expected<std::optional<Agent>> agent_where(const char* name, const char* sql,
                                              const std::string& value);
+  // NOTIFY kTargetsChannel, delivered when the open transaction commits.
+  Status notify_targets();
 
   Conn& c_;
   WindowCountsCache& window_cache_;
@@ -163,18 +176,22 @@ class PgStore final : public Store {
   int schema_version() override { return schema_version_; }
   // A PgArtifactStore (pg_artifacts.hpp) on this store's pool.
   Expected<std::unique_ptr<artifacts::ArtifactStore>> database_artifacts() override;
+  Status watch_targets(std::function<void()> fn) override;
 
  protected:
   Status run_transaction(const std::function<Status(Tx&)>& fn) override;
   Status run_autocommit(const std::function<Status(StoreOps&)>& fn) override;
 
  private:
-  PgStore(std::shared_ptr<Pool> pool, int schema_version)
-      : pool_(std::move(pool)), schema_version_(schema_version) {}
+  PgStore(std::shared_ptr<Pool> pool, std::string url, int schema_version)
+      : pool_(std::move(pool)), url_(std::move(url)), schema_version_(schema_version) {}
   std::shared_ptr<Pool> pool_;  // shared with the artifact store
+  const std::string url_;       // libpq's, for the listener's connection
 
   const int schema_version_;
-  WindowCountsCache window_cache_;  // release_counts(since) outside transactions
+  WindowCountsCache window_cache_;      // release_counts(since) outside transactions
+  std::mutex watch_mu_;                 // serialises watch_targets
+  std::unique_ptr<Listener> listener_;  // guarded by watch_mu_; null while nobody watches
 };
 
 }  // namespace rollout::server::pg

@@ -3,23 +3,27 @@
 
 namespace rollout::server::sqlite {
 
+// Through transaction(), setting targets_changed_ once it wrote (sqlite_store.hpp).
 Status SqliteOps::put_policy(const Policy& p) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout, waves) "
-      "VALUES (?,?,?,?,?,?,?) "
-      "ON CONFLICT(scope, scope_id) DO UPDATE SET channel = excluded.channel, "
-      "window_start = excluded.window_start, window_end = excluded.window_end, "
-      "rollout = excluded.rollout, waves = excluded.waves");
-  if (!s) return s.error();
-  s->bind(1, p.scope)
-      .bind(2, p.scope_id)
-      .bind(3, p.channel)
-      .bind(4, p.window_start)
-      .bind(5, p.window_end)
-      .bind(6, p.rollout)
-      .bind(7, p.waves);
-  return s->run();
+  return transaction([&]() -> Status {
+    auto s = db_.prepare(
+        "INSERT INTO policies (scope, scope_id, channel, window_start, window_end, rollout, "
+        "waves) VALUES (?,?,?,?,?,?,?) "
+        "ON CONFLICT(scope, scope_id) DO UPDATE SET channel = excluded.channel, "
+        "window_start = excluded.window_start, window_end = excluded.window_end, "
+        "rollout = excluded.rollout, waves = excluded.waves");
+    if (!s) return s.error();
+    s->bind(1, p.scope)
+        .bind(2, p.scope_id)
+        .bind(3, p.channel)
+        .bind(4, p.window_start)
+        .bind(5, p.window_end)
+        .bind(6, p.rollout)
+        .bind(7, p.waves);
+    auto st = s->run();
+    if (st) targets_changed_ = true;
+    return st;
+  });
 }
 
 Expected<std::vector<Policy>> SqliteOps::list_policies() {

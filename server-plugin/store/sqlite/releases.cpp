@@ -29,26 +29,34 @@ Release read_release(const Stmt& s) {
 
 }  // namespace
 
+// The writes that decide a check-in run through transaction() and set targets_changed_ once
+// they wrote (sqlite_store.hpp).
 Status SqliteOps::insert_release(const Release& r) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("INSERT INTO releases (") + kReleaseColumns +
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  if (!s) return s.error();
-  s->bind(1, r.key.version)
-      .bind(2, r.key.os)
-      .bind(3, r.key.arch)
-      .bind(4, r.product)
-      .bind(5, r.size);
-  s->bind(6, r.sha256).bind(7, r.security_version).bind(8, r.manifest).bind(9, r.created_at);
-  s->bind(10, r.published_by).bind(11, r.promoted_at).bind(12, r.promotion_seq).bind(13, r.blocked);
-  s->bind(14, r.blocked_reason);
-  auto st = s->run();
-  // Only the (version, os, arch) key is a duplicate; another constraint failing is a real error.
-  if (!st && s->last_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return make_error("duplicate_release", "release " + r.key.version + " " + r.key.os + "/" +
-                                               r.key.arch + " is already published");
-  }
-  return st;
+  return transaction([&]() -> Status {
+    auto s = db_.prepare(std::string("INSERT INTO releases (") + kReleaseColumns +
+                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s) return s.error();
+    s->bind(1, r.key.version)
+        .bind(2, r.key.os)
+        .bind(3, r.key.arch)
+        .bind(4, r.product)
+        .bind(5, r.size);
+    s->bind(6, r.sha256).bind(7, r.security_version).bind(8, r.manifest).bind(9, r.created_at);
+    s->bind(10, r.published_by)
+        .bind(11, r.promoted_at)
+        .bind(12, r.promotion_seq)
+        .bind(13, r.blocked);
+    s->bind(14, r.blocked_reason);
+    auto st = s->run();
+    // Only the (version, os, arch) key is a duplicate; another constraint failing is a real
+    // error.
+    if (!st && s->last_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return make_error("duplicate_release", "release " + r.key.version + " " + r.key.os + "/" +
+                                                 r.key.arch + " is already published");
+    }
+    if (st) targets_changed_ = true;
+    return st;
+  });
 }
 
 Expected<std::vector<Release>> SqliteOps::list_releases() {
@@ -84,27 +92,31 @@ Expected<std::optional<Release>> SqliteOps::find_release_by_sha256(const std::st
 }
 
 Status SqliteOps::set_promoted(const ReleaseKey& key, std::int64_t at, std::uint64_t seq) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "UPDATE releases SET promoted_at = ?, promotion_seq = ? WHERE version = ? AND os = ? AND "
-      "arch = ?");
-  if (!s) return s.error();
-  s->bind(1, at).bind(2, seq).bind(3, key.version).bind(4, key.os).bind(5, key.arch);
-  if (auto st = s->run(); !st) return st;
-  if (db_.changes() != 1) return make_error("not_found", "no release " + key.version);
-  return {};
+  return transaction([&]() -> Status {
+    auto s = db_.prepare(
+        "UPDATE releases SET promoted_at = ?, promotion_seq = ? WHERE version = ? AND os = ? AND "
+        "arch = ?");
+    if (!s) return s.error();
+    s->bind(1, at).bind(2, seq).bind(3, key.version).bind(4, key.os).bind(5, key.arch);
+    if (auto st = s->run(); !st) return st;
+    if (db_.changes() != 1) return make_error("not_found", "no release " + key.version);
+    targets_changed_ = true;
+    return {};
+  });
 }
 
 Status SqliteOps::set_blocked(const ReleaseKey& key, const std::string& reason) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "UPDATE releases SET blocked = 1, blocked_reason = ? WHERE version = ? AND os = ? AND arch = "
-      "?");
-  if (!s) return s.error();
-  s->bind(1, reason).bind(2, key.version).bind(3, key.os).bind(4, key.arch);
-  if (auto st = s->run(); !st) return st;
-  if (db_.changes() != 1) return make_error("not_found", "no release " + key.version);
-  return {};
+  return transaction([&]() -> Status {
+    auto s = db_.prepare(
+        "UPDATE releases SET blocked = 1, blocked_reason = ? WHERE version = ? AND os = ? AND "
+        "arch = ?");
+    if (!s) return s.error();
+    s->bind(1, reason).bind(2, key.version).bind(3, key.os).bind(4, key.arch);
+    if (auto st = s->run(); !st) return st;
+    if (db_.changes() != 1) return make_error("not_found", "no release " + key.version);
+    targets_changed_ = true;
+    return {};
+  });
 }
 
 Expected<std::uint64_t> SqliteOps::next_promotion_seq() {

@@ -41,22 +41,26 @@ Expected<std::vector<AgentOutcome>> SqliteOps::latest_outcomes(const ReleaseKey&
   return out;
 }
 
+// insert_rollout and update_rollout run through transaction() and set targets_changed_ once
+// they wrote (sqlite_store.hpp).
 Status SqliteOps::insert_rollout(const RolloutRecord& r) {
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(std::string("INSERT INTO rollouts (") + kRolloutColumns +
-                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  if (!s) return s.error();
-  s->bind(1, r.key.version).bind(2, r.key.os).bind(3, r.key.arch).bind(4, r.previous_version);
-  s->bind(5, r.plan_json).bind(6, r.thresholds_json).bind(7, r.memory_json).bind(8, r.state);
-  s->bind(9, r.rule).bind(10, r.reason).bind(11, r.rev).bind(12, r.started_at);
-  s->bind(13, r.updated_at).bind(14, r.group);
-  auto st = s->run();
-  if (!st && s->last_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return make_error("duplicate_rollout", "release " + r.key.version + " " + r.key.os + "/" +
-                                               r.key.arch + " already has a rollout for group " +
-                                               r.group);
-  }
-  return st;
+  return transaction([&]() -> Status {
+    auto s = db_.prepare(std::string("INSERT INTO rollouts (") + kRolloutColumns +
+                         ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    if (!s) return s.error();
+    s->bind(1, r.key.version).bind(2, r.key.os).bind(3, r.key.arch).bind(4, r.previous_version);
+    s->bind(5, r.plan_json).bind(6, r.thresholds_json).bind(7, r.memory_json).bind(8, r.state);
+    s->bind(9, r.rule).bind(10, r.reason).bind(11, r.rev).bind(12, r.started_at);
+    s->bind(13, r.updated_at).bind(14, r.group);
+    auto st = s->run();
+    if (!st && s->last_code() == SQLITE_CONSTRAINT_PRIMARYKEY) {
+      return make_error("duplicate_rollout", "release " + r.key.version + " " + r.key.os + "/" +
+                                                 r.key.arch + " already has a rollout for group " +
+                                                 r.group);
+    }
+    if (st) targets_changed_ = true;
+    return st;
+  });
 }
 
 Expected<std::optional<RolloutRecord>> SqliteOps::get_rollout(const ReleaseKey& key,
@@ -102,18 +106,24 @@ Expected<bool> SqliteOps::update_rollout(const RolloutRecord& r, std::uint64_t e
   if (r.rev != expected_rev + 1) {
     return make_error("invalid_argument", "update_rollout: rev must be expected_rev + 1");
   }
-  std::lock_guard lock(mu_);
-  auto s = db_.prepare(
-      "UPDATE rollouts SET previous_version = ?, plan = ?, thresholds = ?, memory = ?, state = ?, "
-      "rule = ?, reason = ?, rev = ?, updated_at = ? "
-      "WHERE version = ? AND os = ? AND arch = ? AND group_key = ? AND rev = ?");
-  if (!s) return s.error();
-  s->bind(1, r.previous_version).bind(2, r.plan_json).bind(3, r.thresholds_json);
-  s->bind(4, r.memory_json).bind(5, r.state).bind(6, r.rule).bind(7, r.reason).bind(8, r.rev);
-  s->bind(9, r.updated_at).bind(10, r.key.version).bind(11, r.key.os).bind(12, r.key.arch);
-  s->bind(13, r.group).bind(14, expected_rev);
-  if (auto st = s->run(); !st) return st.error();
-  return db_.changes() == 1;
+  bool wrote = false;
+  auto st = transaction([&]() -> Status {
+    auto s = db_.prepare(
+        "UPDATE rollouts SET previous_version = ?, plan = ?, thresholds = ?, memory = ?, "
+        "state = ?, rule = ?, reason = ?, rev = ?, updated_at = ? "
+        "WHERE version = ? AND os = ? AND arch = ? AND group_key = ? AND rev = ?");
+    if (!s) return s.error();
+    s->bind(1, r.previous_version).bind(2, r.plan_json).bind(3, r.thresholds_json);
+    s->bind(4, r.memory_json).bind(5, r.state).bind(6, r.rule).bind(7, r.reason).bind(8, r.rev);
+    s->bind(9, r.updated_at).bind(10, r.key.version).bind(11, r.key.os).bind(12, r.key.arch);
+    s->bind(13, r.group).bind(14, expected_rev);
+    if (auto run = s->run(); !run) return run;
+    wrote = db_.changes() == 1;
+    if (wrote) targets_changed_ = true;
+    return {};
+  });
+  if (!st) return st.error();
+  return wrote;
 }
 
 }  // namespace rollout::server::sqlite

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <utility>
 
 #include "server-plugin/store/sqlite/migrations.hpp"
 
@@ -60,26 +61,47 @@ Status SqliteStore::run_autocommit(const std::function<Status(StoreOps&)>& fn) {
   return fn(ops_);  // each call takes the connection's lock itself
 }
 
+Status SqliteStore::watch_targets(std::function<void()> fn) {
+  ops_.watch_targets(std::move(fn));
+  return {};
+}
+
+void SqliteOps::watch_targets(std::function<void()> fn) {
+  std::lock_guard lock(watch_mu_);
+  watcher_ = std::move(fn);
+}
+
 Status SqliteOps::transaction(const std::function<Status()>& fn) {
-  std::lock_guard lock(mu_);
-  if (in_tx_ > 0) return fn();
-  if (auto st = db_.exec("BEGIN IMMEDIATE"); !st) return st;
-  ++in_tx_;
-  Status result = [&]() -> Status {
-    try {
-      return fn();
-    } catch (...) {
-      return make_error("internal", "transaction body threw");
+  bool changed = false;
+  {
+    std::lock_guard lock(mu_);
+    if (in_tx_ > 0) return fn();
+    if (auto st = db_.exec("BEGIN IMMEDIATE"); !st) return st;
+    targets_changed_ = false;
+    ++in_tx_;
+    Status result = [&]() -> Status {
+      try {
+        return fn();
+      } catch (...) {
+        return make_error("internal", "transaction body threw");
+      }
+    }();
+    --in_tx_;
+    if (!result) {
+      targets_changed_ = false;
+      (void)db_.exec("ROLLBACK");
+      return result;
     }
-  }();
-  --in_tx_;
-  if (!result) {
-    (void)db_.exec("ROLLBACK");
-    return result;
+    if (auto st = db_.exec("COMMIT"); !st) {
+      targets_changed_ = false;
+      (void)db_.exec("ROLLBACK");
+      return st;
+    }
+    changed = std::exchange(targets_changed_, false);
   }
-  if (auto st = db_.exec("COMMIT"); !st) {
-    (void)db_.exec("ROLLBACK");
-    return st;
+  if (changed) {
+    std::lock_guard lock(watch_mu_);
+    if (watcher_) watcher_();
   }
   return {};
 }

@@ -8,6 +8,7 @@
 // same file waits for SQLite's write lock up to the busy timeout, then gets "conflict".
 #pragma once
 
+#include <functional>
 #include <mutex>
 
 #include "server-plugin/store.hpp"
@@ -24,7 +25,14 @@ class SqliteOps final : public Tx {
   // already (a call through the Tx, or one operation of several statements such as
   // record_attempts made inside one), simply part of it. Store::transaction refuses a nested
   // transaction before it gets here; this join is for the store's own multi-statement calls.
+  // A top-level transaction that commits after one of the calls that decide a check-in wrote
+  // (targets_changed_) then calls the watcher, outside mu_; a joined one leaves that to the
+  // outermost. The six such calls run through transaction() even on their own, so an
+  // autocommit call is a top-level transaction of one statement and notifies the same way.
   Status transaction(const std::function<Status()>& fn);
+
+  // Store::watch_targets: `fn` after each such commit on the committing thread.
+  void watch_targets(std::function<void()> fn);
 
   Status lock_release(const ReleaseKey& key) override;
 
@@ -119,9 +127,16 @@ class SqliteOps final : public Tx {
  private:
   Expected<std::optional<Agent>> agent_where(std::string_view where, const std::string& value);
 
-  std::recursive_mutex mu_;  // guards db_ and in_tx_
+  std::recursive_mutex mu_;  // guards db_, in_tx_ and targets_changed_
   Db db_;
   int in_tx_ = 0;
+  // The open top-level transaction changed what a check-in decides (set by insert_release,
+  // set_promoted, set_blocked, insert_rollout, update_rollout when it wrote, put_policy).
+  bool targets_changed_ = false;
+  // Held while the watcher runs, so a replaced watcher is never called after watch_targets
+  // returns. Never taken with mu_ held.
+  std::mutex watch_mu_;
+  std::function<void()> watcher_;  // guarded by watch_mu_
   // The last windowed release_counts (store/window_counts_cache.hpp), keyed on the 'attempts'
   // counter; filled and used only outside transactions.
   WindowCountsCache window_cache_;
@@ -131,6 +146,7 @@ class SqliteStore final : public Store {
  public:
   static Expected<std::unique_ptr<Store>> open(const std::string& path);
   int schema_version() override { return schema_version_; }
+  Status watch_targets(std::function<void()> fn) override;
 
  protected:
   Status run_transaction(const std::function<Status(Tx&)>& fn) override;
