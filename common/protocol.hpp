@@ -23,6 +23,13 @@ bool valid_uuid(std::string_view s);   // canonical lower-case 8-4-4-4-12
 std::string new_uuid();                // random (version 4)
 bool valid_state(std::string_view s);  // the agent journal's states
 
+// Long-poll check-ins (RFC 7240): the agent asks with `Prefer: wait=N`, the server answers a
+// check-in it held (or would have held) with `Preference-Applied: wait=M`. Both headers are read
+// with this: the first `wait` preference whose value is a whole number of seconds in
+// 1..kMaxWaitSeconds; nullopt when there is none or it is malformed.
+inline constexpr std::uint32_t kMaxWaitSeconds = 300;
+std::optional<std::uint32_t> parse_wait_preference(std::string_view header);
+
 struct EnrollRequest {
   std::string enrollment_key;
   std::string hostname;

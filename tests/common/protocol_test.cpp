@@ -187,5 +187,21 @@ TEST(Protocol, ReportRefusalRoundTripsAndIsStrict) {
   EXPECT_FALSE(ReportRefusal::parse(std::string(kMaxBodyBytes + 1, ' ')).ok());
 }
 
+// The long-poll headers (Prefer: wait=N, Preference-Applied: wait=M), as sent by anyone.
+TEST(Protocol, WaitPreferenceIsReadAndGarbageIsNothing) {
+  EXPECT_EQ(parse_wait_preference("wait=55"), 55u);
+  EXPECT_EQ(parse_wait_preference("respond-async, wait=10"), 10u);
+  EXPECT_EQ(parse_wait_preference(" WAIT = 7 ; x=y"), 7u);
+  EXPECT_EQ(parse_wait_preference("wait=\"30\""), 30u);
+  EXPECT_EQ(parse_wait_preference("wait=300"), 300u);
+  for (const char* bad :
+       {"", "wait", "wait=", "wait=0", "wait=301", "wait=99999999999999999999", "wait=-5",
+        "wait=1.5", "wait=abc", "waitx=5", "xwait=5", ",,,", "wait=\"", "wait=\"\"", "=5"}) {
+    EXPECT_EQ(parse_wait_preference(bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(parse_wait_preference(std::string(100'000, ',') + "wait=3"), 3u);
+  EXPECT_EQ(parse_wait_preference(std::string(100'000, 'w')), std::nullopt);
+}
+
 }  // namespace
 }  // namespace rollout::protocol

@@ -13,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)CheckinRequest::parse(text);
   (void)CheckinResponse::parse(text);
   (void)ReportAck::parse(text);
+  if (auto w = parse_wait_preference(text); w && (*w < 1 || *w > kMaxWaitSeconds)) std::abort();
   if (auto r = ReportRefusal::parse(text)) {
     auto again = ReportRefusal::parse(r->to_json());
     if (!again || again->refused.size() != r->refused.size()) std::abort();
