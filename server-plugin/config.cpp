@@ -134,6 +134,12 @@ Expected<ServerConfig> load_server_config(const std::string& path,
       h.number<unsigned>("worker_threads", c.worker_threads, 1, 1024);
       h.duration("read_timeout", c.read_timeout);
     });
+    r.section("long_poll", [&](config::Reader& l) {
+      l.duration("limit", c.long_poll_limit);
+      l.uint("max_held", c.long_poll_max_held, 0, 10'000'000);
+      if (l.ok() && c.long_poll_limit > std::chrono::minutes(5))
+        l.fail("limit", "must be at most 5m (0s turns long-poll off)");
+    });
     r.section("login_limit", [&](config::Reader& l) {
       l.number<std::uint32_t>("attempts", c.login_attempts, 1, 1'000'000);
       l.duration("window", c.login_window);

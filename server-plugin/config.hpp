@@ -55,6 +55,11 @@ struct ServerConfig {
   // changes: most check-ins of a steady fleet are answered without a durable write.
   std::chrono::milliseconds checkin_record_interval{300'000};
   std::chrono::milliseconds directive_lifetime{3'600'000};
+  // Long-poll check-ins (app/long_poll.hpp, "long_poll:" section): the longest an agent's
+  // check-in is held open waiting for something to do (0s: never held, agents poll), and how
+  // many are held at once at most (beyond it an agent is answered at once and polls).
+  std::chrono::milliseconds long_poll_limit{55'000};
+  std::uint64_t long_poll_max_held = 50'000;
   // The outcome rows one agent may add per rolling hour (replays are free): an agent counts once
   // per release anyway, this keeps a leaked token from flooding the attempts table. At least one
   // full report batch (protocol::kMaxReportsPerBatch), so a full batch can always get through.

@@ -378,6 +378,14 @@ http::Response metrics(AppState& s, Ctx&) {
        std::to_string(m.directives_install.load()));
   line("rollout_directives_total{action=\"downgrade\"} " +
        std::to_string(m.directives_downgrade.load()));
+  if (s.held) {
+    line("# TYPE rollout_checkins_held gauge");
+    line("rollout_checkins_held " + std::to_string(s.held->held()));
+    line("# TYPE rollout_checkins_answered_early_total counter");
+    line("rollout_checkins_answered_early_total " + std::to_string(s.held->answered_early()));
+    line("# TYPE rollout_checkins_hold_refused_total counter");
+    line("rollout_checkins_hold_refused_total " + std::to_string(s.held->refused_at_cap()));
+  }
   line("# TYPE rollout_auth_failures_total counter");
   line("rollout_auth_failures_total " + std::to_string(m.auth_failures.load()));
   line("# TYPE rollout_request_duration_seconds histogram");

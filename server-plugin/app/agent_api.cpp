@@ -9,6 +9,7 @@
 #include "common/semver.hpp"
 #include "common/time.hpp"
 #include "server-plugin/app/handlers.hpp"
+#include "server-plugin/app/long_poll.hpp"
 #include "server-plugin/app/report_checks.hpp"
 #include "server-plugin/app/targets.hpp"
 #include "server-plugin/app/views.hpp"
@@ -106,95 +107,151 @@ http::Response enroll(AppState& s, Ctx& c) {
   return http::json_response(200, protocol::EnrollResponse{a.id, token}.to_json());
 }
 
+namespace {
+
+// What one check-in decides, on `tx`: what the agent reported is recorded (when it changed, or
+// the stored time is checkin_record_interval old: no fsync for most check-ins of a steady
+// fleet), and the directive it gets, if any. Deciding again with the same request changes
+// nothing more (a held check-in is decided again after each change).
+struct CheckinDecision {
+  protocol::CheckinResponse answer;
+  std::optional<std::string> directive;
+  std::optional<std::string> below_floor;  // the downgrade target the security floor refused
+};
+
+Expected<CheckinDecision> decide_checkin(AppState& s, Tx& tx, const std::string& agent_id,
+                                         const protocol::CheckinRequest& req) {
+  CheckinDecision out;
+  auto& answer = out.answer;
+  answer.poll_interval_s = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::seconds>(s.cfg.poll_interval).count());
+  if (req.state == "probation" || req.state == "downloading" || req.state == "staged") {
+    answer.poll_interval_s = std::min<std::uint64_t>(answer.poll_interval_s, 10);
+  }
+  const std::int64_t record_every =
+      std::chrono::duration_cast<std::chrono::seconds>(s.cfg.checkin_record_interval).count();
+  auto fresh = tx.get_agent(agent_id);
+  if (!fresh) return fresh.error();
+  if (!*fresh) return make_error("not_found", "the agent is gone");
+  Agent agent = fresh->value();
+  // The agent page shows a download's progress with its state ("downloading 43 %").
+  const std::string shown_state =
+      req.progress_percent ? req.state + " " + std::to_string(*req.progress_percent) + " %"
+                           : req.state;
+  const bool changed = agent.current_version != req.current_version || agent.state != shown_state ||
+                       req.security_floor > agent.security_floor;
+  const bool record_time = s.now() - agent.last_checkin_at >= record_every;
+  agent.current_version = req.current_version;
+  agent.state = shown_state;
+  agent.security_floor = std::max(agent.security_floor, req.security_floor);
+  if (changed || record_time) {
+    agent.last_checkin_at = s.now();
+    if (auto u = tx.update_agent_checkin(agent); !u) return u.error();
+  }
+  auto releases = tx.list_releases();
+  if (!releases) return releases.error();
+  if (auto n = note_running_version(tx, agent, *releases, s.now()); !n) return n.error();
+  auto policies = tx.list_policies();
+  if (!policies) return policies.error();
+  const Resolved pol = resolve_policy(agent, *policies);
+  const Targets t = channel_targets(*releases, agent.os, agent.arch);
+  std::optional<Release> target = t.beta;
+  bool held = false;  // a stable rollout in waves has not let this agent in yet
+  if (pol.channel != "beta") {
+    auto stable = wave_rollouts::stable_target(tx, agent, pol, t, *releases);
+    if (!stable) return stable.error();
+    target = std::move(stable->target);
+    held = stable->held;
+  }
+  if (pol.window_start && pol.window_end) {
+    answer.maintenance_window =
+        protocol::MaintenanceWindow{*pol.window_start, *pol.window_end, "UTC"};
+  }
+  if (!target || target->key.version == agent.current_version) return out;
+  auto have = SemVer::parse(agent.current_version);
+  auto want = SemVer::parse(target->key.version);
+  if (!have || !want) return out;
+  const auto action = *want > *have ? DirectiveAction::install : DirectiveAction::downgrade;
+  // Waiting for its wave never moves an agent down (it may run the release already).
+  if (held && action == DirectiveAction::downgrade) return out;
+  if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now()))) return out;
+  if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
+    out.below_floor = target->key.version;  // logged after the transaction, not through it
+    return out;
+  }
+  auto d = directive_for(s, tx, agent, *target, action, pol.channel);
+  if (!d) return d.error();
+  out.directive = *d;
+  return out;
+}
+
+http::Response answer_of(const CheckinDecision& d, std::optional<std::uint32_t> held_s) {
+  protocol::CheckinResponse answer = d.answer;
+  if (d.directive) {
+    bj::error_code ec;
+    auto v = bj::parse(*d.directive, ec);
+    if (!ec && v.is_object()) answer.directive = v.as_object();
+  }
+  auto r = http::json_response(200, answer.to_json());
+  if (held_s) r.set_header("Preference-Applied", "wait=" + std::to_string(*held_s));
+  return r;
+}
+
+}  // namespace
+
+Expected<std::optional<http::Response>> decide_held_checkin(AppState& s, Tx& tx,
+                                                            const HeldCheckins::Entry& e) {
+  auto d = decide_checkin(s, tx, e.agent.id, e.request);
+  if (!d) return d.error();
+  if (!d->directive) return std::optional<http::Response>();
+  return std::optional<http::Response>(answer_of(*d, e.wait_s));
+}
+
+// A check-in that asks to be held (Prefer: wait=N) and gets nothing now is held up to
+// min(N, long_poll.limit) (long_poll.hpp); its answer then, or at once when it gets a
+// directive, says Preference-Applied: wait=M. Without the header, with long-poll off, on the
+// plugin host, or with max_held held already, it is answered at once without Preference-Applied.
 http::Response checkin(AppState& s, Ctx& c) {
   auto req = protocol::CheckinRequest::parse(c.req.body);
   if (!req) return bad_request(req.error().code, req.error().message);
   if (req->agent_id != c.agent->id)
     return http::error_response(403, "forbidden", "agent_id does not match the token");
   s.metrics.checkins++;
-  protocol::CheckinResponse answer;
-  answer.poll_interval_s = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(s.cfg.poll_interval).count());
-  if (req->state == "probation" || req->state == "downloading" || req->state == "staged") {
-    answer.poll_interval_s = std::min<std::uint64_t>(answer.poll_interval_s, 10);
+  std::optional<std::uint32_t> wait;
+  if (s.held && c.req.can_defer) {
+    if (auto prefer = c.req.header("Prefer")) {
+      const auto limit = std::chrono::duration_cast<std::chrono::seconds>(s.cfg.long_poll_limit);
+      if (auto w = protocol::parse_wait_preference(*prefer); w && limit.count() > 0)
+        wait = std::min<std::uint32_t>(*w, static_cast<std::uint32_t>(limit.count()));
+    }
   }
-  std::optional<std::string> directive;
-  std::optional<std::string> below_floor;  // the downgrade target the security floor refused
-  const std::int64_t record_every =
-      std::chrono::duration_cast<std::chrono::seconds>(s.cfg.checkin_record_interval).count();
+  // Read before deciding: a change committed from now on makes a held check-in decide again.
+  const std::uint64_t epoch = s.held ? s.held->epoch() : 0;
+  CheckinDecision d;
   auto st = with_conflict_retry(kConflictAttempts, [&] {
     return s.store->transaction([&](Tx& tx) -> Status {
-      directive.reset();  // a retried attempt decides afresh
-      below_floor.reset();
-      answer.maintenance_window.reset();
-      auto fresh = tx.get_agent(c.agent->id);
-      if (!fresh) return fresh.error();
-      Agent agent = fresh->value();
-      // A check-in that changes nothing but the time is written only once the stored time is
-      // checkin_record_interval old: no fsync for most check-ins of a steady fleet.
-      // The agent page shows a download's progress with its state ("downloading 43 %").
-      const std::string shown_state =
-          req->progress_percent ? req->state + " " + std::to_string(*req->progress_percent) + " %"
-                                : req->state;
-      const bool changed = agent.current_version != req->current_version ||
-                           agent.state != shown_state || req->security_floor > agent.security_floor;
-      const bool record_time = s.now() - agent.last_checkin_at >= record_every;
-      agent.current_version = req->current_version;
-      agent.state = shown_state;
-      agent.security_floor = std::max(agent.security_floor, req->security_floor);
-      if (changed || record_time) {
-        agent.last_checkin_at = s.now();
-        if (auto u = tx.update_agent_checkin(agent); !u) return u;
-      }
-      auto releases = tx.list_releases();
-      if (!releases) return releases.error();
-      if (auto n = note_running_version(tx, agent, *releases, s.now()); !n) return n;
-      auto policies = tx.list_policies();
-      if (!policies) return policies.error();
-      const Resolved pol = resolve_policy(agent, *policies);
-      const Targets t = channel_targets(*releases, agent.os, agent.arch);
-      std::optional<Release> target = t.beta;
-      bool held = false;  // a stable rollout in waves has not let this agent in yet
-      if (pol.channel != "beta") {
-        auto stable = wave_rollouts::stable_target(tx, agent, pol, t, *releases);
-        if (!stable) return stable.error();
-        target = std::move(stable->target);
-        held = stable->held;
-      }
-      if (pol.window_start && pol.window_end) {
-        answer.maintenance_window =
-            protocol::MaintenanceWindow{*pol.window_start, *pol.window_end, "UTC"};
-      }
-      if (!target || target->key.version == agent.current_version) return {};
-      auto have = SemVer::parse(agent.current_version);
-      auto want = SemVer::parse(target->key.version);
-      if (!have || !want) return {};
-      const auto action = *want > *have ? DirectiveAction::install : DirectiveAction::downgrade;
-      // Waiting for its wave never moves an agent down (it may run the release already).
-      if (held && action == DirectiveAction::downgrade) return {};
-      if (action == DirectiveAction::install && !in_window(pol, utc_minute_of_day(s.now())))
-        return {};
-      if (action == DirectiveAction::downgrade && target->security_version < agent.security_floor) {
-        below_floor = target->key.version;  // logged after the transaction, not through it
-        return {};
-      }
-      auto d = directive_for(s, tx, agent, *target, action, pol.channel);
-      if (!d) return d.error();
-      directive = *d;
+      auto got = decide_checkin(s, tx, c.agent->id, *req);  // a retried attempt decides afresh
+      if (!got) return got.error();
+      d = std::move(*got);
       return {};
     });
   });
   if (!st) return internal_error(st.error());
-  if (below_floor) {
+  if (d.below_floor) {
     s.log("warn", "agent-api", "no downgrade below the agent's security floor",
-          {{"agent_id", c.agent->id}, {"target", *below_floor}});
+          {{"agent_id", c.agent->id}, {"target", *d.below_floor}});
   }
-  if (directive) {
-    bj::error_code ec;
-    auto v = bj::parse(*directive, ec);
-    if (!ec && v.is_object()) answer.directive = v.as_object();
+  if (wait && !d.directive) {
+    auto reply = s.held->hold(HeldCheckins::Entry{*c.agent, *req, *wait, nullptr, epoch},
+                              std::chrono::seconds(*wait), answer_of(d, wait));
+    if (reply) {
+      http::Response r;
+      r.deferred = std::move(reply);
+      return r;
+    }
+    wait.reset();  // max_held held already: answered now, and the agent polls
   }
-  return http::json_response(200, answer.to_json());
+  return answer_of(d, wait);
 }
 
 namespace {

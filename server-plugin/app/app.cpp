@@ -391,6 +391,20 @@ Expected<std::unique_ptr<App>> make_app_from(ServerConfig cfg, std::function<std
   auto artifacts = artifacts::open_artifact_store(s->cfg, *s->store);
   if (!artifacts) return artifacts.error();  // its messages name artifact_store
   s->artifacts = std::move(artifacts.value());
+  if (s->cfg.long_poll_limit.count() > 0 && s->cfg.long_poll_max_held > 0) {
+    AppState* sp = s.get();
+    s->held = std::make_unique<HeldCheckins>(
+        *s->store, static_cast<std::size_t>(s->cfg.long_poll_max_held),
+        [sp](Tx& tx, const HeldCheckins::Entry& e) {
+          return handlers::decide_held_checkin(*sp, tx, e);
+        },
+        [sp](const Error& e) {
+          sp->log("error", "long-poll",
+                  "deciding held check-ins again failed (answered at their limit): " + e.message);
+        });
+    if (auto st = s->store->watch_targets([h = s->held.get()] { h->changed(); }); !st)
+      return st.error();
+  }
   s->login_limiter.emplace(
       *s->store, static_cast<std::uint32_t>(s->cfg.login_attempts),
       std::chrono::duration_cast<std::chrono::milliseconds>(s->cfg.login_window));

@@ -9,6 +9,10 @@ namespace rollout::server::handlers {
 
 http::Response enroll(AppState& s, Ctx& c);
 http::Response checkin(AppState& s, Ctx& c);
+// A held check-in decided again after a change (HeldCheckins::Decide): its answer when it now
+// gets a directive, else nullopt (it stays held).
+Expected<std::optional<http::Response>> decide_held_checkin(AppState& s, Tx& tx,
+                                                            const HeldCheckins::Entry& e);
 http::Response reports(AppState& s, Ctx& c);
 http::Response artifact(AppState& s, Ctx& c);
 

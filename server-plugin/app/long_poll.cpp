@@ -1,45 +1,8 @@
 #include "server-plugin/app/long_poll.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace rollout::server {
-
-std::optional<std::uint32_t> parse_prefer_wait(std::string_view header) {
-  // Prefer: preference *( "," preference ), preference = token [ "=" word ] *( ";" param ).
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    std::string_view pref = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
-    pref = pref.substr(0, pref.find(';'));
-    auto trim = [](std::string_view v) {
-      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-      return v;
-    };
-    pref = trim(pref);
-    const auto eq = pref.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view name = trim(pref.substr(0, eq));
-    std::string_view value = trim(pref.substr(eq + 1));
-    if (name.size() != 4 || !std::equal(name.begin(), name.end(), "wait", [](char a, char b) {
-          return std::tolower(static_cast<unsigned char>(a)) == b;
-        })) {
-      continue;
-    }
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-      value = value.substr(1, value.size() - 2);
-    if (value.empty() || value.size() > 3) return std::nullopt;
-    std::uint32_t n = 0;
-    for (char ch : value) {
-      if (ch < '0' || ch > '9') return std::nullopt;
-      n = n * 10 + static_cast<std::uint32_t>(ch - '0');
-    }
-    if (n < 1 || n > 300) return std::nullopt;
-    return n;
-  }
-  return std::nullopt;
-}
 
 HeldCheckins::HeldCheckins(Store& store, std::size_t max_held, Decide decide, Report report)
     : store_(store),

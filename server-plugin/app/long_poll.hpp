@@ -30,10 +30,6 @@
 
 namespace rollout::server {
 
-// The wait an agent asks for in its Prefer header: the first `wait=N` preference with N a whole
-// number of seconds in 1..300; nullopt when there is none or it is malformed.
-std::optional<std::uint32_t> parse_prefer_wait(std::string_view header);
-
 class HeldCheckins {
  public:
   struct Entry {

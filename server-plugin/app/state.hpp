@@ -15,6 +15,7 @@
 #include "common/signed_document.hpp"
 #include "server-plugin/api/router.hpp"
 #include "server-plugin/app.hpp"
+#include "server-plugin/app/long_poll.hpp"
 #include "server-plugin/artifacts/artifact_store.hpp"
 #include "server-plugin/auth/rate_limit.hpp"
 #include "server-plugin/config.hpp"
@@ -41,10 +42,20 @@ struct Metrics {
 };
 
 struct AppState {
+  AppState() = default;
+  AppState(const AppState&) = delete;
+  AppState& operator=(const AppState&) = delete;
+  ~AppState() {
+    if (store && held) (void)store->watch_targets(nullptr);
+  }
+
   ServerConfig cfg;
   std::unique_ptr<Store> store;
   // Published artifacts (cfg.artifact_store); after `store`, which it may use, so it goes first.
   std::unique_ptr<artifacts::ArtifactStore> artifacts;
+  // Long-poll check-ins held open (long_poll.hpp); null with long_poll.limit 0s. Woken by the
+  // store's watch_targets, which ~AppState stops first.
+  std::unique_ptr<HeldCheckins> held;
   std::optional<crypto::PrivateKey> directive_key;
   KeyRing release_keys;
   std::optional<auth::RateLimiter> login_limiter;  // on `store`: cfg.login_attempts / login_window

@@ -21,6 +21,8 @@ TEST(ServerConfig, TheShippedExampleLoadsWithTheDocumentedValues) {
   EXPECT_EQ(c->io_threads, defaults.io_threads);
   EXPECT_EQ(c->worker_threads, defaults.worker_threads);
   EXPECT_EQ(c->read_timeout, defaults.read_timeout);
+  EXPECT_EQ(c->long_poll_limit, defaults.long_poll_limit);
+  EXPECT_EQ(c->long_poll_max_held, defaults.long_poll_max_held);
   EXPECT_EQ(c->login_attempts, defaults.login_attempts);
   EXPECT_EQ(c->login_window, defaults.login_window);
   EXPECT_EQ(c->reports_per_agent_per_hour, 200u);
@@ -97,6 +99,28 @@ TEST(ServerConfig, HostAndLoginLimitKnobsAreReadAndChecked) {
                                  std::string("directive_key: d\nrelease_keys: [x]\n") + bad);
     auto b = load_server_config((dir / "b.yaml").string());
     EXPECT_FALSE(b.ok()) << bad;
+  }
+}
+
+TEST(ServerConfig, LongPollKnobsAreReadAndChecked) {
+  rollout::testing::TempDir dir;
+  const ServerConfig defaults;
+  EXPECT_EQ(defaults.long_poll_limit, std::chrono::seconds(55));
+  EXPECT_EQ(defaults.long_poll_max_held, 50'000u);
+  rollout::testing::write_file(dir / "a.yaml",
+                               "directive_key: d\nrelease_keys: [x]\nlong_poll:\n  limit: 0s\n"
+                               "  max_held: 7\n");
+  auto a = load_server_config((dir / "a.yaml").string());
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->long_poll_limit, std::chrono::seconds(0));
+  EXPECT_EQ(a->long_poll_max_held, 7u);
+  for (const char* bad : {"long_poll:\n  limit: 6m\n", "long_poll:\n  max_held: -1\n",
+                          "long_poll:\n  max_held: 99999999\n", "long_poll:\n  wait: 5s\n"}) {
+    rollout::testing::write_file(dir / "b.yaml",
+                                 std::string("directive_key: d\nrelease_keys: [x]\n") + bad);
+    auto b = load_server_config((dir / "b.yaml").string());
+    ASSERT_FALSE(b.ok()) << bad;
+    EXPECT_NE(b.error().message.find("long_poll"), std::string::npos) << b.error().message;
   }
 }
 

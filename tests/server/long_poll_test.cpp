@@ -94,21 +94,6 @@ class LongPoll : public AppFixture {
   std::string token_;
 };
 
-TEST(PreferWait, ParsesTheWaitPreferenceAndNothingElse) {
-  EXPECT_EQ(parse_prefer_wait("wait=55"), 55u);
-  EXPECT_EQ(parse_prefer_wait("respond-async, wait=10"), 10u);
-  EXPECT_EQ(parse_prefer_wait(" WAIT = 7 ; x=y"), 7u);
-  EXPECT_EQ(parse_prefer_wait("wait=\"30\""), 30u);
-  EXPECT_EQ(parse_prefer_wait("wait=300"), 300u);
-  for (const char* bad :
-       {"", "wait", "wait=", "wait=0", "wait=301", "wait=99999999999999999999", "wait=-5",
-        "wait=1.5", "wait=abc", "waitx=5", "xwait=5", ",,,", "wait=\"", "wait=\"\"", "=5"}) {
-    EXPECT_EQ(parse_prefer_wait(bad), std::nullopt) << bad;
-  }
-  EXPECT_EQ(parse_prefer_wait(std::string(100'000, ',') + "wait=3"), 3u);
-  EXPECT_EQ(parse_prefer_wait(std::string(100'000, 'w')), std::nullopt);
-}
-
 TEST_F(LongPoll, NothingToDoIsHeldToTheLimitAndSaysSo) {
   auto agents = fleet_on_1_1(1);
   auto h = checkin_held(agents[0], 1);
@@ -206,6 +191,29 @@ TEST_F(LongPoll, BeyondMaxHeldAnAgentIsAnsweredAtOnceAndPolls) {
   EXPECT_NE(m.body.find("rollout_checkins_hold_refused_total 1"), std::string::npos) << m.body;
   rollback("1.1.0");
   EXPECT_TRUE(first.get().answer->directive);
+}
+
+TEST_F(LongPoll, ARollbackOnAnotherServerWakesCheckInsHeldHere) {
+  if (cfg_.database_url.rfind("sqlite:", 0) == 0)
+    GTEST_SKIP() << "several servers share a PostgreSQL database, never a SQLite file";
+  auto agents = fleet_on_1_1(2);
+  auto second = make_app_from(cfg_, [this] { return now_; });
+  ASSERT_TRUE(second.ok()) << second.error().message;
+  std::vector<std::future<Held>> held;
+  for (const auto& a : agents) held.push_back(checkin_held_async(a, 20));
+  wait_held(agents.size());
+  http::Request rb;
+  rb.method = "POST";
+  rb.target = "/api/updates/rollouts/1.1.0/rollback";
+  rb.body = R"({"os":"linux","arch":"x86_64","reason":"crashes, seen from the other server"})";
+  rb.headers = {{"Content-Type", "application/json"}};
+  auto r = (*second)->handle(rb, Identity{"admin", "admin"});
+  ASSERT_EQ(r.status, 200u) << r.body;
+  for (auto& f : held) {
+    Held h = f.get();
+    ASSERT_TRUE(h.answer && h.answer->directive)
+        << "woken through LISTEN/NOTIFY: " << h.response.body;
+  }
 }
 
 TEST_F(LongPoll, AServerThatStopsAnswersItsHeldCheckInsInsteadOfDroppingThem) {
