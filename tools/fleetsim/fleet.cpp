@@ -55,6 +55,7 @@ void Stats::merge(Stats&& o) {
   checkins_sent += o.checkins_sent;
   checkins_answered += o.checkins_answered;
   checkins_failed += o.checkins_failed;
+  checkins_held += o.checkins_held;
   add(checkin_failures, o.checkin_failures);
   latency_us.insert(latency_us.end(), o.latency_us.begin(), o.latency_us.end());
   latency_after_ready_us.insert(latency_after_ready_us.end(), o.latency_after_ready_us.begin(),
@@ -138,31 +139,32 @@ milliseconds Shard::interval(const Agent& a) const {
 
 void Shard::enroll(Agent& a) {
   ++stats_.enroll_sent;
-  pool_->submit({"/api/agent/v1/enroll", a.enrollment.to_json(), ""}, [this, &a](HttpAnswer ans) {
-    if (stopping_) return;
-    std::optional<protocol::EnrollResponse> r;
-    std::string reason;
-    if (!ans.failure.empty() || ans.status != 200) {
-      reason = failure_reason(ans);
-    } else if (auto parsed = protocol::EnrollResponse::parse(ans.body); !parsed) {
-      reason = "bad_answer";
-    } else {
-      r = std::move(parsed).value();
-    }
-    if (!r) {
-      ++stats_.enroll_failed;
-      ++stats_.enroll_failures[reason];
-      a.timer.expires_after(jitter(milliseconds(2000)));
-      a.timer.async_wait([this, &a](boost::system::error_code ec) {
-        if (!ec && !stopping_) enroll(a);
-      });
-      return;
-    }
-    a.agent_id = r->agent_id;
-    a.token = r->token;
-    shared_.enrolled.fetch_add(1);
-    checkin(a);  // the agent checks in right after enrolling
-  });
+  pool_->submit({"/api/agent/v1/enroll", a.enrollment.to_json(), "", "", milliseconds(0)},
+                [this, &a](HttpAnswer ans) {
+                  if (stopping_) return;
+                  std::optional<protocol::EnrollResponse> r;
+                  std::string reason;
+                  if (!ans.failure.empty() || ans.status != 200) {
+                    reason = failure_reason(ans);
+                  } else if (auto parsed = protocol::EnrollResponse::parse(ans.body); !parsed) {
+                    reason = "bad_answer";
+                  } else {
+                    r = std::move(parsed).value();
+                  }
+                  if (!r) {
+                    ++stats_.enroll_failed;
+                    ++stats_.enroll_failures[reason];
+                    a.timer.expires_after(jitter(milliseconds(2000)));
+                    a.timer.async_wait([this, &a](boost::system::error_code ec) {
+                      if (!ec && !stopping_) enroll(a);
+                    });
+                    return;
+                  }
+                  a.agent_id = r->agent_id;
+                  a.token = r->token;
+                  shared_.enrolled.fetch_add(1);
+                  checkin(a);  // the agent checks in right after enrolling
+                });
 }
 
 void Shard::schedule_checkin(Agent& a, milliseconds after) {
@@ -183,7 +185,13 @@ void Shard::checkin(Agent& a) {
   c.last_sequence = a.last_sequence;
   ++stats_.checkins_sent;
   a.in_flight = true;
-  pool_->submit({"/api/agent/v1/checkin", c.to_json(), a.token},
+  HttpRequest req{"/api/agent/v1/checkin", c.to_json(), a.token, "", milliseconds(0)};
+  // The first check-in is a plain one (the agent is ready once it is answered); then held ones.
+  if (options_.long_poll_s > 0 && a.answered_once) {
+    req.prefer = "wait=" + std::to_string(options_.long_poll_s);
+    req.timeout = std::chrono::seconds(options_.long_poll_s) + options_.request_timeout;
+  }
+  pool_->submit(std::move(req),
                 [this, &a](HttpAnswer ans) { checkin_answered(a, std::move(ans)); });
 }
 
@@ -206,6 +214,8 @@ void Shard::checkin_answered(Agent& a, HttpAnswer ans) {
     return;
   }
   ++stats_.checkins_answered;
+  const bool held = !ans.preference_applied.empty();
+  if (held) ++stats_.checkins_held;
   const auto us = static_cast<std::uint32_t>(std::min<std::int64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(ans.latency).count(), UINT32_MAX));
   stats_.latency_us.push_back(us);
@@ -223,9 +233,17 @@ void Shard::checkin_answered(Agent& a, HttpAnswer ans) {
     schedule_checkin(a, milliseconds(0));
     return;
   }
+  if (held && !r->directive && a.answered_once) {
+    schedule_checkin(a, milliseconds(0));  // long-poll: the next held check-in at once
+    return;
+  }
   if (!a.answered_once) {
     a.answered_once = true;
     shared_.ready.fetch_add(1);
+    if (options_.long_poll_s > 0) {
+      schedule_checkin(a, milliseconds(0));  // from now on held
+      return;
+    }
     // All agents enrolled within moments of each other; a real fleet's check-ins are spread over
     // the interval, so the second one lands anywhere in it and the jitter applies from then on.
     std::uniform_int_distribution<std::int64_t> d(0,
@@ -294,7 +312,7 @@ void Shard::apply(Agent& a, std::string action, std::string version, std::uint64
   ++stats_.outcomes[outcome];
   ++stats_.reports_sent;
   pool_->submit(
-      {"/api/agent/v1/reports", protocol::ReportBatch{{r}}.to_json(), a.token},
+      {"/api/agent/v1/reports", protocol::ReportBatch{{r}}.to_json(), a.token, "", milliseconds(0)},
       [this](HttpAnswer ans) {
         if (stopping_) return;
         if (ans.failure.empty() && ans.status == 200 && protocol::ReportAck::parse(ans.body)) {

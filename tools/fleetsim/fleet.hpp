@@ -3,10 +3,11 @@
 // verify_directive, records when it first received each (action, version, sequence), pretends to
 // apply it after --apply-delay and reports an outcome drawn from the mix. All of a shard's state
 // lives on its io_context's thread; the only shared values are the atomics in Shared.
-// A long-poll mode (issue #15) is a small addition here: a check-in the server may hold is sent
-// with a request timeout above the server's hold limit, and its answer schedules the next
-// check-in at once instead of after the interval (checkin_answered). A held check-in occupies its
-// connection, so such a fleet runs with --connections per-agent, as a real one does.
+// With --long-poll N, every check-in after the first asks to be held (Prefer: wait=N) with a
+// request timeout above the hold, and a held answer (Preference-Applied) without a directive is
+// followed by the next check-in at once, as the real agent does; an answer that is not held
+// falls back to the interval. A held check-in occupies its connection, so such a fleet runs with
+// --connections per-agent, as a real one does.
 #pragma once
 
 #include <atomic>
@@ -40,6 +41,7 @@ struct Stats {
   std::uint64_t enroll_sent = 0, enroll_failed = 0;
   std::map<std::string, std::uint64_t> enroll_failures;
   std::uint64_t checkins_sent = 0, checkins_answered = 0, checkins_failed = 0;
+  std::uint64_t checkins_held = 0;  // answered with Preference-Applied (long-poll)
   std::map<std::string, std::uint64_t> checkin_failures;  // by reason
   std::vector<std::uint32_t> latency_us;                  // answered check-ins
   std::vector<std::uint32_t> latency_after_ready_us;      // those answered after all_ready

@@ -88,11 +88,13 @@ class Pool::Connection : public std::enable_shared_from_this<Pool::Connection> {
     if (!job_.request.token.empty()) {
       req_.set(http::field::authorization, "Bearer " + job_.request.token);
     }
+    if (!job_.request.prefer.empty()) req_.set(http::field::prefer, job_.request.prefer);
     req_.keep_alive(true);
     req_.body() = job_.request.body;
     req_.prepare_payload();
     started_ = Clock::now();
-    tcp().expires_after(pool_.config_.timeout);
+    tcp().expires_after(job_.request.timeout.count() > 0 ? job_.request.timeout
+                                                         : pool_.config_.timeout);
     auto done = [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->fail(ec, "io");
       self->read();
@@ -124,6 +126,7 @@ class Pool::Connection : public std::enable_shared_from_this<Pool::Connection> {
     HttpAnswer a;
     a.status = res.result_int();
     a.body = std::move(res.body());
+    a.preference_applied = std::string(res[http::field::preference_applied]);
     a.latency = Clock::now() - started_;
     reused_ = true;
     if (!res.keep_alive()) close();

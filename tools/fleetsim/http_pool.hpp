@@ -29,12 +29,15 @@ struct HttpAnswer {
   unsigned status = 0;
   std::string body;
   std::chrono::steady_clock::duration latency{};  // from the first byte written to the last read
+  std::string preference_applied;  // the Preference-Applied header (a held long-poll answer)
 };
 
 struct HttpRequest {
-  std::string target;  // e.g. /api/agent/v1/checkin
-  std::string body;    // JSON
-  std::string token;   // bearer token, empty for none
+  std::string target;                    // e.g. /api/agent/v1/checkin
+  std::string body;                      // JSON
+  std::string token;                     // bearer token, empty for none
+  std::string prefer;                    // a Prefer header (long-poll: "wait=N"), empty for none
+  std::chrono::milliseconds timeout{0};  // 0: the pool's
 };
 
 using HttpCallback = std::function<void(HttpAnswer)>;

@@ -128,7 +128,9 @@ Simulates N agents against a real rollout-server and prints a JSON summary on ex
   --interval DURATION     check-in interval (default: the server's poll_interval), ±20 % jitter
   --duration DURATION     how long to run (default 60s, at most 24h)
   --apply-delay DURATION  a directive's pretended install time (default 1s)
-  --request-timeout DURATION  per request (default 30s)
+  --request-timeout DURATION  per request (default 30s; a held check-in: its wait plus this)
+  --long-poll SECONDS     1 to 300: check-ins ask to be held that long (Prefer: wait=N) and the
+                          next follows a held answer at once (needs --connections per-agent)
   --outcomes MIX          e.g. success=95,failure=3,crash=2 (default success=100)
   --mark-file PATH        polled; holds a Unix time (seconds) the propagation is measured from
   --ready-file PATH       written once every agent enrolled and checked in once
@@ -197,6 +199,10 @@ Expected<Options> parse_options(const std::vector<std::string>& args) {
       auto d = duration(flag, v, std::chrono::milliseconds(100), std::chrono::minutes(10));
       if (!d) return d.error();
       o.request_timeout = *d;
+    } else if (flag == "--long-poll") {
+      auto n = number(flag, v, 1, 300);
+      if (!n) return n.error();
+      o.long_poll_s = *n;
     } else if (flag == "--outcomes") {
       auto m = outcome_mix(v);
       if (!m) return m.error();
@@ -253,6 +259,10 @@ Expected<Options> parse_options(const std::vector<std::string>& args) {
     o.connections = std::min<std::uint32_t>(o.agents, 64);
   }
   o.connections = std::min(o.connections, o.agents);
+  // A held check-in keeps its connection busy for the whole hold, as the real agent's does.
+  if (o.long_poll_s > 0 && o.connections < o.agents)
+    return bad("--long-poll",
+               "needs --connections per-agent (a held check-in keeps its connection)");
   if (o.threads > o.connections) o.threads = o.connections;
   return o;
 }

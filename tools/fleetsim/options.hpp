@@ -35,6 +35,9 @@ struct Options {
   std::chrono::milliseconds duration{60000};
   std::chrono::milliseconds apply_delay{1000};
   std::chrono::milliseconds request_timeout{30000};
+  // > 0: long-poll check-ins (Prefer: wait=N) after the first, each with a timeout of N s plus
+  // request_timeout; a held answer (Preference-Applied) is followed by the next check-in at once.
+  std::uint32_t long_poll_s = 0;
   OutcomeMix outcomes;
   std::string mark_file;
   std::string ready_file;

@@ -54,6 +54,7 @@ boost::json::object summarize(const Options& options, Stats stats, std::uint32_t
       {"sent", stats.checkins_sent},
       {"answered", stats.checkins_answered},
       {"failed", stats.checkins_failed},
+      {"held", stats.checkins_held},
       {"in_flight_at_stop", stats.checkins_sent - stats.checkins_answered - stats.checkins_failed},
       {"failures", counts(stats.checkin_failures)},
       {"latency_ms", latency(stats.latency_us)},
