@@ -460,7 +460,11 @@ struct Server::Impl {
       auto [ec, sock] = co_await acceptor.async_accept(net::make_strand(ioc), use_tuple);
       if (ec) {
         if (stopping || ec == net::error::operation_aborted) co_return;
-        continue;  // e.g. EMFILE: keep serving the connections we have
+        // e.g. EMFILE: keep serving the connections we have, and try again a little later
+        // instead of spinning on an accept that fails at once.
+        net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+        (void)co_await pause.async_wait(use_tuple);
+        continue;
       }
       auto ex = sock.get_executor();
       if (tls) {

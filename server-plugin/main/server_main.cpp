@@ -1,4 +1,7 @@
 // rollout-server: the standalone host for the rollout plugin.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -23,6 +26,27 @@ constexpr const char* kHelp =
     "migrate moves a stopped server's SQLite data into a new PostgreSQL database (migrate "
     "--help).\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.\n";
+
+// Each held long-poll check-in keeps a socket open: the soft descriptor limit (often 1024) is
+// raised to what long_poll.max_held needs plus a margin, as far as the hard limit allows; below
+// that, a warning says how many connections the server can hold.
+void raise_fd_limit(std::uint64_t max_held) {
+  constexpr std::uint64_t kMargin = 1024;  // the database, files, other clients
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const std::uint64_t want = max_held + kMargin;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    const rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min<rlim_t>(rl.rlim_max, want);
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) rl.rlim_cur = before;
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rollout::log::Logger("server").warn(
+        "the file-descriptor limit is below what long_poll.max_held needs: connections beyond "
+        "it are refused",
+        {{"limit", std::to_string(rl.rlim_cur)}, {"max_held", std::to_string(max_held)}});
+  }
+}
 
 int usage_error(const std::string& msg) {
   std::fprintf(stderr, "rollout-server: %s\n", msg.c_str());
@@ -73,6 +97,7 @@ int main(int argc, char** argv) {
   opt.io_threads = cfg->io_threads;
   opt.worker_threads = cfg->worker_threads;
   opt.read_timeout = cfg->read_timeout;
+  if (cfg->long_poll_limit.count() > 0) raise_fd_limit(cfg->long_poll_max_held);
   const bool tls = !cfg->tls_cert_file.empty();
   const std::string address = cfg->listen_address;
   auto app = rollout::server::make_app_from(std::move(cfg.value()), nullptr);
