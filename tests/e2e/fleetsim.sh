@@ -8,6 +8,8 @@
 #   1.0.0; the summary counts no failed check-in and no verification failure;
 #   a wrong --directive-keys: only verification failures, nothing received;
 #   a hostile plain-http server (not JSON, 2 MiB, forged directives): counted, exit 0;
+#   30 agents with --long-poll and a 60 s interval: held on the server (its metrics), every one
+#   has the downgrade of a rollback well before a poll could bring it;
 #   200 agents with a connection each over a soft descriptor limit of 100 (raised by fleetsim),
 #   enrolled with 3 clients, 2 sites and 10 % beta: the server shows that mix.
 # Bounded: every fleetsim run has its own --duration; waits are bounded. Stops all it started.
@@ -111,6 +113,39 @@ check '[.received[] | select(.action == "downgrade" and .version == "1.0.0" and 
   "not every agent recorded the downgrade to 1.0.0 after the mark"
 check '.reports.outcomes.success == 100 and .reports.acknowledged == 100' \
   "not 100 reports (50 installs, 50 downgrades) acknowledged"
+
+# ---- long-poll: 30 agents hold their check-ins; polling every 60 s could not pass this ----
+release 1.2.0
+api promote 1.2.0 --os linux --arch x86_64 --force --reason "fleetsim: long-poll" >/dev/null ||
+  fail "promote 1.2.0"
+api rollout all 1.2.0 --os linux --arch x86_64 --reason "fleetsim: all at once" >/dev/null ||
+  fail "rollout all 1.2.0"
+"$sim" "${flags[@]}" --agents 30 --connections per-agent --long-poll 20 --interval 60s \
+  --version 1.2.0 --name-prefix lp --duration 40s --apply-delay 200ms --ready-file "$work/lp-ready" \
+  --mark-file "$work/lp-mark" >"$work/lp.json" 2>"$work/lp.err" &
+simpid=$!
+pids+=("$simpid")
+wait_for 15 "the 30 long-poll agents ready" test -f "$work/lp-ready"
+held() { [ "$(get /metrics | sed -n 's/^rollout_checkins_held //p')" = "$1" ]; }
+wait_for 10 "30 check-ins held" held 30
+date +%s.%N >"$work/lp-mark"
+api rollback 1.2.0 --os linux --arch x86_64 --reason "fleetsim: long-poll rollback" >/dev/null ||
+  fail "rollback 1.2.0"
+lp_on() { [ "$(get /api/agents | jq --arg v "$1" '[.agents[] | select((.hostname | startswith("lp-"))
+  and .current_version == $v)] | length')" = 30 ]; }
+wait_for 15 "the 30 long-poll agents back on 1.0.0 (a 60 s poll would take up to 72 s)" lp_on 1.0.0
+kill -TERM "$simpid"
+rc=0
+wait "$simpid" || rc=$?
+pids=("${server_pids[@]}")
+[ "$rc" = 0 ] || fail "fleetsim --long-poll exited $rc: $(cat "$work/lp.err")"
+s=$(cat "$work/lp.json")
+check '.agents_enrolled == 30 and .checkins.failed == 0 and .checkins.held >= 30' \
+  "long-poll check-ins not held, or failed"
+check '[.received[] | select(.action == "downgrade" and .version == "1.0.0" and .agents == 30
+        and .from == "mark")] | length == 1' "not every long-poll agent had the downgrade after the mark"
+refused "--long-poll: needs --connections per-agent" "${flags[@]}" --agents 100 --long-poll 10
+refused "--long-poll: '301'" "${flags[@]}" --agents 5 --connections per-agent --long-poll 301
 
 # ---- a wrong directive key: every directive refused, none received ----
 mkdir -p "$work/other"
