@@ -35,6 +35,9 @@ struct AgentConfig {
   std::string os;          // empty: this build's OS (tests may pretend otherwise)
   std::string arch;        // empty: this build's architecture
   std::chrono::milliseconds poll_interval{std::chrono::seconds(60)};  // until the server says
+  // How long a check-in asks the server to hold it open when there is nothing for this agent
+  // (long-poll, `Prefer: wait=N`; whole seconds, at most 5m); 0: plain polling every interval.
+  std::chrono::seconds long_poll_wait{55};
   std::chrono::milliseconds probation{std::chrono::minutes(10)};
   std::uint32_t crash_limit = 2;
   std::uint64_t max_bandwidth = 0;  // bytes/s, 0 = unlimited

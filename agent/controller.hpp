@@ -8,11 +8,14 @@
 // ready, what it is doing, and that it is alive.
 //
 // Nothing in the loop waits for the network for long: the artifact download runs on a
-// DownloadWorker (its own transport, deps.downloads), so supervision, the watchdog and a stop
-// request are served every tick while bytes move; the worker touches only the part file. Probation
-// is timed on the monotonic clock and its elapsed time is kept in the journal, so a wall-clock
-// step neither shortens it nor a restart resets it. Any exit of the new version in probation that
-// the controller did not ask for counts towards crash_limit.
+// DownloadWorker (its own transport, deps.downloads) and every check-in on a CheckinWorker (its
+// own transport, deps.checkins), so supervision, the watchdog and a stop request are served every
+// tick while bytes move or the server holds a check-in open (long-poll, long_poll.hpp); the
+// workers touch only the part file and the request, the loop acts on their results. A change of
+// what a check-in tells the server (version, state) cancels a held one and checks in at once.
+// Probation is timed on the monotonic clock and its elapsed time is kept in the journal, so a
+// wall-clock step neither shortens it nor a restart resets it. Any exit of the new version in
+// probation that the controller did not ask for counts towards crash_limit.
 #pragma once
 
 #include <atomic>
@@ -21,11 +24,13 @@
 #include <optional>
 #include <string>
 
+#include "agent/checkin_worker.hpp"
 #include "agent/config.hpp"
 #include "agent/download_worker.hpp"
 #include "agent/identity.hpp"
 #include "agent/installer.hpp"
 #include "agent/journal.hpp"
+#include "agent/long_poll.hpp"
 #include "agent/report_queue.hpp"
 #include "common/http/client.hpp"
 #include "common/signed_document.hpp"
@@ -39,8 +44,9 @@ namespace rollout::agent {
 struct ControllerDeps {
   platform::FileSystem& fs;
   const platform::Clock& clock;
-  net::Transport& transport;  // check-ins, enrollment, reports (the loop's thread)
+  net::Transport& transport;  // enrollment, reports (the loop's thread)
   net::Transport& downloads;  // artifact downloads (the download worker's thread)
+  net::Transport& checkins;   // check-ins (the check-in worker's thread)
   platform::ProcessLauncher& launcher;
   platform::ServiceNotifier& notifier;
 };
@@ -72,7 +78,10 @@ class Controller {
   void ensure_running();
   void on_managed_exit(const platform::ExitStatus& status, std::vector<std::string> stderr_tail);
   void check_probation();
-  void checkin();
+  void checkin_step();
+  void start_checkin();
+  void finish_checkin(Expected<net::JsonResult> r);
+  std::string told();
   void handle_directive(const boost::json::object& envelope);
   void continue_update();
   void download_step();
@@ -85,6 +94,7 @@ class Controller {
   std::chrono::milliseconds probation_elapsed() const;
   void save_probation_elapsed();
   void abandon(const Error& error);
+  std::uint64_t next_random();
   std::chrono::milliseconds jitter(std::chrono::milliseconds base);
   std::chrono::milliseconds next_backoff(std::chrono::milliseconds& current,
                                          std::chrono::milliseconds cap);
@@ -110,14 +120,22 @@ class Controller {
   Steady next_checkin_{};
   std::chrono::milliseconds poll_interval_;
   std::chrono::milliseconds checkin_backoff_{0};
+  LongPoll long_poll_;
+  // The check-in in flight (checkin_, declared after wake_ below) and what it was sent with.
+  bool checkin_held_ = false;  // it asked the server to hold it
+  Steady checkin_sent_at_{};
+  std::string checkin_version_;  // the version it reported
+  std::string checkin_told_;     // told() when it was sent
   Steady next_report_flush_{};
   std::chrono::milliseconds report_backoff_{0};
   Steady next_update_step_{};
   std::chrono::milliseconds update_backoff_{0};
   std::uint32_t download_attempts_ = 0;
-  // Declared before download_ so it outlives the worker, which notifies it when it finishes.
+  // Declared before download_ and checkin_ so it outlives the workers, which notify it when
+  // they finish.
   platform::Wake wake_;
   std::unique_ptr<DownloadWorker> download_;
+  std::unique_ptr<CheckinWorker> checkin_;
   std::uint64_t download_started_at_bytes_ = 0;
   Steady next_progress_report_{};
   // While downloading, as of the last progress report: for the status line and check-ins.

@@ -21,6 +21,24 @@ void Wake::notify() {
   }
 }
 
+void Wake::expect() {
+  std::lock_guard lock(mu_);
+  ++expected_;
+}
+
+void Wake::fulfil() {
+  {
+    std::lock_guard lock(mu_);
+    if (expected_ > 0) --expected_;
+  }
+  notify();
+}
+
+bool Wake::expecting() const {
+  std::lock_guard lock(mu_);
+  return expected_ > 0;
+}
+
 bool Wake::consume() {
   std::lock_guard lock(mu_);
   const bool was = pending_;
@@ -88,7 +106,8 @@ void FakeClock::at(Steady at, std::function<void()> fn) {
 bool FakeClock::wait_until(Steady deadline, Wake& wake) const {
   std::unique_lock lock(mu_);
   ++waits_;
-  if (auto_advance_) {
+  const bool jump = auto_advance_ && !wake.expecting();
+  if (jump) {
     const bool has_event = !events_.empty();
     if (deadline == Steady::max() && !has_event) {
       std::fprintf(stderr,
@@ -119,7 +138,15 @@ bool FakeClock::wait_until(Steady deadline, Wake& wake) const {
       lock.lock();
       break;
     }
-    cv_.wait(lock);
+    if (!auto_advance_) {
+      cv_.wait(lock);
+    } else if (!wake.expecting()) {
+      break;  // the work ended (its fulfil() was consumed or is about to be): jump again
+    } else if (cv_.wait_for(lock, std::chrono::seconds(30)) == std::cv_status::timeout) {
+      std::fprintf(stderr,
+                   "FakeClock: work on another thread (Wake::expect) did not end in 30 s\n");
+      std::abort();
+    }
   }
   --waiters_;
   {

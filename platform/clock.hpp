@@ -29,6 +29,13 @@ namespace rollout::platform {
 class Wake {
  public:
   void notify();
+  // Work started on another thread will end with fulfil() (a notify() that settles this). A real
+  // clock waits as before; a FakeClock lets no virtual time pass while a fulfil() is outstanding
+  // unless some thread moves it (advance()), so the work takes no virtual time of its own: a
+  // request answered at once is answered at the instant it was sent.
+  void expect();
+  void fulfil();
+  bool expecting() const;
   // Consumes a pending notification; true if there was one.
   bool consume();
   bool pending() const;
@@ -44,6 +51,7 @@ class Wake {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool pending_ = false;  // guarded by mu_
+  int expected_ = 0;      // guarded by mu_
   Listener listener_;     // guarded by mu_; a FakeClock waiting in manual mode
 };
 
@@ -90,7 +98,9 @@ class FakeClock final : public Clock {
   // first scheduled event before it, whichever comes first, and returns at once. A wait with no
   // deadline (time_point::max()) and nothing scheduled could never end: it aborts with a message.
   // Manual: the waiting thread blocks until another thread advance()s past its deadline, an event
-  // runs, or its Wake is notified.
+  // runs, or its Wake is notified. A wait on a Wake that expects a fulfil() (Wake::expect) waits
+  // as in manual mode, also in auto-advance mode, for at most 30 s of real time (then it aborts
+  // with a message: the work on the other thread never ended).
   void set_auto_advance(bool on);
 
   // Moves both clocks forward, running the events due on the way (each at its own instant, on

@@ -32,6 +32,12 @@ Expected<AgentConfig> load_agent_config(const std::string& path,
     r.one_of("os", c.os, {"linux", "windows"});
     r.one_of("arch", c.arch, {"x86_64", "aarch64"});
     r.duration("poll_interval", c.poll_interval);
+    std::chrono::milliseconds wait = c.long_poll_wait;
+    r.duration("long_poll_wait", wait);
+    if (r.ok() && (wait > std::chrono::minutes(5) || wait.count() % 1000 != 0)) {
+      r.fail("long_poll_wait", "must be whole seconds from 0s (plain polling) to 300s");
+    }
+    c.long_poll_wait = std::chrono::duration_cast<std::chrono::seconds>(wait);
     r.duration("probation", c.probation);
     r.number<std::uint32_t>("crash_limit", c.crash_limit, 1, 100);
     r.size("max_bandwidth", c.max_bandwidth);

@@ -57,6 +57,7 @@ Controller::Controller(AgentConfig config, ControllerDeps deps)
     : cfg_(std::move(config)),
       deps_(deps),
       poll_interval_(cfg_.poll_interval),
+      long_poll_(cfg_.long_poll_wait),
       rng_state_(static_cast<std::uint64_t>(
           deps.clock.steady_now().time_since_epoch().count() ^
           static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(this)))) {}
@@ -77,15 +78,19 @@ std::string Controller::state_text() const {
   return is_at_rest(s) ? "idle" : std::string(to_string(s));
 }
 
-milliseconds Controller::jitter(milliseconds base) {
+std::uint64_t Controller::next_random() {
   // xorshift64: cheap, and only spreads check-ins over time.
   rng_state_ ^= rng_state_ << 13;
   rng_state_ ^= rng_state_ >> 7;
   rng_state_ ^= rng_state_ << 17;
+  return rng_state_;
+}
+
+milliseconds Controller::jitter(milliseconds base) {
   const auto spread = base.count() / 5;  // ±20 %
   if (spread <= 0) return base;
   const auto offset =
-      static_cast<std::int64_t>(rng_state_ % static_cast<std::uint64_t>(2 * spread));
+      static_cast<std::int64_t>(next_random() % static_cast<std::uint64_t>(2 * spread));
   return milliseconds(base.count() - spread + offset);
 }
 
@@ -189,7 +194,7 @@ void Controller::step() {
         deps_.clock.steady_now() >= next_update_step_) {
       continue_update();
     }
-    if (deps_.clock.steady_now() >= next_checkin_) checkin();
+    checkin_step();
     if (deps_.clock.steady_now() >= next_report_flush_) flush_reports();
   }
   notify_status();
@@ -198,6 +203,10 @@ void Controller::step() {
 void Controller::shutdown() {
   deps_.notifier.notify_stopping();
   logger().info("stopping");
+  // Both end within about a second of the cancel; cancelled together, they end together.
+  if (checkin_) checkin_->cancel();
+  if (download_) download_->cancel();
+  checkin_.reset();
   if (download_) {
     // The part file keeps what arrived; the next start resumes from it.
     download_.reset();
@@ -357,7 +366,38 @@ void Controller::check_probation() {
 
 // ---- check-in and directives ----
 
-void Controller::checkin() {
+// What a check-in tells the server about this agent's update, beyond the routine: a change of it
+// is worth a check-in at once (a finished install, a switch), also when one is held open.
+std::string Controller::told() {
+  const auto& j = journal();
+  return current_version() + " " + state_text() + " " +
+         (is_at_rest(j.state) ? "" : j.target_version);
+}
+
+void Controller::checkin_step() {
+  const auto now = deps_.clock.steady_now();
+  if (checkin_) {
+    auto r = checkin_->take_result();
+    if (!r) {
+      if (checkin_held_ && !checkin_->cancelled() && told() != checkin_told_) {
+        logger().info("the update state changed during a held check-in; checking in again now",
+                      {{"state", state_text()}});
+        checkin_->cancel();
+      }
+      return;
+    }
+    checkin_.reset();
+    if (!*r && r->error().code == "cancelled") {
+      next_checkin_ = now;  // we cancelled it for a newer one
+    } else {
+      finish_checkin(std::move(*r));
+    }
+  }
+  if (checkin_backoff_.count() == 0 && told() != checkin_told_) next_checkin_ = now;
+  if (now >= next_checkin_) start_checkin();
+}
+
+void Controller::start_checkin() {
   const auto& j = journal();
   protocol::CheckinRequest c;
   c.agent_id = identity_.agent_id;
@@ -369,8 +409,27 @@ void Controller::checkin() {
   c.last_sequence = j.directive_sequence;
   c.security_floor = j.security_floor;
   if (!is_at_rest(j.state)) c.pending_version = j.target_version;
-  auto r = deps_.transport.post_json(cfg_.server_url + "/api/agent/v1/checkin", c.to_json(),
-                                     identity_.token);
+  net::Request req;
+  req.method = "POST";
+  req.url = cfg_.server_url + "/api/agent/v1/checkin";
+  req.body = c.to_json();
+  req.bearer_token = identity_.token;
+  checkin_sent_at_ = deps_.clock.steady_now();
+  const auto hold = long_poll_.ask(checkin_sent_at_, is_at_rest(j.state));
+  checkin_held_ = hold.has_value();
+  if (hold) {
+    req.headers.push_back(LongPoll::prefer(*hold));
+    req.timeout = *hold + LongPoll::kTimeoutMargin;
+  }
+  checkin_version_ = c.current_version;
+  checkin_told_ = told();
+  wake_.expect();
+  checkin_ =
+      std::make_unique<CheckinWorker>(deps_.checkins, std::move(req), [this] { wake_.fulfil(); });
+}
+
+void Controller::finish_checkin(Expected<net::JsonResult> r) {
+  const auto& j = journal();
   const auto now = deps_.clock.steady_now();
   std::optional<protocol::CheckinResponse> answer;
   std::string problem, code;
@@ -387,6 +446,7 @@ void Controller::checkin() {
     answer = std::move(parsed).value();
   }
   if (!answer) {
+    if (checkin_held_) (void)long_poll_.failed(r, now);
     auto wait = next_backoff(checkin_backoff_, cfg_.max_backoff);
     if (r && r->retry_after) wait = std::max<milliseconds>(wait, *r->retry_after);
     logger().warn("check-in failed", {{"code", code},
@@ -401,8 +461,14 @@ void Controller::checkin() {
   if (cfg_.poll_interval < poll_interval_ && journal().state == UpdateState::probation) {
     poll_interval_ = cfg_.poll_interval;  // probation wants its check-in soon
   }
-  next_checkin_ = now + jitter(poll_interval_);
-  if (j.state == UpdateState::probation && c.current_version == j.target_version) {
+  if (checkin_held_ && long_poll_.answered(*r, checkin_sent_at_, now)) {
+    // Held, so the next one is held again at once; up to a second of jitter spreads a fleet
+    // that one rollback answered all at the same instant.
+    next_checkin_ = now + milliseconds(static_cast<milliseconds::rep>(next_random() % 1000));
+  } else {
+    next_checkin_ = now + jitter(poll_interval_);
+  }
+  if (j.state == UpdateState::probation && checkin_version_ == j.target_version) {
     checked_in_on_target_ = true;
   }
   if (answer->directive && is_at_rest(journal().state)) handle_directive(*answer->directive);

@@ -122,13 +122,14 @@ int main(int argc, char** argv) {
     t.low_speed_time = std::chrono::duration_cast<std::chrono::seconds>(cfg->low_speed_time);
     if (t.low_speed_time.count() < 1) t.low_speed_time = std::chrono::seconds(1);
     t.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(cfg->request_timeout);
-    // Two transports: downloads run on the controller's worker thread, everything else on its loop,
-    // and a Transport is used by one thread at a time.
+    // Three transports, as a Transport is used by one thread at a time: downloads and check-ins
+    // (which the server may hold open) run on worker threads, enrollment and reports on the loop.
     auto transport = rollout::net::make_curl_transport(t);
     auto downloads = rollout::net::make_curl_transport(t);
+    auto checkins = rollout::net::make_curl_transport(t);
     rollout::agent::Controller controller(
         *cfg, {rollout::platform::real_file_system(), rollout::platform::system_clock(), *transport,
-               *downloads, rollout::platform::real_process_launcher(),
+               *downloads, *checkins, rollout::platform::real_process_launcher(),
                rollout::platform::system_service_notifier()});
     if (auto st = controller.start(); !st) {
       std::fprintf(stderr, "rollout-agent: %s\n", st.error().message.c_str());

@@ -3,10 +3,11 @@
 // substitute a fake and callers never see libcurl. The libcurl implementation verifies TLS (peer
 // and host) always, refuses plain http:// unless allow_plain_http is set (tests only), caps every
 // response body, aborts a transfer slower than low_speed_bytes for low_speed_time, and can cap
-// bandwidth. Downloads stream into a caller callback (which hashes and writes), resume from an
-// offset with a Range request, stop hard at max_bytes, and stop when the caller cancels. A
-// Transport object is used from one thread at a time (a program that downloads on one thread and
-// sends requests on another makes two).
+// bandwidth. A request may carry its own timeout (a check-in the server holds open) and a cancel
+// check polled at least once a second, so its owner can end it at once. Downloads stream into a
+// caller callback (which hashes and writes), resume from an offset with a Range request, stop hard
+// at max_bytes, and stop when the caller cancels. A Transport object is used from one thread at a
+// time (a program that downloads on one thread and sends requests on another makes two).
 #pragma once
 
 #include <chrono>
@@ -45,6 +46,10 @@ struct TransportOptions {
   std::function<Status(std::string_view address, std::uint16_t port)> connect_check;
 };
 
+// Polled while a transfer runs, also while no byte arrives (at least once a second): returning
+// true aborts the transfer with the error "cancelled". May be empty.
+using CancelCheck = std::function<bool()>;
+
 struct Request {
   std::string method = "GET";
   std::string url;
@@ -53,6 +58,11 @@ struct Request {
   std::string body;
   std::string bearer_token;
   std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+  // Replaces TransportOptions::request_timeout for this request: one the server may hold open
+  // (Prefer: wait=N) needs longer. Such a request may also stay silent for that long (the
+  // low-speed abort does not apply to it).
+  std::optional<std::chrono::seconds> timeout;
+  CancelCheck cancelled;  // may be empty
 };
 
 struct JsonResult {
@@ -73,9 +83,6 @@ struct DownloadResult {
 using DownloadSink = std::function<Status(const char* data, std::size_t size)>;
 // Called when the server answered 200 to a Range request: the sink must start again from 0.
 using RestartHook = std::function<Status()>;
-// Polled while a download runs, also while no byte arrives (at least once a second): returning
-// true aborts the transfer with the error "cancelled". May be empty.
-using CancelCheck = std::function<bool()>;
 
 class Transport {
  public:

@@ -172,7 +172,7 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto& t = *static_cast<Transfer*>(user);
   if (t.options->on_progress) t.options->on_progress();
   if (t.cancelled && *t.cancelled && (*t.cancelled)()) {
-    t.error = make_error("cancelled", "the download was cancelled");
+    t.error = make_error("cancelled", "the transfer was cancelled");
     return 1;
   }
   return 0;
@@ -243,8 +243,10 @@ class CurlTransport final : public Transport {
     } else if (req.method == "HEAD") {
       curl_easy_setopt(easy.get(), CURLOPT_NOBODY, 1L);
     }
+    t.cancelled = &req.cancelled;
     curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT,
-                     static_cast<long>(options_.request_timeout.count()));
+                     static_cast<long>(req.timeout.value_or(options_.request_timeout).count()));
+    if (req.timeout) curl_easy_setopt(easy.get(), CURLOPT_LOW_SPEED_LIMIT, 0L);  // held: silent
     const CURLcode rc = curl_easy_perform(easy.get());
     if (rc != CURLE_OK) return transfer_error(rc, t, url);
     JsonResult r;

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "common/http/client.hpp"
 #include "tests/testing/scripted_server.hpp"
 
@@ -102,6 +105,67 @@ TEST(Transport, PostsJsonWithBearerTokenAndReadsRetryAfter) {
   EXPECT_EQ(reqs[0].method, "POST");
   EXPECT_EQ(reqs[0].headers.at("authorization"), "Bearer tok123");
   EXPECT_EQ(reqs[0].body, "{\"a\":1}");
+}
+
+// A server holding the answer back (a long-poll check-in) for longer than the transport's
+// request timeout and low-speed window: the request's own timeout replaces both, and its extra
+// headers go out as given.
+TEST(Transport, ARequestsOwnTimeoutOutlastsTheTransportsAndTheLowSpeedWindow) {
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    for (int i = 0; i < 25 && !c.stopping(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // 2.5 s without a byte
+    }
+    c.write(ScriptedServer::response(200, "{}", "Preference-Applied: wait=2\r\n"));
+  });
+  auto o = test_options();
+  o.request_timeout = std::chrono::seconds(1);
+  o.low_speed_bytes = 100;
+  o.low_speed_time = std::chrono::seconds(1);
+  auto t = make_curl_transport(o);
+  Request held;
+  held.method = "POST";
+  held.url = server.url("/api/agent/v1/checkin");
+  held.body = "{}";
+  held.headers = {{"Prefer", "wait=2"}};
+  held.timeout = std::chrono::seconds(20);
+  auto r = t->send(held);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  const std::pair<std::string, std::string> applied{"preference-applied", "wait=2"};
+  EXPECT_NE(std::find(r->headers.begin(), r->headers.end(), applied), r->headers.end());
+  EXPECT_EQ(server.requests().at(0).headers.at("prefer"), "wait=2");
+  // The same request bound by the transport's timeout does not get its answer.
+  held.timeout.reset();
+  auto cut = t->send(held);
+  ASSERT_FALSE(cut.ok());
+  EXPECT_EQ(cut.error().code, "timeout") << cut.error().message;
+}
+
+// A held request ends when its owner cancels it (a stop), long before the server would answer
+// or the request's timeout: the cancel check is polled while no byte arrives.
+TEST(Transport, AHeldRequestStopsWhenCancelled) {
+  ScriptedServer server([](const ScriptedRequest&, ScriptedConnection& c) {
+    for (int i = 0; i < 600 && !c.stopping(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a minute at most
+    }
+    c.write(ScriptedServer::response(200, "{}"));
+  });
+  auto t = make_curl_transport(test_options());
+  Request held;
+  held.method = "POST";
+  held.url = server.url("/api/agent/v1/checkin");
+  held.body = "{}";
+  held.timeout = std::chrono::seconds(120);
+  const auto start = std::chrono::steady_clock::now();
+  // Cancelled once the request has sat silent for a while: the check is still being polled.
+  held.cancelled = [&] {
+    return std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1500);
+  };
+  auto r = t->send(held);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, "cancelled") << r.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30))
+      << "ended by the server or a timeout, not by the cancel";
 }
 
 TEST(Transport, OversizedJsonAnswerIsRefused) {

@@ -203,6 +203,47 @@ TEST(FakeClock, ManualModeWaitEndsWhenAnEventRuns) {
   EXPECT_EQ(c.steady_now(), start + 2s);
 }
 
+// Work on another thread that the waiter expects (Wake::expect) takes no virtual time: the
+// auto-advancing wait does not jump past it but returns, woken, when it is fulfilled.
+TEST(FakeClock, AnExpectedFulfilTakesNoVirtualTime) {
+  FakeClock c;
+  Wake w;
+  const auto start = c.steady_now();
+  w.expect();
+  EXPECT_TRUE(w.expecting());
+  std::thread worker([&] {
+    ASSERT_TRUE(c.await_waiters(1));
+    w.fulfil();
+  });
+  EXPECT_TRUE(c.wait_until(start + 1h, w));
+  worker.join();
+  EXPECT_EQ(c.steady_now(), start);
+  EXPECT_FALSE(w.expecting());
+  (void)c.wait_until(start + 1h, w);  // nothing expected any more: it jumps again
+  EXPECT_EQ(c.steady_now(), start + 1h);
+}
+
+// While it is expected, the worker may move time itself (a server holding a request for a
+// virtual minute): the wait then ends at its deadline as in manual mode, and events run.
+TEST(FakeClock, WhileAFulfilIsExpectedAnotherThreadMovesTime) {
+  FakeClock c;
+  Wake w;
+  const auto start = c.steady_now();
+  bool ran = false;
+  c.at(start + 1s, [&] { ran = true; });
+  w.expect();
+  std::thread worker([&] {
+    ASSERT_TRUE(c.await_waiters(1));
+    c.advance(3s);
+  });
+  EXPECT_FALSE(c.wait_until(start + 2s, w));
+  worker.join();
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(c.steady_now(), start + 3s);
+  w.fulfil();
+  EXPECT_TRUE(c.wait_until(start + 1h, w));  // the pending notify
+}
+
 TEST(FakeClockDeathTest, AWaitThatCanNeverEndAbortsWithAMessage) {
   FakeClock c;
   Wake w;
