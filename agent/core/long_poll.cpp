@@ -1,10 +1,10 @@
 #include "agent/long_poll.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 
 #include "common/log.hpp"
+#include "common/protocol.hpp"
 
 namespace rollout::agent {
 
@@ -13,19 +13,6 @@ namespace {
 const log::Logger& logger() {
   static const log::Logger l("long_poll");
   return l;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // What a failed held check-in says about the path: a proxy or load balancer with a shorter idle
@@ -49,26 +36,7 @@ std::optional<std::string> cut_by_the_path(const Expected<net::JsonResult>& r) {
 std::optional<std::chrono::seconds> LongPoll::granted(const net::JsonResult& answer) {
   for (const auto& [name, value] : answer.headers) {
     if (name != "preference-applied") continue;
-    // A list of preferences ("wait=30, respond-async"), each maybe with parameters after ';'.
-    std::string_view rest = value;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      std::string_view item = trim(rest.substr(0, comma));
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-      item = trim(item.substr(0, item.find(';')));
-      const auto eq = item.find('=');
-      if (eq == std::string_view::npos || !iequals(trim(item.substr(0, eq)), "wait")) continue;
-      std::string_view digits = trim(item.substr(eq + 1));
-      if (digits.size() >= 2 && digits.front() == '"' && digits.back() == '"') {
-        digits = digits.substr(1, digits.size() - 2);
-      }
-      if (digits.empty() || digits.size() > 6 ||
-          !std::all_of(digits.begin(), digits.end(),
-                       [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-        continue;
-      }
-      return std::chrono::seconds(std::stol(std::string(digits)));
-    }
+    if (auto w = protocol::parse_wait_preference(value)) return std::chrono::seconds(*w);
   }
   return std::nullopt;
 }
