@@ -52,6 +52,37 @@ TEST_F(AgentServer, RollbackDirectsADowngradeToThePreviousStable) {
   EXPECT_EQ(row("1.1.0").at("health").at("status").as_string(), "blocked");
 }
 
+// The server's poll_interval is a minute here: only the held check-in (long-poll, the agent's
+// default) can bring the rollback within the 30 s this waits, and it does once the hold is in
+// place (the server's metrics say so).
+class AgentServerLongPoll : public StableFleet {
+  std::string server_extra_config() override {
+    return "poll_interval: 60s\nwaves:\n  all_at_once: true\n";
+  }
+};
+
+TEST_F(AgentServerLongPoll, ARollbackReachesTheHeldAgentAtOnceNotAtItsNextPoll) {
+  publish("1.1.0");
+  promote("1.1.0");
+  auto& a = sandbox("held-1", "1.0.0", "stable");
+  start(a);
+  ASSERT_TRUE(eventually([&] { return count("1.1.0", "success") == 1; }));
+  ASSERT_TRUE(eventually([&] { return metric("rollout_checkins_held") == 1; }))
+      << "the committed agent's check-in is held";
+  auto rb = ctl({"rollback", "1.1.0", "--os", "linux", "--arch", rollout::testing::target_arch(),
+                 "--reason", "bad build"});
+  ASSERT_EQ(rb.exit_code, 0) << rb.err;
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto j = a.journal();
+        return j && j->target_version == "1.0.0";
+      },
+      seconds(30)))
+      << "a 60 s poll would bring it 48 to 72 s later";
+  EXPECT_EQ(metric("rollout_checkins_answered_early_total"), 1u);
+  EXPECT_TRUE(eventually([&] { return a.running_version() == "1.0.0"; }));
+}
+
 TEST_F(AgentServer, CrashInProbationRevertsAndReportsEvidence) {
   publish("1.2.0", "crash-at-start");
   auto& a = sandbox("beta-crash", "1.0.0", "beta");

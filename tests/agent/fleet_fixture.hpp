@@ -236,6 +236,18 @@ class Fleet : public ::testing::Test {
     return bj::parse(answer->body);
   }
 
+  // A gauge or counter of GET /metrics (0 when absent).
+  std::uint64_t metric(const std::string& name) {
+    net::Request r;
+    r.url = server_->base_url() + "/metrics";
+    r.bearer_token = token_;
+    auto answer = http_->send(r);
+    if (!answer.ok() || answer->status != 200) return 0;
+    const std::string line = "\n" + name + " ";
+    const auto at = answer->body.find(line);
+    return at == std::string::npos ? 0 : std::stoull(answer->body.substr(at + line.size()));
+  }
+
   bj::object row(const std::string& version) {
     const bj::value v = api("/api/updates/rollouts");
     if (v.is_null()) return {};
