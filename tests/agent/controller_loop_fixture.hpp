@@ -264,6 +264,21 @@ class ControllerLoop : public ::testing::Test {
     c.run(stop);
   }
 
+  // Runs for `stop_after` and returns when (to the second) the journal first said committed.
+  std::optional<Steady> run_until_committed(std::chrono::seconds stop_after) {
+    std::optional<Steady> committed_at;
+    const Steady start = clock_.steady_now();
+    for (auto at = std::chrono::seconds(1); at < stop_after; at += std::chrono::seconds(1)) {
+      clock_.at(start + at, [&] {
+        if (!committed_at && journal().state == UpdateState::committed) {
+          committed_at = clock_.steady_now();
+        }
+      });
+    }
+    run_for(stop_after);
+    return committed_at;
+  }
+
   Journal journal() {
     auto j = JournalStore(platform::real_file_system(), root_.journal_path).load();
     EXPECT_TRUE(j);

@@ -86,16 +86,8 @@ TEST_F(ControllerLoop, AWallClockStepDoesNotShortenProbation) {
   in_probation();
   server_.set_default({200, R"({"poll_interval_s":5})", {}});
   clock_.after(1min, [&] { clock_.set_wall(clock_.now() + std::chrono::hours(24)); });
-  std::optional<Steady> committed_at;
   const Steady start = clock_.steady_now();
-  for (auto at = 1s; at < 12min; at += 1s) {
-    clock_.at(start + at, [&] {
-      if (!committed_at && journal().state == UpdateState::committed) {
-        committed_at = clock_.steady_now();
-      }
-    });
-  }
-  run_for(12min);
+  const std::optional<Steady> committed_at = run_until_committed(12min);
   ASSERT_TRUE(committed_at.has_value()) << "never committed";
   EXPECT_GE(*committed_at - start, 10min);
   EXPECT_LE(*committed_at - start, 10min + 1s + 250ms);

@@ -193,16 +193,7 @@ TEST_F(LongPollLoop, SupervisionAndTheWatchdogGoOnWhileACheckinIsHeld) {
 TEST_F(LongPollLoop, ChecksInPlainlyDuringAnUpdateAndAtOnceWhenItEnds) {
   in_probation();
   serve_holding(Answer{200, R"({"poll_interval_s":5})", {}});
-  std::optional<Steady> committed_at;
-  const Steady start = clock_.steady_now();
-  for (auto at = 1s; at < 12min; at += 1s) {
-    clock_.at(start + at, [&] {
-      if (!committed_at && journal().state == UpdateState::committed) {
-        committed_at = clock_.steady_now();
-      }
-    });
-  }
-  run_for(12min);
+  const std::optional<Steady> committed_at = run_until_committed(12min);
   ASSERT_TRUE(committed_at.has_value()) << "never committed";
   const auto seen = server_.seen();
   std::optional<Steady> first_held;

@@ -67,6 +67,23 @@ inline server::Attempt sample_attempt(const std::string& id, const std::string& 
   return a;
 }
 
+// A stable rollout in waves of `key` from `previous`, at its first wave (rev 1).
+inline server::RolloutRecord sample_rollout(const server::ReleaseKey& key,
+                                            const std::string& previous = "1.0.0") {
+  server::RolloutRecord r;
+  r.key = key;
+  r.previous_version = previous;
+  r.plan_json = R"({"steps_bp":[100,10000]})";
+  r.thresholds_json = "[120,10000]";
+  r.memory_json = R"({"wave":0})";
+  r.state = "rolling_out";
+  r.rule = "started";
+  r.rev = 1;
+  r.started_at = 100;
+  r.updated_at = 100;
+  return r;
+}
+
 inline server::Agent sample_agent(const std::string& id) {
   server::Agent a;
   a.id = id;

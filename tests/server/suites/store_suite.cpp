@@ -715,18 +715,7 @@ TEST_P(StoreTest, AgentAttemptWindowAndKnownIds) {
 }
 
 RolloutRecord rollout_row(const std::string& version) {
-  RolloutRecord r;
-  r.key = {version, "linux", "x86_64"};
-  r.previous_version = "1.0.0";
-  r.plan_json = R"({"steps_bp":[100,10000]})";
-  r.thresholds_json = "[120,10000]";
-  r.memory_json = R"({"wave":0})";
-  r.state = "rolling_out";
-  r.rule = "started";
-  r.rev = 1;
-  r.started_at = 100;
-  r.updated_at = 100;
-  return r;
+  return testing::sample_rollout({version, "linux", "x86_64"});
 }
 
 TEST_P(StoreTest, RolloutsAreCreatedReadAndUpdatedOnlyAtTheirRevision) {

@@ -22,18 +22,7 @@ using testing::TargetsWatcher;
 const ReleaseKey kBase{"1.0.0", "linux", "x86_64"};
 
 RolloutRecord rollout_of(const ReleaseKey& key) {
-  RolloutRecord r;
-  r.key = key;
-  r.previous_version = "0.9.0";
-  r.plan_json = R"({"steps_bp":[100,10000]})";
-  r.thresholds_json = "[120,10000]";
-  r.memory_json = R"({"wave":0})";
-  r.state = "rolling_out";
-  r.rule = "started";
-  r.rev = 1;
-  r.started_at = 100;
-  r.updated_at = 100;
-  return r;
+  return testing::sample_rollout(key, "0.9.0");
 }
 
 RolloutRecord next_rev(RolloutRecord r) {
