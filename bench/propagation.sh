@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Benchmark: how long a rollback takes to reach every agent of a polling fleet. A rollout-server
-# (TLS on loopback, its SQLite database), AGENTS simulated agents (rollout-fleetsim, default
-# 10 000) on 1.1.0 polling at the server's poll_interval (INTERVAL, default 60s), 1.1.0 rolled
-# back once every agent is enrolled and has checked in; the mark file holds the rollback's time
-# and fleetsim reports when the first / 50 % / 95 % / last agent had its downgrade directive.
-# Prints that line, fleetsim's summary, and the server's and the simulator's CPU and peak RSS.
+# Benchmark: how long a rollback takes to reach every agent, with long-poll check-ins and with
+# plain polling, one fleet after the other in the same run. For each mode: a rollout-server (TLS
+# on loopback, its SQLite database), AGENTS simulated agents (rollout-fleetsim, default 10 000)
+# on 1.1.0, 1.1.0 rolled back once every agent is enrolled and has checked in (long-poll: and
+# the server holds them all); the mark file holds the rollback's time and fleetsim reports when
+# the first / 50 % / 95 % / last agent had its downgrade directive. Long-poll: every check-in
+# after the first asks to be held LONG_POLL seconds (a connection per agent, as a real fleet);
+# polling: every poll_interval (INTERVAL, default 60s) on CONNS shared connections, the baseline.
+# Prints per mode that line, fleetsim's summary, and the server's and the simulator's CPU and
+# peak RSS (long-poll: also the server's RSS with every check-in held, per held check-in).
 # Not a test: numbers depend on the machine; write them down with the command.
 # usage: bench/propagation.sh [BIN_DIR (default build/release)]
-#   env: AGENTS (10000), INTERVAL (60s), CONNS (fleetsim's --connections, 256), THREADS (1)
+#   env: AGENTS (10000), MODES ("long-poll poll"), LONG_POLL (55), INTERVAL (60s),
+#        CONNS (polling fleetsim's --connections, 256), THREADS (1)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 bin=${1:-$ROOT/build/release}
@@ -15,6 +20,8 @@ agents=${AGENTS:-10000}
 interval=${INTERVAL:-60s}
 conns=${CONNS:-256}
 threads=${THREADS:-1}
+modes=${MODES:-long-poll poll}
+long_poll=${LONG_POLL:-55}
 ctl="$bin/tools/rolloutctl"
 server="$bin/server-plugin/rollout-server"
 sim="$bin/tools/rollout-fleetsim"
@@ -22,15 +29,19 @@ for b in "$ctl" "$server" "$sim"; do [ -x "$b" ] || { echo "$b not built" >&2; e
 command -v jq >/dev/null || { echo "jq is missing: apt-get install jq" >&2; exit 2; }
 secs=$(python3 -c "import sys; t=sys.argv[1]; print(float(t[:-2])/1000 if t.endswith('ms') else
   float(t[:-1])*60 if t.endswith('m') else float(t.rstrip('s')))" "$interval")
-work=$(mktemp -d)
-spid="" simpid=""
+work="" spid="" simpid=""
 cleanup() {
   [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
   [ -n "$spid" ] && kill "$spid" 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$work"
+  [ -n "$work" ] && rm -rf "$work"
+  work="" spid="" simpid=""
 }
 trap cleanup EXIT
+
+one_run() { # MODE: long-poll | poll
+local mode=$1
+work=$(mktemp -d)
 
 "$ctl" keygen --role release --out "$work" >/dev/null
 "$ctl" keygen --role directive --out "$work" >/dev/null
@@ -71,19 +82,36 @@ api rollout all 1.1.0 --os linux --arch x86_64 --reason "bench: all at once" >/d
 # Long enough for enrollment, the rollback and 1.2 intervals after it; ended early below.
 duration=$(python3 -c "print(int(600 + 3 * $secs))")s
 start=$(date +%s.%N)
+local idle_rss
+idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$spid/status")
+local how=(--connections "$conns")
+[ "$mode" = long-poll ] && how=(--connections per-agent --long-poll "$long_poll")
 "$sim" --server "$url" --ca-file "$work/tls.pem" --enrollment-key-file "$work/enroll-key" \
   --directive-keys "$work/directive.pub" --release-keys "$work/release.pub" \
-  --agents "$agents" --max-agents "$agents" --connections "$conns" --threads "$threads" \
+  --agents "$agents" --max-agents "$agents" "${how[@]}" --threads "$threads" \
   --version 1.1.0 --duration "$duration" --ready-file "$work/ready" --mark-file "$work/mark" \
   >"$work/sim.json" 2>"$work/sim.err" &
 simpid=$!
 for _ in $(seq 6000); do [ -f "$work/ready" ] && break; sleep 0.1; done
 [ -f "$work/ready" ] || { echo "the fleet was not ready within 600 s" >&2; exit 1; }
 ready=$(date +%s.%N)
+local held_rss=""
+if [ "$mode" = long-poll ]; then
+  # Every agent's check-in held (each agent's second check-in is the first held one).
+  held() { curl -fsS --cacert "$work/tls.pem" -H "Authorization: Bearer $token" "$url/metrics" |
+    sed -n 's/^rollout_checkins_held //p'; }
+  for _ in $(seq 600); do [ "$(held)" = "$agents" ] && break; sleep 0.1; done
+  [ "$(held)" = "$agents" ] || { echo "only $(held) of $agents check-ins held" >&2; exit 1; }
+  held_rss=$(awk '/VmRSS/ {print $2}' "/proc/$spid/status")
+fi
 date +%s.%N >"$work/mark"
 api rollback 1.1.0 --os linux --arch x86_64 --reason "bench: propagation" >/dev/null
-# Every agent polls again within 1.2 intervals (±20 % jitter): wait that, plus a margin.
-sleep "$(python3 -c "print(1.2 * $secs + 3)")"
+if [ "$mode" = long-poll ]; then
+  sleep 20  # the goal is 10 s; an agent that has nothing by then shows as a short count
+else
+  # Every agent polls again within 1.2 intervals (±20 % jitter): wait that, plus a margin.
+  sleep "$(python3 -c "print(1.2 * $secs + 3)")"
+fi
 server_cpu=$(awk '{printf "%.2f", ($14 + $15) / '"$(getconf CLK_TCK)"'}' "/proc/$spid/stat")
 server_rss=$(awk '/VmHWM/ {print $2}' "/proc/$spid/status")
 kill -TERM "$simpid"
@@ -92,7 +120,7 @@ simpid=
 s=$(cat "$work/sim.json")
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "agents: $agents, poll_interval: $interval, fleetsim connections: $conns, threads: $threads"
+echo "== $mode: agents: $agents, poll_interval: $interval, fleetsim: ${how[*]}, threads: $threads"
 echo "enrolled and checked in once after $(python3 -c "print(round($ready - $start, 1))") s"
 jq -r '.received[] | select(.action == "downgrade") |
   "rollback -> downgrade directive: \(.agents) agents, first \(.first_ms) ms, 50 % \(.p50_ms) ms," +
@@ -104,4 +132,15 @@ jq -r '.checkins.latency_ms as $a | .checkins.latency_ms_after_ready as $r |
   " check-ins): p50 \($r.p50) ms, p99 \($r.p99) ms, max \($r.max) ms"' <<<"$s"
 jq -r '"fleetsim: \(.self.cpu_s) s CPU, peak RSS \(.self.max_rss_kib / 1024 | floor) MiB"' <<<"$s"
 echo "rollout-server: $server_cpu s CPU, peak RSS $((server_rss / 1024)) MiB"
+if [ -n "$held_rss" ]; then
+  echo "rollout-server with all $agents check-ins held: RSS $((held_rss / 1024)) MiB, before the" \
+    "fleet $((idle_rss / 1024)) MiB: $(python3 -c "print(round(($held_rss - $idle_rss) / $agents, 1))")" \
+    "KiB per held check-in (connection, TLS, coroutine, hold; and the agent's share of caches)"
+fi
 echo "summary: $s"
+cleanup
+}
+
+for m in $modes; do
+  case $m in long-poll | poll) one_run "$m" ;; *) echo "MODES: unknown mode $m" >&2; exit 2 ;; esac
+done
