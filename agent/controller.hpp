@@ -81,7 +81,7 @@ class Controller {
   void checkin_step();
   void start_checkin();
   void finish_checkin(Expected<net::JsonResult> r);
-  std::string told();
+  std::string told() const;
   void handle_directive(const boost::json::object& envelope);
   void continue_update();
   void download_step();
@@ -126,6 +126,8 @@ class Controller {
   Steady checkin_sent_at_{};
   std::string checkin_version_;  // the version it reported
   std::string checkin_told_;     // told() when it was sent
+  // The running version the status line shows, read when told() was status_told_.
+  std::string status_version_, status_told_;
   Steady next_report_flush_{};
   std::chrono::milliseconds report_backoff_{0};
   Steady next_update_step_{};

@@ -228,7 +228,13 @@ void Controller::notify_status() {
       last_watchdog_ = now;
     }
   }
-  std::string status = "version " + current_version() + ", " + state_text();
+  // The version pointer on disk is read again only when the journal moved (told(), which every
+  // switch of the running version changes), not on every tick.
+  if (const std::string t = told(); t != status_told_ || status_version_.empty()) {
+    status_version_ = current_version();
+    status_told_ = t;
+  }
+  std::string status = "version " + status_version_ + ", " + state_text();
   if (download_ && progress_percent_) {
     status += " " + journal().target_version + ": " + std::to_string(progress_bytes_) + " of " +
               std::to_string(journal().target_size) + " bytes (" +
@@ -367,11 +373,13 @@ void Controller::check_probation() {
 // ---- check-in and directives ----
 
 // What a check-in tells the server about this agent's update, beyond the routine: a change of it
-// is worth a check-in at once (a finished install, a switch), also when one is held open.
-std::string Controller::told() {
+// is worth a check-in at once (a finished install, a switch), also when one is held open. Asked
+// every loop tick, so it reads the journal in memory only: every switch of the running version
+// (a commit, a revert, a switch to the target) is a change of the journal's state too, so the
+// version pointer on disk need not be read here.
+std::string Controller::told() const {
   const auto& j = journal();
-  return current_version() + " " + state_text() + " " +
-         (is_at_rest(j.state) ? "" : j.target_version);
+  return state_text() + " " + (is_at_rest(j.state) ? "" : j.target_version);
 }
 
 void Controller::checkin_step() {
