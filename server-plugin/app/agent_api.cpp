@@ -201,7 +201,7 @@ http::Response answer_of(const CheckinDecision& d, std::optional<std::uint32_t> 
 
 Expected<std::optional<http::Response>> decide_held_checkin(AppState& s, Tx& tx,
                                                             const HeldCheckins::Entry& e) {
-  auto d = decide_checkin(s, tx, e.agent.id, e.request);
+  auto d = decide_checkin(s, tx, e.agent_id, e.request);
   if (!d) return d.error();
   if (!d->directive) return std::optional<http::Response>();
   return std::optional<http::Response>(answer_of(*d, e.wait_s));
@@ -242,7 +242,7 @@ http::Response checkin(AppState& s, Ctx& c) {
           {{"agent_id", c.agent->id}, {"target", *d.below_floor}});
   }
   if (wait && !d.directive) {
-    auto reply = s.held->hold(HeldCheckins::Entry{*c.agent, *req, *wait, nullptr, epoch},
+    auto reply = s.held->hold(HeldCheckins::Entry{c.agent->id, *req, *wait, nullptr, epoch},
                               std::chrono::seconds(*wait), answer_of(d, wait));
     if (reply) {
       http::Response r;

@@ -19,7 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string_view>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -33,7 +33,7 @@ namespace rollout::server {
 class HeldCheckins {
  public:
   struct Entry {
-    Agent agent;
+    std::string agent_id;  // decided again from the stored agent, as at its check-in
     protocol::CheckinRequest request;
     std::uint32_t wait_s = 0;  // granted: sent as Preference-Applied
     std::shared_ptr<http::Deferred> reply;
