@@ -52,9 +52,9 @@ TEST_F(AgentServer, RollbackDirectsADowngradeToThePreviousStable) {
   EXPECT_EQ(row("1.1.0").at("health").at("status").as_string(), "blocked");
 }
 
-// The server's poll_interval is a minute here: only the held check-in (long-poll, the agent's
-// default) can bring the rollback within the 30 s this waits, and it does once the hold is in
-// place (the server's metrics say so).
+// The server's poll_interval is a minute here; the agent's check-in (long-poll, its default) is
+// held, and the rollback answers that held check-in early: the server's metrics say both, so the
+// test does not rest on how soon the downgrade arrives.
 class AgentServerLongPoll : public StableFleet {
   std::string server_extra_config() override {
     return "poll_interval: 60s\nwaves:\n  all_at_once: true\n";
@@ -72,14 +72,12 @@ TEST_F(AgentServerLongPoll, ARollbackReachesTheHeldAgentAtOnceNotAtItsNextPoll) 
   auto rb = ctl({"rollback", "1.1.0", "--os", "linux", "--arch", rollout::testing::target_arch(),
                  "--reason", "bad build"});
   ASSERT_EQ(rb.exit_code, 0) << rb.err;
-  EXPECT_TRUE(eventually(
-      [&] {
-        auto j = a.journal();
-        return j && j->target_version == "1.0.0";
-      },
-      seconds(30)))
-      << "a 60 s poll would bring it 48 to 72 s later";
-  EXPECT_EQ(metric("rollout_checkins_answered_early_total"), 1u);
+  EXPECT_TRUE(eventually([&] {
+    auto j = a.journal();
+    return j && j->target_version == "1.0.0";
+  }));
+  EXPECT_EQ(metric("rollout_checkins_answered_early_total"), 1u)
+      << "the downgrade came with the held check-in, not with a later poll";
   EXPECT_TRUE(eventually([&] { return a.running_version() == "1.0.0"; }));
 }
 

@@ -9,7 +9,7 @@
 #   a wrong --directive-keys: only verification failures, nothing received;
 #   a hostile plain-http server (not JSON, 2 MiB, forged directives): counted, exit 0;
 #   30 agents with --long-poll and a 60 s interval: held on the server (its metrics), every one
-#   has the downgrade of a rollback well before a poll could bring it;
+#   has the downgrade of a rollback in the held check-in the rollback answered (its metrics);
 #   200 agents with a connection each over a soft descriptor limit of 100 (raised by fleetsim),
 #   enrolled with 3 clients, 2 sites and 10 % beta: the server shows that mix.
 # Bounded: every fleetsim run has its own --duration; waits are bounded. Stops all it started.
@@ -133,7 +133,10 @@ api rollback 1.2.0 --os linux --arch x86_64 --reason "fleetsim: long-poll rollba
   fail "rollback 1.2.0"
 lp_on() { [ "$(get /api/agents | jq --arg v "$1" '[.agents[] | select((.hostname | startswith("lp-"))
   and .current_version == $v)] | length')" = 30 ]; }
-wait_for 15 "the 30 long-poll agents back on 1.0.0 (a 60 s poll would take up to 72 s)" lp_on 1.0.0
+wait_for 90 "the 30 long-poll agents back on 1.0.0" lp_on 1.0.0
+# Each downgrade came with a held check-in the rollback answered, not with a later poll.
+early() { [ "$(get /metrics | sed -n 's/^rollout_checkins_answered_early_total //p')" = 30 ]; }
+early || fail "not 30 held check-ins answered early: $(get /metrics | grep checkins)"
 kill -TERM "$simpid"
 rc=0
 wait "$simpid" || rc=$?

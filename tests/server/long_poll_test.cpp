@@ -147,7 +147,7 @@ TEST_F(LongPoll, ARollbackAnswersHeldCheckInsAtOnceWithTheDowngrade) {
   EXPECT_EQ(held_count(), 0u);
 }
 
-TEST_F(LongPoll, APromotionAndAPolicyChangeWakeOnlyThoseTheyGiveSomething) {
+TEST_F(LongPoll, APromotionAndAPolicyChangeAnswerOnlyThoseTheyGiveSomething) {
   auto ops = admin();
   ASSERT_EQ(publish(ops, "1.0.0").status, 201u);
   promote_forced("1.0.0");
